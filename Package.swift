@@ -1,0 +1,43 @@
+// swift-tools-version:6.1
+// operando — operando optical scattering microscopy of single battery-cathode particles.
+import PackageDescription
+
+let package = Package(
+    name: "operando",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "operando", targets: ["operando"]),
+        .library(name: "Electrochemistry", targets: ["Electrochemistry"]),
+        .library(name: "ParticleModel", targets: ["ParticleModel"]),
+        .library(name: "Imaging", targets: ["Imaging"]),
+        .library(name: "Figures", targets: ["Figures"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // System-library shims (Debian -dev packages, installed by `make deps`).
+        .systemLibrary(name: "CSuiteSparse", path: "Sources/CSuiteSparse"),
+        .systemLibrary(name: "CTiff", path: "Sources/CTiff", pkgConfig: "libtiff-4"),
+        .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
+
+        .target(name: "Electrochemistry",
+                dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "ParticleModel",
+                dependencies: ["Electrochemistry", "CSuiteSparse",
+                               .product(name: "TOMLKit", package: "TOMLKit")]),
+        .target(name: "Imaging", dependencies: ["CTiff"]),
+        .target(name: "Figures", dependencies: ["CCairo", "Imaging", "ParticleModel"]),
+        .executableTarget(name: "operando",
+                          dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .executableTarget(name: "Benchmarks",
+                          dependencies: ["Electrochemistry", "ParticleModel"]),
+
+        .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
+        .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Imaging"]),
+    ]
+)

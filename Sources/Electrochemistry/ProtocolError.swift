@@ -1,0 +1,37 @@
+/// Where a piece of protocol text came from, so that errors can name it.
+public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
+    /// File path, or a description such as `command line`.
+    public var file: String
+    /// 1-based line in `file`, or the 1-based argument index on the command line; nil if unknown.
+    public var line: Int?
+
+    public init(file: String, line: Int? = nil) {
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String {
+        if let line { return "\(file):\(line)" }
+        return file
+    }
+}
+
+/// Errors in protocol text: every case names the input at fault and says what was expected.
+public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Where the text was read from.
+    public var location: SourceLocation
+    /// The offending text, verbatim.
+    public var text: String
+    /// What was wrong and what was expected, in one sentence.
+    public var problem: String
+
+    public init(location: SourceLocation, text: String, problem: String) {
+        self.location = location
+        self.text = text
+        self.problem = problem
+    }
+
+    public var description: String {
+        "\(location): \"\(text)\": \(problem)"
+    }
+}

@@ -1,0 +1,4 @@
+import Testing
+@testable import ParticleModel
+
+@Test func defaultSetValidates() throws { try ParameterSet.nmc87.validate() }
