@@ -1,1 +1,3 @@
-print("operando")
+import ArgumentParser
+
+Operando.main()

@@ -1,0 +1,443 @@
+import Foundation
+import Electrochemistry
+
+/// The boundary condition of a simulation (docs/interfaces.md `--kinetics`).
+public enum SurfaceKinetics: String, Sendable, CaseIterable {
+    /// The seed's uniform constant flux from the C-rate (Eq. 15).
+    case flux
+    /// Butler–Volmer kinetics with the particle potential solved (CC), held (CV) or floating (rest).
+    case butlerVolmer = "butler-volmer"
+}
+
+/// Options of a particle simulation.
+public struct SimulationOptions: Sendable {
+    /// Boundary condition; nil chooses `flux` unless a step holds a voltage.
+    public var kinetics: SurfaceKinetics?
+    /// S in D_eff = D_Li/S; nil keeps the parameter set's.
+    public var scale: Double?
+    /// Constant D0 (cm²/s) replacing D_Li/S.
+    public var diffusivityConstantCm2PerS: Double?
+    /// Initial occupancy; nil: θ0 for delithiation, or for lithiation when the first moving step is a discharge.
+    public var theta0: Double?
+    /// Target element size, µm; nil: the particle's longest extent / 30.
+    public var elementSizeMicrometres: Double?
+    /// Interval of trace rows, s.
+    public var outputIntervalSeconds: Double = 10
+    /// Times (s from the start) of line profiles.
+    public var profileTimesSeconds: [Double] = []
+    /// Local error tolerance of adaptive time stepping, in θ.
+    public var timeTolerance: Double = 1e-4
+    /// Largest time step, s.
+    public var maxStepSeconds: Double = 60
+
+    public init() {}
+}
+
+/// One row of `trace.csv`.
+public struct TraceRow: Sendable {
+    public var timeSeconds: Double
+    public var thetaCentre: Double
+    public var thetaMean: Double
+    public var thetaMin: Double
+    public var thetaMax: Double
+    public var voltageVolts: Double
+    public var currentAmps: Double
+    /// Index of the protocol step.
+    public var step: Int
+}
+
+/// A line profile through the centroid at one time.
+public struct ThetaProfile: Sendable {
+    public var timeSeconds: Double
+    /// Positions along the horizontal line through the centroid, from the centroid, µm.
+    public var positionsMicrometres: [Double]
+    public var theta: [Double]
+}
+
+/// How a step ended.
+public struct StepOutcome: Sendable {
+    public var step: Int
+    public var text: String
+    public var startSeconds: Double
+    public var endSeconds: Double
+    /// e.g. `duration`, `voltage 4.3 V`, `current`, `slope`.
+    public var reason: String
+    public var thetaMeanAtEnd: Double
+}
+
+/// Everything a run produced, with its own checks.
+public struct SimulationResult: Sendable {
+    public var trace: [TraceRow]
+    public var profiles: [ThetaProfile]
+    public var steps: [StepOutcome]
+    public var kinetics: SurfaceKinetics
+    public var theta0: Double
+    public var nodes: Int
+    public var triangles: Int
+    public var boundaryNodes: Int
+    public var elementSizeMicrometres: Double
+    public var meshAreaMicrometres2: Double
+    public var meshPerimeterMicrometres: Double
+    public var minRadiusRatio: Double
+    public var minAngleDegrees: Double
+    public var timeSteps: Int
+    public var rejectedSteps: Int
+    public var newtonIterations: Int
+    public var wallSeconds: Double
+    /// Worst |mean θ − (θ0 − ∫ flux)| / (θ0 − ∫ flux) over accepted steps.
+    public var massBalanceWorstRelativeError: Double
+    /// Worst max/min ratio of the boundary flux during Butler–Volmer constant-current steps.
+    public var boundaryFluxMaxMinRatio: Double?
+    /// Mesh and final θ field (for maps).
+    public var mesh: TriangleMesh
+    public var finalTheta: [Double]
+}
+
+/// Runs protocol steps on one particle.
+public final class ParticleSimulation {
+    public let parameters: ParameterSet
+    public let shape: ParticleShape
+    public let options: SimulationOptions
+    public let mesh: TriangleMesh
+    public let law: TransportLaw
+
+    /// Meshes the particle and prepares the material tables.
+    public init(parameters: ParameterSet, shape: ParticleShape, options: SimulationOptions = SimulationOptions()) throws {
+        try parameters.validate()
+        if let s = options.scale, !(s.isFinite && s > 0) {
+            throw SolverError.invalidInput("--scale \(s): expected a positive number")
+        }
+        if let d = options.diffusivityConstantCm2PerS, !(d.isFinite && d > 0) {
+            throw SolverError.invalidInput("--diffusivity-constant \(d): expected a positive diffusivity in cm²/s")
+        }
+        if let t = options.theta0, !(t > parameters.ocvTheta[0] && t < 1) {
+            throw SolverError.invalidInput("θ0 = \(t): expected a value inside the V_oc table (\(parameters.ocvTheta[0])…1)")
+        }
+        if !(options.outputIntervalSeconds > 0) {
+            throw SolverError.invalidInput("output interval \(options.outputIntervalSeconds) s: expected a positive interval")
+        }
+        self.parameters = parameters
+        self.shape = shape
+        self.options = options
+        mesh = try TriangleMesh(shape: shape,
+                                elementSize: options.elementSizeMicrometres ?? shape.longestExtentMicrometres / 30)
+        law = TransportLaw(parameters: parameters, scale: options.scale,
+                           constantDiffusivityCm2PerS: options.diffusivityConstantCm2PerS)
+    }
+
+    /// Runs `steps` in order.
+    /// - Parameter progress: called with the fraction done (by planned duration, when known) and a short status.
+    public func run(steps: [Step], progress: ((Double, String) -> Void)? = nil) throws -> SimulationResult {
+        let wallStart = Date()
+        guard !steps.isEmpty else { throw SolverError.invalidInput("no steps to simulate") }
+        let needsPotential = steps.contains { if case .hold = $0.kind { return true } else { return false } }
+        let kinetics = options.kinetics ?? (needsPotential ? .butlerVolmer : .flux)
+        if kinetics == .flux, let hold = steps.first(where: { if case .hold = $0.kind { return true } else { return false } }) {
+            throw SolverError.invalidInput("\(hold.location): \"\(hold.text)\": a Hold step needs --kinetics butler-volmer (the constant-flux model has no potential to hold)")
+        }
+        let firstMoving = steps.first { if case .rest = $0.kind { return false } else { return true } }
+        var theta0 = parameters.theta0Delithiation
+        if case .discharge? = firstMoving?.kind { theta0 = parameters.theta0Lithiation }
+        if let t = options.theta0 { theta0 = t }
+
+        let solver = try ParticleSolver(mesh: mesh, law: law, parameters: parameters, theta0: theta0)
+        let area = solver.area
+        let ratio = parameters.practicalCapacityMilliampHoursPerGram / parameters.theoreticalCapacityMilliampHoursPerGram
+        // Total θ-flux ∮j ds (µm²/s) of a 1C charge: dθ̄/dt = −(Q_prac/Q_theo)/3600 (seed Eq. 15).
+        let oneCFlux = ratio * area / 3600
+        let massGrams = parameters.densityGramsPerCm3 * area * parameters.thicknessMicrometres * 1e-12
+        // Current (A) per unit of ∮j ds (µm²/s): I = F·N_L·∮j ds·thickness.
+        let ampsPerFlux = PhysicalConstants.faraday * parameters.siteConcentrationMolPerCm3 * 1e-8
+            * parameters.thicknessMicrometres * 1e-4
+
+        // Sampling geometry: centroid and the horizontal line through it.
+        let centroid = Self.centroid(mesh)
+        let centreLocation = mesh.locate(centroid)
+        let line = Self.profileLine(mesh: mesh, centroid: centroid)
+        func interpolate(_ loc: (triangle: Int, weights: SIMD3<Double>)) -> Double {
+            let t = mesh.triangles[loc.triangle]
+            return loc.weights.x * solver.theta[Int(t.x)] + loc.weights.y * solver.theta[Int(t.y)]
+                + loc.weights.z * solver.theta[Int(t.z)]
+        }
+
+        var trace: [TraceRow] = []
+        var profiles: [ThetaProfile] = []
+        var outcomes: [StepOutcome] = []
+        var time = 0.0
+        var integratedFlux = 0.0        // ∫∮j ds dt, θ·µm²
+        var worstBalance = 0.0
+        var worstFluxRatio: Double? = nil
+        var timeSteps = 0, rejected = 0
+        var pendingProfiles = options.profileTimesSeconds.filter { $0 >= 0 }.sorted()
+        var nextOutput = 0.0
+        let plannedTotal = steps.compactMap(\.durationSeconds).reduce(0, +)
+
+        func voltage(_ condition: SurfaceCondition) -> Double {
+            switch condition {
+            case .uniformFlux: return law.ocv(solver.boundaryMeanTheta)
+            default: return solver.potential
+            }
+        }
+        func record(step: Int, condition: SurfaceCondition) {
+            var lo = 1.0, hi = 0.0
+            for t in solver.theta { lo = min(lo, t); hi = max(hi, t) }
+            trace.append(TraceRow(timeSeconds: time, thetaCentre: interpolate(centreLocation),
+                                  thetaMean: solver.meanTheta, thetaMin: lo, thetaMax: hi,
+                                  voltageVolts: voltage(condition),
+                                  currentAmps: solver.totalFlux(condition) * ampsPerFlux, step: step))
+        }
+        func recordProfile() {
+            profiles.append(ThetaProfile(timeSeconds: time, positionsMicrometres: line.map(\.0),
+                                         theta: line.map { interpolate($0.1) }))
+        }
+
+        for (index, step) in steps.enumerated() {
+            let stepStart = time
+            // The step's surface condition and signed C-rate.
+            var cRate = 0.0
+            var condition: SurfaceCondition
+            switch step.kind {
+            case .charge(let c), .discharge(let c):
+                guard let n = c.cRate(practicalCapacityMilliampHoursPerGram: parameters.practicalCapacityMilliampHoursPerGram,
+                                      activeMassGrams: massGrams) else {
+                    throw SolverError.invalidInput("\(step.location): \"\(step.text)\": cannot convert \(c) to a C-rate")
+                }
+                cRate = { if case .charge = step.kind { return n } else { return -n } }()
+                condition = kinetics == .flux ? .uniformFlux(cRate * oneCFlux / solver.perimeter)
+                                              : .totalFlux(cRate * oneCFlux)
+            case .hold(let v):
+                condition = .potential(v)
+            case .rest:
+                condition = kinetics == .flux ? .uniformFlux(0) : .totalFlux(0)
+            }
+            if index == 0 || trace.isEmpty {
+                if case .potential = condition {} else if kinetics == .butlerVolmer {
+                    // Start from equilibrium: φ = V_oc(θ0), zero current.
+                    solver.potential = law.ocv(theta0)
+                }
+                record(step: index, condition: condition)
+                nextOutput = options.outputIntervalSeconds
+                while let p = pendingProfiles.first, p <= 0 { pendingProfiles.removeFirst(); recordProfile() }
+            }
+            if kinetics == .butlerVolmer, case .totalFlux = condition {
+                // A current step starts from the present potential; a fresh Newton guess helps.
+                _ = 0
+            }
+            let endTime = step.durationSeconds.map { stepStart + $0 }
+            var dt = 0.01
+            var previousDt: Double? = nil
+            var previousTheta: [Double]? = nil
+            var reason = "duration"
+            var lastVoltage = voltage(condition)
+            var stepDone = false
+            // A condition already met when the step starts ends it at once.
+            func conditionValue(_ e: EndCondition) -> Double? {
+                switch e {
+                case .voltage: return voltage(condition)
+                case .current: return abs(solver.totalFlux(condition)) / oneCFlux
+                default: return nil
+                }
+            }
+            func crossed(_ e: EndCondition, _ value: Double) -> Bool {
+                switch e {
+                case .voltage(let v): return cRate > 0 ? value >= v : cRate < 0 ? value <= v : false
+                case .current(let c):
+                    let limit = c.cRate(practicalCapacityMilliampHoursPerGram: parameters.practicalCapacityMilliampHoursPerGram,
+                                        activeMassGrams: massGrams) ?? 0
+                    return value <= limit
+                default: return false
+                }
+            }
+            func target(_ e: EndCondition) -> Double {
+                switch e {
+                case .voltage(let v): return v
+                case .current(let c):
+                    return c.cRate(practicalCapacityMilliampHoursPerGram: parameters.practicalCapacityMilliampHoursPerGram,
+                                   activeMassGrams: massGrams) ?? 0
+                default: return 0
+                }
+            }
+            for e in step.endConditions {
+                if case .voltage = e, let v = conditionValue(e), crossed(e, v) { reason = "already met: \(e)"; stepDone = true }
+            }
+            while !stepDone {
+                // Clip the step to the next output, profile and end times.
+                var h = min(dt, options.maxStepSeconds)
+                var clippedTo: Double? = nil
+                for t in [nextOutput, pendingProfiles.first, endTime].compactMap({ $0 }) where t > time && time + h >= t - 1e-9 {
+                    h = t - time
+                    clippedTo = t
+                }
+                let savedTheta = solver.theta
+                let savedPotential = solver.potential
+                var guess: [Double]? = nil
+                if let pt = previousTheta, let pdt = previousDt {
+                    guess = (0..<solver.n).map { savedTheta[$0] + (savedTheta[$0] - pt[$0]) * h / pdt }
+                }
+                let ok = try solver.step(dt: h, condition: condition, guess: guess)
+                if !ok {
+                    rejected += 1
+                    dt = h / 4
+                    if dt < 1e-7 {
+                        throw Self.stallError(solver: solver, law: law, parameters: parameters, step: step, time: time)
+                    }
+                    continue
+                }
+                // Local error estimate against the linear predictor.
+                if let pt = previousTheta, let pdt = previousDt {
+                    var err = 0.0
+                    for i in 0..<solver.n {
+                        let pred = savedTheta[i] + (savedTheta[i] - pt[i]) * h / pdt
+                        err = max(err, abs(solver.theta[i] - pred))
+                    }
+                    err *= h / (h + pdt)
+                    if err > 2 * options.timeTolerance && h > 1e-4 {
+                        solver.theta = savedTheta
+                        solver.potential = savedPotential
+                        rejected += 1
+                        dt = h * max(0.2, 0.9 * (options.timeTolerance / err).squareRoot())
+                        continue
+                    }
+                    let grow = err > 0 ? 0.9 * (options.timeTolerance / err).squareRoot() : 2.5
+                    dt = h * min(2.5, max(0.3, grow))
+                    if clippedTo != nil { dt = max(dt, previousDt ?? dt) }
+                } else {
+                    dt = h * 2
+                }
+                // End conditions: locate a crossing by secant on the step length.
+                var crossing: EndCondition? = nil
+                for e in step.endConditions {
+                    if let v = conditionValue(e), crossed(e, v) { crossing = e; break }
+                }
+                if let e = crossing {
+                    let goal = target(e)
+                    var lo = 0.0, hi = h
+                    var vLo = { () -> Double in
+                        if case .voltage = e { return lastVoltage }
+                        let keep = solver.theta
+                        solver.theta = savedTheta
+                        let p0 = solver.potential
+                        solver.potential = savedPotential
+                        let v = conditionValue(e) ?? goal
+                        solver.theta = keep
+                        solver.potential = p0
+                        return v
+                    }()
+                    var vHi = conditionValue(e) ?? goal
+                    var accepted = h
+                    for _ in 0..<40 {
+                        let tol = { if case .voltage = e { return 1e-5 } else { return 1e-4 * max(goal, 1e-6) } }()
+                        if abs(vHi - goal) <= tol || hi - lo < 1e-6 { break }
+                        var trial = lo + (hi - lo) * (goal - vLo) / (vHi - vLo)
+                        if !(trial > lo + 0.01 * (hi - lo) && trial < hi - 0.01 * (hi - lo)) { trial = (lo + hi) / 2 }
+                        solver.theta = savedTheta
+                        solver.potential = savedPotential
+                        guard try solver.step(dt: trial, condition: condition) else { hi = trial; continue }
+                        let v = conditionValue(e) ?? goal
+                        if crossed(e, v) { hi = trial; vHi = v; accepted = trial } else { lo = trial; vLo = v }
+                        if crossed(e, v), abs(v - goal) <= tol { break }
+                    }
+                    // Leave the state at the accepted (crossed) point.
+                    if accepted != h || !crossed(e, conditionValue(e) ?? goal) {
+                        solver.theta = savedTheta
+                        solver.potential = savedPotential
+                        guard try solver.step(dt: accepted, condition: condition) else {
+                            throw SolverError.stalled("\(step.location): \"\(step.text)\": could not land on \(e) at t = \(time) s")
+                        }
+                    }
+                    h = accepted
+                    clippedTo = nil
+                    reason = "\(e)"
+                    stepDone = true
+                }
+                // Accept.
+                timeSteps += 1
+                time += h
+                integratedFlux += h * solver.totalFlux(condition)
+                let expected = theta0 - integratedFlux / area
+                worstBalance = max(worstBalance, abs(solver.meanTheta - expected) / abs(expected))
+                if kinetics == .butlerVolmer, case .totalFlux(let target) = condition, target != 0, time - stepStart > 10 {
+                    var jmax = -Double.infinity, jmin = Double.infinity
+                    for i in solver.boundaryList {
+                        let j = solver.butlerVolmer(theta: solver.theta[i], potential: solver.potential).j
+                        jmax = max(jmax, j); jmin = min(jmin, j)
+                    }
+                    let r = (jmax * jmin > 0) ? max(jmax / jmin, jmin / jmax) : .infinity
+                    worstFluxRatio = max(worstFluxRatio ?? 1, r)
+                }
+                previousTheta = savedTheta
+                previousDt = h
+                lastVoltage = voltage(condition)
+                if case .voltageSlope(let r)? = step.endConditions.first(where: { if case .voltageSlope = $0 { return true }; return false }),
+                   time - stepStart > 60, h > 0 {
+                    let slope = abs(lastVoltage - voltage(condition)) / h
+                    if slope < r { reason = "slope"; stepDone = true }
+                }
+                if let end = endTime, time >= end - 1e-9 { time = end; stepDone = true }
+                if time >= nextOutput - 1e-9 {
+                    record(step: index, condition: condition)
+                    while nextOutput <= time + 1e-9 { nextOutput += options.outputIntervalSeconds }
+                } else if stepDone {
+                    record(step: index, condition: condition)
+                }
+                while let p = pendingProfiles.first, p <= time + 1e-9 { pendingProfiles.removeFirst(); recordProfile() }
+                if let progress, plannedTotal > 0 {
+                    progress(min(1, time / plannedTotal), "step \(index + 1)/\(steps.count) t = \(Int(time)) s")
+                }
+            }
+            outcomes.append(StepOutcome(step: index, text: step.text, startSeconds: stepStart, endSeconds: time,
+                                        reason: reason, thetaMeanAtEnd: solver.meanTheta))
+        }
+        let q = mesh.quality
+        return SimulationResult(
+            trace: trace, profiles: profiles, steps: outcomes, kinetics: kinetics, theta0: theta0,
+            nodes: mesh.nodes.count, triangles: mesh.triangles.count, boundaryNodes: mesh.boundaryNodes.count,
+            elementSizeMicrometres: mesh.elementSizeMicrometres, meshAreaMicrometres2: area,
+            meshPerimeterMicrometres: solver.perimeter, minRadiusRatio: q.minRadiusRatio, minAngleDegrees: q.minAngleDegrees,
+            timeSteps: timeSteps, rejectedSteps: rejected, newtonIterations: solver.newtonIterations,
+            wallSeconds: Date().timeIntervalSince(wallStart), massBalanceWorstRelativeError: worstBalance,
+            boundaryFluxMaxMinRatio: worstFluxRatio, mesh: mesh, finalTheta: solver.theta)
+    }
+
+    static func stallError(solver: ParticleSolver, law: TransportLaw, parameters: ParameterSet, step: Step,
+                           time: Double) -> SolverError {
+        let lo = solver.theta.min() ?? 0, hi = solver.theta.max() ?? 1
+        if hi > 1 - 1e-4 {
+            return .outOfRange("\(step.location): \"\(step.text)\": at t = \(Int(time)) s the particle's rim is full (θ → 1) and cannot take the imposed current; end the step on a voltage (e.g. \"until 3.0 V\") or use --kinetics butler-volmer")
+        }
+        if lo < law.thetaLow + 1e-3 {
+            return .outOfRange("\(step.location): \"\(step.text)\": at t = \(Int(time)) s θ reached \(lo), the lowest θ of the V_oc table in \(parameters.source) (\(law.thetaLow)); extend the table or end the step on a voltage (e.g. \"until 4.3 V\")")
+        }
+        return .stalled("\(step.location): \"\(step.text)\": the time step fell below 1e-7 s at t = \(Int(time)) s without converging")
+    }
+
+    /// Area centroid of the meshed domain.
+    static func centroid(_ mesh: TriangleMesh) -> Point2 {
+        var a = 0.0, x = 0.0, y = 0.0
+        for t in mesh.triangles {
+            let ar = TriangleMesh.area(mesh.nodes, t)
+            let p = [mesh.nodes[Int(t.x)], mesh.nodes[Int(t.y)], mesh.nodes[Int(t.z)]]
+            a += ar
+            x += ar * (p[0].x + p[1].x + p[2].x) / 3
+            y += ar * (p[0].y + p[1].y + p[2].y) / 3
+        }
+        return Point2(x / a, y / a)
+    }
+
+    /// Sample points on the horizontal line through the centroid, inside the domain: (position from
+    /// the centroid in µm, location).
+    static func profileLine(mesh: TriangleMesh, centroid c: Point2) -> [(Double, (triangle: Int, weights: SIMD3<Double>))] {
+        var xs: [Double] = []
+        let loop = mesh.boundaryNodes
+        for k in loop.indices {
+            let a = mesh.nodes[loop[k]], b = mesh.nodes[loop[(k + 1) % loop.count]]
+            if (a.y > c.y) != (b.y > c.y) { xs.append(a.x + (c.y - a.y) * (b.x - a.x) / (b.y - a.y)) }
+        }
+        guard let left = xs.filter({ $0 < c.x }).max(), let right = xs.filter({ $0 > c.x }).min() else { return [] }
+        let count = 101
+        return (0..<count).map { k in
+            let x = left + (right - left) * Double(k) / Double(count - 1)
+            return (x - c.x, mesh.locate(Point2(x, c.y)))
+        }
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+
+// Units: lengths µm, time s, diffusivities µm²/s inside; cm²/s only at the API edge.
+
+/// The material functions the solver needs, precomputed from a parameter set:
+/// chemical diffusivity D_chem(θ) = D_eff(θ)·θ·(F/RT)·(−dV_oc/dθ) (seed Eq. 12) and its Kirchhoff
+/// potential Φ(θ) = ∫ D_chem dθ, so that ∇·(D_chem ∇θ) = ΔΦ(θ). Φ is tabulated on a fine uniform
+/// θ grid as a cubic Hermite spline whose knot slopes are D_chem itself, so Φ and dΦ/dθ are
+/// consistent (Newton converges quadratically) and accurate to O(Δθ⁴).
+public struct TransportLaw: Sendable {
+    /// θ range the tables cover: the V_oc table's first knot to 1.
+    public let thetaLow: Double
+    public let thetaHigh: Double
+    let gridStep: Double
+    let potential: [Double]      // Φ at grid nodes, µm²/s
+    let diffusivity: [Double]    // D_chem at grid nodes, µm²/s
+    public let ocv: MonotoneTable
+    let log10D: MonotoneTable
+    let scale: Double
+    let constantEffectiveDiffusivity: Double?   // µm²/s, replaces D_Li/S when set
+    let thermalVoltageInverse: Double           // F/RT, 1/V
+
+    /// - Parameters:
+    ///   - parameters: the material.
+    ///   - scale: S in D_eff = D_Li/S (nil: the parameter set's).
+    ///   - constantDiffusivityCm2PerS: replaces D_Li/S by a constant D0 (seed Fig. S17), keeping the
+    ///     thermodynamic factor.
+    public init(parameters: ParameterSet, scale: Double? = nil, constantDiffusivityCm2PerS: Double? = nil,
+                gridIntervals: Int = 20000) {
+        self.ocv = parameters.ocvTable
+        self.log10D = parameters.log10DiffusivityTable
+        self.scale = scale ?? parameters.scale
+        self.constantEffectiveDiffusivity = constantDiffusivityCm2PerS.map { $0 * 1e8 }
+        self.thermalVoltageInverse = PhysicalConstants.faraday / (PhysicalConstants.gas * parameters.temperatureKelvin)
+        thetaLow = parameters.ocvTheta[0]
+        thetaHigh = 1.0
+        gridStep = (thetaHigh - thetaLow) / Double(gridIntervals)
+        var d = [Double](repeating: 0, count: gridIntervals + 1)
+        var phi = [Double](repeating: 0, count: gridIntervals + 1)
+        // Evaluate before self is fully initialised through a local closure over copies.
+        let law = (ocv, log10D, self.scale, constantEffectiveDiffusivity, thermalVoltageInverse)
+        func dchem(_ t: Double) -> Double {
+            TransportLaw.chemicalDiffusivity(t, ocv: law.0, log10D: law.1, scale: law.2,
+                                             constant: law.3, fOverRT: law.4)
+        }
+        let gl = [(-sqrt(0.6), 5.0 / 9), (0.0, 8.0 / 9), (sqrt(0.6), 5.0 / 9)]
+        for k in 0...gridIntervals {
+            let t = thetaLow + Double(k) * gridStep
+            d[k] = dchem(t)
+            if k > 0 {
+                let mid = t - gridStep / 2
+                var integral = 0.0
+                for (x, w) in gl { integral += w * dchem(mid + x * gridStep / 2) }
+                phi[k] = phi[k - 1] + integral * gridStep / 2
+            }
+        }
+        diffusivity = d
+        potential = phi
+    }
+
+    static func chemicalDiffusivity(_ theta: Double, ocv: MonotoneTable, log10D: MonotoneTable, scale: Double,
+                                    constant: Double?, fOverRT: Double) -> Double {
+        let deff = constant ?? (pow(10, log10D(1 - theta)) * 1e8 / scale)
+        let slope = max(-ocv.evaluate(theta).derivative, 1e-4)   // V per unit θ; floor keeps D_chem > 0
+        return deff * theta * fOverRT * slope
+    }
+
+    /// D_chem(θ), µm²/s (exact, not tabulated).
+    public func chemicalDiffusivityMicrometres2PerS(_ theta: Double) -> Double {
+        TransportLaw.chemicalDiffusivity(theta, ocv: ocv, log10D: log10D, scale: scale,
+                                         constant: constantEffectiveDiffusivity, fOverRT: thermalVoltageInverse)
+    }
+
+    /// D_eff(θ) = D_Li/S (or the constant D0), cm²/s.
+    public func effectiveDiffusivityCm2PerS(_ theta: Double) -> Double {
+        (constantEffectiveDiffusivity ?? (pow(10, log10D(1 - theta)) * 1e8 / scale)) * 1e-8
+    }
+
+    /// Φ(θ) and dΦ/dθ from the Hermite table (θ clamped to the covered range).
+    @inline(__always)
+    func kirchhoff(_ theta: Double) -> (phi: Double, dphi: Double) {
+        let t = min(max(theta, thetaLow), thetaHigh)
+        var k = Int((t - thetaLow) / gridStep)
+        if k >= potential.count - 1 { k = potential.count - 2 }
+        let h = gridStep
+        let s = (t - (thetaLow + Double(k) * h)) / h
+        let s2 = s * s, s3 = s2 * s
+        let y0 = potential[k], y1 = potential[k + 1], m0 = diffusivity[k], m1 = diffusivity[k + 1]
+        let phi = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * h * m1
+        let dphi = ((6 * s2 - 6 * s) * y0 + (-6 * s2 + 6 * s) * y1) / h + (3 * s2 - 4 * s + 1) * m0 + (3 * s2 - 2 * s) * m1
+        return (phi, dphi)
+    }
+}
