@@ -49,11 +49,12 @@ public enum StepParser {
             }
             first = false
             guard let keyword = rest.first?.lowercased(), keyword == "for" || keyword == "until" else {
-                throw fail("unexpected \"\(rest.first ?? "")\": expected \"for DURATION\" or \"until VALUE\"")
+                if rest.isEmpty { throw fail("\"or\" must be followed by \"for DURATION\" or \"until VALUE\"") }
+                throw fail("unexpected \"\(rest[0])\": expected \"for DURATION\" or \"until VALUE\"")
             }
             rest.removeFirst()
             var clause: [String] = []
-            while let w = rest.first, w.lowercased() != "or" {
+            while let w = rest.first, !["or", "and", "for", "until"].contains(w.lowercased()) {
                 clause.append(w)
                 rest.removeFirst()
             }
@@ -128,6 +129,9 @@ enum Quantity: Equatable {
         }
         let s = String(raw.filter { $0 != " " })
         let lower = s.lowercased()
+        if lower.hasPrefix("-") {
+            throw fail("\"\(raw)\": expected a positive value (the step kind — Charge, Discharge — sets the sign)")
+        }
         // C-rates: C/3, C/20, 1C, 0.5C, 2C
         if lower.hasPrefix("c/") {
             guard let d = Double(lower.dropFirst(2)), d.isFinite else { return nil }
@@ -150,6 +154,9 @@ enum Quantity: Equatable {
                 numberEnd = s.index(after: i); continue
             }
             break
+        }
+        if s.hasPrefix("-") {
+            throw fail("\"\(raw)\": expected a positive value (the step kind — Charge, Discharge — sets the sign)")
         }
         let numberText = String(s[..<numberEnd])
         let unit = String(s[numberEnd...])

@@ -157,7 +157,7 @@ public struct ParticleShape: Sendable, Equatable {
         }
         for i in 0..<n {
             let a = boundary[i], b = boundary[(i + 1) % n]
-            for j in (i + 2)..<n where !(i == 0 && j == n - 1) {
+            for j in stride(from: i + 2, to: n, by: 1) where !(i == 0 && j == n - 1) {
                 let c = boundary[j], d = boundary[(j + 1) % n]
                 if cross(a, b, c) * cross(a, b, d) < 0 && cross(c, d, a) * cross(c, d, b) < 0 { return true }
             }

@@ -29,6 +29,9 @@ public struct SimulationOptions: Sendable {
     public var timeTolerance: Double = 1e-4
     /// Largest time step, s.
     public var maxStepSeconds: Double = 60
+    /// Verification only: a constant chemical diffusivity D_chem (µm²/s) with no thermodynamic
+    /// factor, so runs can be checked against analytic solutions of the linear diffusion equation.
+    public var constantChemicalDiffusivityMicrometres2PerS: Double?
 
     public init() {}
 }
@@ -122,7 +125,8 @@ public final class ParticleSimulation {
         mesh = try TriangleMesh(shape: shape,
                                 elementSize: options.elementSizeMicrometres ?? shape.longestExtentMicrometres / 30)
         law = TransportLaw(parameters: parameters, scale: options.scale,
-                           constantDiffusivityCm2PerS: options.diffusivityConstantCm2PerS)
+                           constantDiffusivityCm2PerS: options.diffusivityConstantCm2PerS,
+                           constantChemicalDiffusivityMicrometres2PerS: options.constantChemicalDiffusivityMicrometres2PerS)
     }
 
     /// Runs `steps` in order.
@@ -279,6 +283,13 @@ public final class ParticleSimulation {
                     rejected += 1
                     dt = h / 4
                     if dt < 1e-7 {
+                        // Under constant flux a full rim cannot take more lithium (seed: the rim saturates
+                        // before the mean reaches full): end the step there, keeping what was computed.
+                        if kinetics == .flux, cRate < 0, (solver.theta.max() ?? 0) > 1 - 1e-3 {
+                            reason = "rim saturated (θ → 1)"
+                            record(step: index, condition: condition)
+                            break
+                        }
                         throw Self.stallError(solver: solver, law: law, parameters: parameters, step: step, time: time)
                     }
                     continue

@@ -11,7 +11,11 @@ public struct TransportLaw: Sendable {
     /// θ range the tables cover: the V_oc table's first knot to 1.
     public let thetaLow: Double
     public let thetaHigh: Double
-    let gridStep: Double
+    let grid: [Double]
+    let segmentKnots: [Double]   // V_oc knots in [thetaLow, thetaHigh]
+    let segmentStart: [Int]      // first grid index of each segment
+    let segmentStep: [Double]    // uniform cell width inside each segment
+    let constantChemical: Double?
     let potential: [Double]      // Φ at grid nodes, µm²/s
     let diffusivity: [Double]    // D_chem at grid nodes, µm²/s
     public let ocv: MonotoneTable
@@ -25,37 +29,59 @@ public struct TransportLaw: Sendable {
     ///   - scale: S in D_eff = D_Li/S (nil: the parameter set's).
     ///   - constantDiffusivityCm2PerS: replaces D_Li/S by a constant D0 (seed Fig. S17), keeping the
     ///     thermodynamic factor.
+    ///   - constantChemicalDiffusivityMicrometres2PerS: verification only — D_chem itself constant.
     public init(parameters: ParameterSet, scale: Double? = nil, constantDiffusivityCm2PerS: Double? = nil,
-                gridIntervals: Int = 20000) {
+                constantChemicalDiffusivityMicrometres2PerS: Double? = nil, gridIntervals: Int = 20000) {
         self.ocv = parameters.ocvTable
         self.log10D = parameters.log10DiffusivityTable
         self.scale = scale ?? parameters.scale
         self.constantEffectiveDiffusivity = constantDiffusivityCm2PerS.map { $0 * 1e8 }
         self.thermalVoltageInverse = PhysicalConstants.faraday / (PhysicalConstants.gas * parameters.temperatureKelvin)
+        let top = 1.0
         thetaLow = parameters.ocvTheta[0]
-        thetaHigh = 1.0
-        gridStep = (thetaHigh - thetaLow) / Double(gridIntervals)
-        var d = [Double](repeating: 0, count: gridIntervals + 1)
-        var phi = [Double](repeating: 0, count: gridIntervals + 1)
-        // Evaluate before self is fully initialised through a local closure over copies.
+        thetaHigh = top
+        // The grid is uniform inside each V_oc interval and has nodes on the V_oc knots: D_chem ∝ V_oc'
+        // has kinks there (PCHIP is C¹), and a kink inside a Hermite cell would cost accuracy.
+        var knots = parameters.ocvTheta.filter { $0 < top }
+        knots.append(top)
+        var starts: [Int] = []
+        var steps: [Double] = []
+        var grid: [Double] = []
+        let span = top - parameters.ocvTheta[0]
+        for k in 0..<(knots.count - 1) {
+            let cells = max(4, Int((Double(gridIntervals) * (knots[k + 1] - knots[k]) / span).rounded()))
+            starts.append(grid.count)
+            steps.append((knots[k + 1] - knots[k]) / Double(cells))
+            for c in 0..<cells { grid.append(knots[k] + Double(c) * (knots[k + 1] - knots[k]) / Double(cells)) }
+        }
+        grid.append(top)
+        starts.append(grid.count - 1)
+        segmentKnots = knots
+        segmentStart = starts
+        segmentStep = steps
+        var d = [Double](repeating: 0, count: grid.count)
+        var phi = [Double](repeating: 0, count: grid.count)
         let law = (ocv, log10D, self.scale, constantEffectiveDiffusivity, thermalVoltageInverse)
         func dchem(_ t: Double) -> Double {
-            TransportLaw.chemicalDiffusivity(t, ocv: law.0, log10D: law.1, scale: law.2,
-                                             constant: law.3, fOverRT: law.4)
+            if let d = constantChemicalDiffusivityMicrometres2PerS { return d }
+            return TransportLaw.chemicalDiffusivity(t, ocv: law.0, log10D: law.1, scale: law.2,
+                                                    constant: law.3, fOverRT: law.4)
         }
         let gl = [(-sqrt(0.6), 5.0 / 9), (0.0, 8.0 / 9), (sqrt(0.6), 5.0 / 9)]
-        for k in 0...gridIntervals {
-            let t = thetaLow + Double(k) * gridStep
-            d[k] = dchem(t)
+        for k in grid.indices {
+            d[k] = dchem(grid[k])
             if k > 0 {
-                let mid = t - gridStep / 2
+                let h = grid[k] - grid[k - 1]
+                let mid = grid[k - 1] + h / 2
                 var integral = 0.0
-                for (x, w) in gl { integral += w * dchem(mid + x * gridStep / 2) }
-                phi[k] = phi[k - 1] + integral * gridStep / 2
+                for (x, w) in gl { integral += w * dchem(mid + x * h / 2) }
+                phi[k] = phi[k - 1] + integral * h / 2
             }
         }
+        self.grid = grid
         diffusivity = d
         potential = phi
+        constantChemical = constantChemicalDiffusivityMicrometres2PerS
     }
 
     static func chemicalDiffusivity(_ theta: Double, ocv: MonotoneTable, log10D: MonotoneTable, scale: Double,
@@ -67,7 +93,8 @@ public struct TransportLaw: Sendable {
 
     /// D_chem(θ), µm²/s (exact, not tabulated).
     public func chemicalDiffusivityMicrometres2PerS(_ theta: Double) -> Double {
-        TransportLaw.chemicalDiffusivity(theta, ocv: ocv, log10D: log10D, scale: scale,
+        if let d = constantChemical { return d }
+        return TransportLaw.chemicalDiffusivity(theta, ocv: ocv, log10D: log10D, scale: scale,
                                          constant: constantEffectiveDiffusivity, fOverRT: thermalVoltageInverse)
     }
 
@@ -80,10 +107,15 @@ public struct TransportLaw: Sendable {
     @inline(__always)
     func kirchhoff(_ theta: Double) -> (phi: Double, dphi: Double) {
         let t = min(max(theta, thetaLow), thetaHigh)
-        var k = Int((t - thetaLow) / gridStep)
-        if k >= potential.count - 1 { k = potential.count - 2 }
-        let h = gridStep
-        let s = (t - (thetaLow + Double(k) * h)) / h
+        var lo = 0, hi = segmentKnots.count - 1
+        while hi - lo > 1 {
+            let mid = (lo + hi) >> 1
+            if segmentKnots[mid] <= t { lo = mid } else { hi = mid }
+        }
+        let h = segmentStep[lo]
+        var k = segmentStart[lo] + Int((t - segmentKnots[lo]) / h)
+        if k >= segmentStart[lo + 1] { k = segmentStart[lo + 1] - 1 }
+        let s = (t - grid[k]) / h
         let s2 = s * s, s3 = s2 * s
         let y0 = potential[k], y1 = potential[k + 1], m0 = diffusivity[k], m1 = diffusivity[k + 1]
         let phi = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * h * m1
