@@ -28,16 +28,20 @@ let package = Package(
                 dependencies: ["Electrochemistry", "CSuiteSparse",
                                .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Imaging", dependencies: ["CTiff"]),
+        .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging"]),
+        .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging"], path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "Imaging", "ParticleModel"]),
         .executableTarget(name: "operando",
-                          dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures",
+                          dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures", "Rig", "FirmwareSim",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Benchmarks",
-                          dependencies: ["Electrochemistry", "ParticleModel"]),
+                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim"]),
 
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "RigTests", dependencies: ["Rig", "FirmwareSim", "Electrochemistry"]),
+        .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Imaging"]),
     ]
 )

@@ -92,6 +92,13 @@ public struct ParticleShape: Sendable, Equatable {
         return ParticleShape(boundary: pts, isSmooth: true, specification: "ellipse:\(a)x\(b)um")
     }
 
+    /// Circle of diameter `d`, µm.
+    public static func circle(diameter d: Double) -> ParticleShape {
+        var s = ellipse(width: d, height: d)
+        s.specification = "circle:\(d)um"
+        return s
+    }
+
     /// Regular hexagon with flat-to-flat width `w` and corners rounded with radius `r`, µm.
     public static func hexagon(flatToFlat w: Double, cornerRadius r: Double) -> ParticleShape {
         let apothem = w / 2

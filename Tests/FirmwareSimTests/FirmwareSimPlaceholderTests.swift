@@ -1,0 +1,4 @@
+import Testing
+@testable import FirmwareSim
+
+@Test func moduleLinks() { #expect(FirmwareSimModule.self == FirmwareSimModule.self) }

@@ -1,0 +1,2 @@
+/// FirmwareSim: the rig's hardware simulated faithfully (cell, potentiostat, camera, GPIO chip, clock).
+public enum FirmwareSimModule {}
