@@ -26,7 +26,7 @@ public struct ParticleOutline: Sendable {
 
     /// The outline of `mask` (its largest closed contour), simplified so no removed vertex lies
     /// further than `tolerancePixels` from the polygon, scaled by `pixelSizeMicrometres`.
-    public init(mask: Mask, pixelSizeMicrometres: Double, tolerancePixels: Double = 0.3) {
+    public init(mask: Mask, pixelSizeMicrometres: Double, tolerancePixels: Double = 0.6) {
         let loop = Self.largestContour(mask)
         let simplified = Self.simplify(loop, tolerance: tolerancePixels)
         let c = mask.centroid ?? (0, 0)
