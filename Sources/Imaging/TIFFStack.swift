@@ -25,7 +25,8 @@ public final class TIFFStackReader {
             throw ImagingError.cannotOpen(path: path, reason: "no such file")
         }
         operando_tiff_quiet()
-        guard let tif = TIFFOpen(path, "r") else {
+        // "m": no memory mapping, so reading a multi-GB stack keeps the resident set at about one page.
+        guard let tif = TIFFOpen(path, "rm") else {
             throw ImagingError.cannotOpen(path: path, reason: "not a TIFF file libtiff can read")
         }
         self.tif = tif
