@@ -159,16 +159,13 @@ public enum Analysis {
         }
         let reference = first.frame
 
-        // Mask on the first frame (seed "Masking").
-        let threshold = options.threshold ?? Masking.otsuThreshold(reference)
-        let mask = try Masking.particleMask(reference, threshold: threshold, particleAt: options.particleAt, source: name)
-        guard let centroid = mask.centroid else { throw ImagingError.noParticle(path: name, reason: "empty mask") }
+        // Mask on the first frame (seed "Masking") and the drift fiducial, in the shared monitor.
+        var monitor = try ParticleMonitor(reference: reference, options: options, source: name)
+        let mask = monitor.mask, centroid = monitor.centroid, threshold = monitor.threshold
         let outline = ParticleOutline(mask: mask, pixelSizeMicrometres: pixelSize)
         progress(String(format: "mask: threshold %.4g, particle %d px, centroid %.1f,%.1f", Double(threshold),
                         mask.areaPixels, centroid.x, centroid.y))
-
-        var tracker = try DriftTracker(reference: reference, fiducialAt: options.fiducial, particle: mask)
-        switch tracker.method {
+        switch monitor.tracker.method {
         case let .fiducial(x, y):
             progress(String(format: "drift: Gaussian fit of the fiducial at %.2f,%.2f", x, y))
         case .phaseCorrelation:
@@ -184,9 +181,14 @@ public enum Analysis {
                                              pixelSizeMicrometres: pixelSize)
         try maskWriter.append(mask.frame)
         try maskWriter.close()
+        // Classic TIFF offsets are 32-bit: a contrast stack past ~4 GB must be BigTIFF.
+        let contrastBytes = Double(reference.width * reference.height * 4) * Double(expectedFrames)
+        let bigTIFF = contrastBytes > 3.9e9
+        if bigTIFF { note(String(format: "contrast.tif will be %.1f GB: written as BigTIFF", contrastBytes / 1e9)) }
         let contrastWriter = try TIFFStackWriter(path: out.appendingPathComponent("contrast.tif").path, sampleType: .float32,
                                                  pixelSizeMicrometres: pixelSize,
-                                                 frameIntervalSeconds: source.frameIntervalSeconds.map { $0 * Double(options.binFrames) })
+                                                 frameIntervalSeconds: source.frameIntervalSeconds.map { $0 * Double(options.binFrames) },
+                                                 bigTIFF: bigTIFF)
         let driftCSV = try CSVWriter(path: out.appendingPathComponent("drift.csv").path, header: "frame,dx_px,dy_px")
         let metricsCSV = try CSVWriter(path: out.appendingPathComponent("metrics.csv").path,
                                        header: "frame,time_s,intensity_change,sdc_std,contrast_centre")
@@ -201,11 +203,7 @@ public enum Analysis {
         let profileStart = (x: centroid.x - Double(leftSteps), y: centroid.y)
         let profileEnd = (x: centroid.x + Double(rightSteps), y: centroid.y)
 
-        // Ring of the last `lag` corrected frames (particle pixels only) for the SDC.
         let lag = options.sdcLagFrames
-        let particleIndices = mask.indices
-        var ring = [[Float]?](repeating: nil, count: lag + 1)
-
         var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
         var dropped: [Int] = []
         var maxDrift = 0.0
@@ -213,33 +211,11 @@ public enum Analysis {
         var current: TimedFrame? = first
         var lastReport = Date()
         while let timed = current {
-            let isDropped = timed.exposures == 0 || !timed.frame.pixels.contains { $0.isFinite }
-            var dx = Double.nan, dy = Double.nan
-            var contrast = BinnedFrame(width: reference.width, height: reference.height, repeating: .nan)
-            var intensityChange = Double.nan, centreContrast = Double.nan, sdcStd = Double.nan
-            if isDropped {
-                dropped.append(k)
-                ring[k % (lag + 1)] = nil
-            } else {
-                let d = k == 0 ? (dx: 0.0, dy: 0.0) : tracker.measure(timed.frame)
-                if k == 0 { _ = tracker.measure(timed.frame) }
-                (dx, dy) = d
-                maxDrift = max(maxDrift, hypot(d.dx, d.dy))
-                let corrected = k == 0 ? timed.frame : ImageOps.shifted(timed.frame, dxPixels: d.dx, dyPixels: d.dy)
-                contrast = ContrastMetrics.totalContrast(corrected, reference: reference, mask: mask)
-                intensityChange = ContrastMetrics.normalisedIntensityChange(contrast, mask: mask)
-                centreContrast = ContrastMetrics.diskMean(contrast, centre: centroid, radiusPixels: options.centreRadiusPixels)
-                let particle = particleIndices.map { corrected.pixels[$0] }
-                if k >= lag, let earlier = ring[(k - lag) % (lag + 1)] {
-                    var n = 0.0, s = 0.0, s2 = 0.0
-                    for j in particle.indices {
-                        let v = Double(particle[j] / earlier[j] - 1)
-                        if v.isFinite { n += 1; s += v; s2 += v * v }
-                    }
-                    if n > 0 { let m = s / n; sdcStd = max(0, s2 / n - m * m).squareRoot() }
-                }
-                ring[k % (lag + 1)] = particle
-            }
+            let m = monitor.process(timed.frame, exposures: timed.exposures)
+            let isDropped = m.isDropped
+            let (dx, dy, contrast) = (m.driftXPixels, m.driftYPixels, m.contrast)
+            let (intensityChange, centreContrast, sdcStd) = (m.intensityChange, m.centreContrast, m.sdcStandardDeviation)
+            if isDropped { dropped.append(k) } else { maxDrift = max(maxDrift, hypot(dx, dy)) }
             let t = timed.timeSeconds
             times.append(t); change.append(intensityChange); centre.append(centreContrast); sdc.append(sdcStd)
             try driftCSV.row("\(k),\(csv(dx)),\(csv(dy))")
@@ -261,13 +237,13 @@ public enum Analysis {
         }
         try contrastWriter.close()
         try driftCSV.close(); try metricsCSV.close(); try profilesCSV.close()
-        if !tracker.failedFits.isEmpty {
-            note("drift: fiducial fit failed in \(tracker.failedFits.count) frame(s); the previous drift was kept there")
+        if !monitor.tracker.failedFits.isEmpty {
+            note("drift: fiducial fit failed in \(monitor.tracker.failedFits.count) frame(s); the previous drift was kept there")
         }
         let drop = ContrastMetrics.sdcDropTime(timesSeconds: times, sdcStandardDeviation: sdc, lagFrames: lag)
         let summary = AnalysisSummary(
-            outputDirectory: outputDirectory, frameCount: k, droppedFrames: dropped, driftMethod: tracker.method,
-            failedDriftFits: tracker.failedFits, maximumDriftPixels: maxDrift, threshold: threshold,
+            outputDirectory: outputDirectory, frameCount: k, droppedFrames: dropped, driftMethod: monitor.tracker.method,
+            failedDriftFits: monitor.tracker.failedFits, maximumDriftPixels: maxDrift, threshold: threshold,
             particleAreaPixels: mask.areaPixels, centroidPixels: centroid, pixelSizeMicrometres: pixelSize,
             outline: outline, sdcDropTimeSeconds: drop, timesSeconds: times, intensityChange: change,
             centreContrast: centre, sdcStandardDeviation: sdc, notes: notes,

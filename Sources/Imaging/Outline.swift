@@ -89,7 +89,10 @@ public struct ParticleOutline: Sendable {
         }
         var best: [Point] = []
         var visited = Set<Point>()
-        for start in next.keys where !visited.contains(start) {
+        // Sorted starts: dictionary order is seeded per process, and the simplified polygon depends
+        // on where the loop starts, so this keeps outlines identical from run to run.
+        let starts = next.keys.sorted { ($0.y2, $0.x2) < ($1.y2, $1.x2) }
+        for start in starts where !visited.contains(start) {
             var loop: [Point] = []
             var p = start
             while !visited.contains(p), let q = next[p] {

@@ -291,19 +291,25 @@ public final class TIFFStackWriter {
     private let sampleType: SampleType
     private let pixelSizeMicrometres: Double?
     private let frameIntervalSeconds: Double?
+    private let bigTIFF: Bool
     private var size: (width: Int, height: Int)?
     /// Fixed-width placeholder for the frame count, patched in place by `close()`.
     private static let countPlaceholder = "frames=0000000000"
 
-    /// Creates (or truncates) `path`.
+    /// Creates (or truncates) `path`. `bigTIFF` writes 64-bit offsets: needed past 4 GB (tifffile and
+    /// Fiji's Bio-Formats read it; plain ImageJ 1.x may not), so use it only for files that big.
+    /// A BigTIFF gets no ImageJ description (tifffile takes an ImageJ BigTIFF to be one contiguous
+    /// block, which libtiff's page-by-page layout is not); its pixel size goes in the resolution tags
+    /// in pixels per centimetre, and the frame interval is not recorded.
     public init(path: String, sampleType: SampleType, pixelSizeMicrometres: Double? = nil,
-                frameIntervalSeconds: Double? = nil) throws {
+                frameIntervalSeconds: Double? = nil, bigTIFF: Bool = false) throws {
         self.path = path
         self.sampleType = sampleType
         self.pixelSizeMicrometres = pixelSizeMicrometres
         self.frameIntervalSeconds = frameIntervalSeconds
+        self.bigTIFF = bigTIFF
         operando_tiff_quiet()
-        guard let tif = TIFFOpen(path, "w") else {
+        guard let tif = TIFFOpen(path, bigTIFF ? "w8" : "w") else {
             throw ImagingError.cannotWrite(path: path, reason: "libtiff cannot create the file")
         }
         self.tif = tif
@@ -361,11 +367,13 @@ public final class TIFFStackWriter {
         _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_COMPRESSION), UInt16(COMPRESSION_NONE))
         _ = operando_tiff_set_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), UInt32(height))
         if let px = pixelSizeMicrometres, px > 0 {
-            _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_XRESOLUTION), 1 / px)
-            _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_YRESOLUTION), 1 / px)
-            _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), UInt16(RESUNIT_NONE))
+            // ImageJ: pixels per `unit` (micron) with no TIFF unit; BigTIFF: pixels per centimetre.
+            let perUnit = bigTIFF ? 1e4 / px : 1 / px
+            _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_XRESOLUTION), perUnit)
+            _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_YRESOLUTION), perUnit)
+            _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), UInt16(bigTIFF ? RESUNIT_CENTIMETER : RESUNIT_NONE))
         }
-        if frameCount == 0 {
+        if frameCount == 0 && !bigTIFF {
             _ = operando_tiff_set_string(tif, UInt32(TIFFTAG_IMAGEDESCRIPTION), description())
         }
         let written = TIFFWriteEncodedStrip(tif, 0, UnsafeMutableRawPointer(mutating: bytes.baseAddress!),
@@ -381,7 +389,7 @@ public final class TIFFStackWriter {
         guard let tif else { return }
         TIFFClose(tif)
         self.tif = nil
-        guard frameCount > 0 else { return }
+        guard frameCount > 0, !bigTIFF else { return }
         try patchFrameCount()
     }
 

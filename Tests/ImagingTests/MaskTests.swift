@@ -75,9 +75,9 @@ func twoParticles() -> BinnedFrame {
     try w.close()
     let outline = try ParticleOutline(maskTIFF: path)
     // Marching squares cuts the 4 corners (20 × 10 px − 4 × 1/8 px²); simplification within 0.6 px
-    // may then shave slivers off the long edges (bounded by tolerance × perimeter).
+    // may then shave slivers off the edges: at most tolerance × perimeter (0.6 px × 60 px).
     let exact = (200 - 0.5) * 0.0025
-    #expect(abs(outline.areaMicrometres2 - exact) / exact < 0.06)
+    #expect(abs(outline.areaMicrometres2 - exact) <= 0.6 * 60 * 0.0025)
     #expect(outline.verticesMicrometres.count >= 4)
     #expect(throws: ImagingError.self) { try ParticleOutline(maskTIFF: fixture("plain_u8.tif")) }
 }

@@ -32,6 +32,16 @@ func temporaryDirectory(_ name: String = #function) -> URL {
     #expect(try reader.readFrame(5)[2, 1].isNaN)
 }
 
+@Test func bigTIFFRoundTrip() throws {
+    let path = temporaryDirectory().appendingPathComponent("big.tif").path
+    let writer = try TIFFStackWriter(path: path, sampleType: .float32, pixelSizeMicrometres: 0.1, bigTIFF: true)
+    for k in 0..<3 { try writer.append(BinnedFrame(width: 4, height: 3, pixels: (0..<12).map { Float($0 * k) })) }
+    try writer.close()
+    let reader = try TIFFStackReader(path: path)
+    #expect(reader.info.frameCount == 3 && abs((reader.info.pixelSizeMicrometres ?? 0) - 0.1) < 1e-6)
+    #expect(try reader.readFrame(2).pixels == (0..<12).map { Float($0 * 2) })
+}
+
 @Test func uint16RoundTripRoundsAndClamps() throws {
     let path = temporaryDirectory().appendingPathComponent("u16.tif").path
     let writer = try TIFFStackWriter(path: path, sampleType: .uint16)
