@@ -202,3 +202,50 @@ let coreShellRun: Result<(summary: AnalysisSummary, field: CoreShell, stackPath:
         (e as? ImagingError)?.description.hasPrefix("--sdc-lag") == true
     }
 }
+
+@Test func givenFiducialAndThresholdAreUsedAndMissingFiducialIsReported() throws {
+    let dir = temporaryDirectory("options")
+    var stack = CoreShell().stack
+    let withSpot = dir.appendingPathComponent("spot.tif").path
+    try stack.write(to: withSpot, frameCount: 6)
+    var options = AnalysisOptions()
+    options.fiducial = (103.6, 30.4)
+    options.threshold = 2000
+    options.sdcLagFrames = 2
+    let summary = try Analysis.run(input: withSpot, options: options)
+    guard case let .fiducial(x, y) = summary.driftMethod else { Issue.record("fiducial not used"); return }
+    #expect(abs(x - 104) < 0.1 && abs(y - 30) < 0.1)
+    #expect(summary.threshold == 2000)
+
+    stack.fiducial = nil
+    let noSpot = dir.appendingPathComponent("nospot.tif").path
+    try stack.write(to: noSpot, frameCount: 6)
+    var lines: [String] = []
+    let fallback = try Analysis.run(input: noSpot, options: options.with { $0.fiducial = nil }) { lines.append($0) }
+    #expect(fallback.driftMethod == .phaseCorrelation)
+    #expect(lines.contains { $0.contains("no fiducial found") && $0.contains("phase correlation") })
+    #expect(fallback.notes.contains { $0.contains("phase correlation") })
+}
+
+@Test func monitorGivesZeroForFrameZeroAndMarksDroppedFrames() throws {
+    let stack = CoreShell().stack
+    var options = AnalysisOptions()
+    options.sdcLagFrames = 1
+    var monitor = try ParticleMonitor(reference: stack.frame(0), options: options, source: "live")
+    let m0 = monitor.process(stack.frame(0))
+    #expect(m0.driftXPixels == 0 && m0.intensityChange == 0 && m0.sdcStandardDeviation.isNaN)
+    let m1 = monitor.process(BinnedFrame(width: 128, height: 128, repeating: .nan))
+    #expect(m1.isDropped && m1.frame == 1 && m1.intensityChange.isNaN)
+    let m2 = monitor.process(stack.frame(2))
+    #expect(m2.frame == 2 && m2.intensityChange > 0 && m2.sdcStandardDeviation.isNaN)  // its k−1 was dropped
+    let truth = realisticDrift(2), t0 = realisticDrift(0)
+    #expect(abs(m2.driftXPixels - (truth.dx - t0.dx)) < 0.05 && abs(m2.driftYPixels - (truth.dy - t0.dy)) < 0.05)
+}
+
+extension AnalysisOptions {
+    func with(_ change: (inout AnalysisOptions) -> Void) -> AnalysisOptions {
+        var copy = self
+        change(&copy)
+        return copy
+    }
+}
