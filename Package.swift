@@ -37,7 +37,7 @@ let package = Package(
 
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Imaging"]),
     ]
 )

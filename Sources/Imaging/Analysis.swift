@@ -132,7 +132,6 @@ public enum Analysis {
                            progress: (String) -> Void = { _ in }) throws -> AnalysisSummary {
         let clock = Date()
         try validate(options)
-        var source = source
         let name = source.path
         guard source.frameCount > 0 else { throw ImagingError.emptyStack(path: name) }
         var notes: [String] = []

@@ -22,11 +22,17 @@ public protocol FrameSource {
 
 /// A plain multi-page TIFF as a frame source; frame k spans [k·Δt, (k+1)·Δt).
 public struct TIFFFrameSource: FrameSource {
+    /// The TIFF file.
     public let path: String
+    /// Time frames in the file (hyperstack layout applied).
     public var frameCount: Int { reader.info.frameCount }
+    /// Frame width, pixels.
     public var width: Int { reader.info.width }
+    /// Frame height, pixels.
     public var height: Int { reader.info.height }
+    /// Pixel size from the file's metadata, µm.
     public var pixelSizeMicrometres: Double? { reader.info.pixelSizeMicrometres }
+    /// The given interval, else the file's, s.
     public let frameIntervalSeconds: Double?
     private let reader: TIFFStackReader
 
@@ -37,6 +43,7 @@ public struct TIFFFrameSource: FrameSource {
         self.frameIntervalSeconds = frameIntervalSeconds ?? reader.info.frameIntervalSeconds
     }
 
+    /// Frame `index`, timed [index·Δt, (index+1)·Δt) (Δt = 1 s when unknown).
     public mutating func frame(_ index: Int) throws -> TimedFrame {
         let dt = frameIntervalSeconds ?? 1
         let f = try reader.readFrame(index)
@@ -51,18 +58,33 @@ public struct TIFFFrameSource: FrameSource {
 public struct DatasetFrameSource: FrameSource {
     /// One row of `frames.csv`.
     public struct Row: Sendable {
-        public var frame: Int, chunk: Int, page: Int
-        public var startSeconds: Double, endSeconds: Double
+        /// Frame number (column `frame`).
+        public var frame: Int
+        /// Chunk file number: `frames/NNNNNN.tif`.
+        public var chunk: Int
+        /// Page inside the chunk.
+        public var page: Int
+        /// Exposure window start, s (`t_start_s`).
+        public var startSeconds: Double
+        /// Exposure window end, s (`t_end_s`).
+        public var endSeconds: Double
+        /// Raw exposures binned into the frame (0: dropped).
         public var exposures: Int
     }
 
+    /// The dataset directory.
     public let path: String
     /// The rows of `frames.csv`, in file order.
     public let rows: [Row]
+    /// Frame width, pixels.
     public let width: Int
+    /// Frame height, pixels.
     public let height: Int
+    /// `pixel_size_um` from run.json, else the first chunk's metadata, µm.
     public let pixelSizeMicrometres: Double?
+    /// The given interval, else the median step of `t_start_s`, s.
     public let frameIntervalSeconds: Double?
+    /// Rows in frames.csv.
     public var frameCount: Int { rows.count }
     private var openChunk: (number: Int, reader: TIFFStackReader)?
 
@@ -140,6 +162,7 @@ public struct DatasetFrameSource: FrameSource {
         return nil
     }
 
+    /// Frame `index` (row `index` of frames.csv), timed by its row.
     public mutating func frame(_ index: Int) throws -> TimedFrame {
         let row = rows[index]
         if openChunk?.number != row.chunk {

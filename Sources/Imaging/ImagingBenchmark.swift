@@ -18,6 +18,7 @@ public enum ImagingBenchmark {
         /// Analysed frames per second.
         public var framesPerSecond: Double { Double(frameCount) / analyseSeconds }
 
+        /// One line for a benchmark report.
         public var description: String {
             String(format: "analyse %d×%d × %d frames: %.2f s (%.0f frames/s; input generated in %.2f s)",
                    width, height, frameCount, analyseSeconds, framesPerSecond, generateSeconds)

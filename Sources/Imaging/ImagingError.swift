@@ -20,6 +20,7 @@ public enum ImagingError: Error, Equatable, CustomStringConvertible {
     /// Writing an output file failed.
     case cannotWrite(path: String, reason: String)
 
+    /// The one-line message for the user.
     public var description: String {
         switch self {
         case let .cannotOpen(path, reason):
