@@ -17,6 +17,8 @@ public final class TIFFStackReader {
     private let tif: OpaquePointer
     /// Page index of time frame t is `t * pageStride` (channel 0, slice 0).
     private let pageStride: Int
+    /// File offset of page 0's pixels when all pages follow it contiguously (one IFD for all).
+    private let contiguousOffset: UInt64?
 
     /// Opens `path` and reads its metadata (not its pixels).
     public init(path: String) throws {
@@ -55,7 +57,18 @@ public final class TIFFStackReader {
                 metadata.pixelSizeMicrometres = 25_400 / Double(xResolution)
             }
         }
-        let layout = metadata.timeLayout(pageCount: pages)
+        var pageCount = pages
+        var contiguousOffset: UInt64? = nil
+        if let images = metadata.imageJImages, images > pages, pages >= 1, TIFFIsTiled(tif) == 0 {
+            var compression: UInt16 = UInt16(COMPRESSION_NONE)
+            _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_COMPRESSION), &compression)
+            if compression == UInt16(COMPRESSION_NONE) {
+                contiguousOffset = TIFFGetStrileOffset(tif, 0)
+                pageCount = images
+            }
+        }
+        self.contiguousOffset = contiguousOffset
+        let layout = metadata.timeLayout(pageCount: pageCount)
         self.pageStride = layout.stride
         self.info = StackInfo(width: Int(width), height: Int(height), frameCount: layout.frames,
                               pixelSizeMicrometres: metadata.pixelSizeMicrometres,
@@ -79,7 +92,18 @@ public final class TIFFStackReader {
 
     /// Reads page `page` (an IFD, ignoring hyperstack layout) as 32-bit float.
     public func readPage(_ page: Int) throws -> BinnedFrame {
-        guard TIFFSetDirectory(tif, UInt32(page)) == 1 else {
+        // Sequential reading steps to the next IFD; TIFFSetDirectory walks the chain from the start,
+        // which would make reading a long stack quadratic.
+        let current = Int(TIFFCurrentDirectory(tif))
+        var moved: Int32 = 1
+        if contiguousOffset != nil {
+            // One IFD describes every page; it stays current.
+        } else if page > current && page - current <= 64 {
+            for _ in current..<page where moved == 1 { moved = TIFFReadDirectory(tif) }
+        } else if page != current {
+            moved = TIFFSetDirectory(tif, UInt32(page))
+        }
+        guard moved == 1 else {
             throw ImagingError.tiffIO(path: path, page: page, reason: "cannot read the page directory")
         }
         var width: UInt32 = 0, height: UInt32 = 0
@@ -110,7 +134,9 @@ public final class TIFFStackReader {
         var buffer = [UInt8](repeating: 0, count: count * bytesPerSample)
         try buffer.withUnsafeMutableBytes { raw in
             let base = raw.baseAddress!
-            if TIFFIsTiled(tif) != 0 {
+            if let start = contiguousOffset {
+                try readContiguous(into: raw, offset: start + UInt64(page) * UInt64(raw.count), bits: Int(bits), page: page)
+            } else if TIFFIsTiled(tif) != 0 {
                 try readTiled(into: base, width: Int(width), height: Int(height), bytesPerSample: bytesPerSample, page: page)
             } else {
                 var offset = 0
@@ -139,6 +165,35 @@ public final class TIFFStackReader {
             }
         }
         return BinnedFrame(width: Int(width), height: Int(height), pixels: pixels)
+    }
+
+    /// Reads one page of a contiguous ImageJ stack straight from the file (libtiff only knows the
+    /// first page), swapping bytes when the file's byte order is not the machine's.
+    private func readContiguous(into raw: UnsafeMutableRawBufferPointer, offset: UInt64, bits: Int, page: Int) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ImagingError.cannotOpen(path: path, reason: "cannot reopen to read contiguous pages")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            try handle.seek(toOffset: offset)
+            data = try handle.read(upToCount: raw.count) ?? Data()
+        } catch {
+            throw ImagingError.tiffIO(path: path, page: page, reason: "\(error.localizedDescription)")
+        }
+        guard data.count == raw.count else {
+            throw ImagingError.tiffIO(path: path, page: page, reason: "file ends inside the page (truncated stack?)")
+        }
+        _ = data.copyBytes(to: raw.bindMemory(to: UInt8.self))
+        if TIFFIsByteSwapped(tif) != 0 {
+            let n = tmsize_t(raw.count / (bits / 8))
+            switch bits {
+            case 16: TIFFSwabArrayOfShort(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), n)
+            case 32: TIFFSwabArrayOfLong(raw.baseAddress!.assumingMemoryBound(to: UInt32.self), n)
+            case 64: TIFFSwabArrayOfDouble(raw.baseAddress!.assumingMemoryBound(to: Double.self), n)
+            default: break
+            }
+        }
     }
 
     private func readTiled(into base: UnsafeMutableRawPointer, width: Int, height: Int,
@@ -175,6 +230,9 @@ struct TIFFMetadata {
     /// For ImageJ files: µm per `unit` (resolution tags are in pixels per unit).
     var imageJMicrometresPerUnit: Double?
     var channels = 1, slices = 1, frames = 1
+    /// ImageJ `images=`: more than the file's IFDs means the frames are stored contiguously after
+    /// the first IFD (ImageJ's layout for stacks over 4 GB, tifffile's `truncate=True`).
+    var imageJImages: Int?
     /// OME dimension order (e.g. "XYCZT"), nil for ImageJ/plain files.
     var dimensionOrder: String?
     var isHyperstack = false
@@ -213,6 +271,7 @@ struct TIFFMetadata {
             m.channels = Int(fields["channels"] ?? "") ?? 1
             m.slices = Int(fields["slices"] ?? "") ?? 1
             m.frames = Int(fields["frames"] ?? "") ?? 1
+            m.imageJImages = Int(fields["images"] ?? "")
             m.isHyperstack = fields["channels"] != nil || fields["slices"] != nil || fields["frames"] != nil
             // ImageJ's default unit is the pixel: resolution then means nothing physical.
             if let unit = fields["unit"] { m.imageJMicrometresPerUnit = micrometres(perUnit: unit) }

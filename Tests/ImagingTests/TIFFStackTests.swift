@@ -76,6 +76,12 @@ func ramp(t: Int, c: Int = 0, z: Int = 0, width: Int = 6, height: Int = 5) -> [F
     for t in 0..<4 { #expect(try reader.readFrame(t).pixels == ramp(t: t)) }
 }
 
+@Test func readsContiguousBigEndianImageJStackWithOneIFD() throws {
+    let reader = try TIFFStackReader(path: fixture("imagej_contiguous_u16_be.tif"))
+    #expect(reader.info.frameCount == 5 && reader.info.frameIntervalSeconds == 0.5)
+    for t in [0, 1, 4] { #expect(try reader.readFrame(t).pixels == ramp(t: t)) }
+}
+
 @Test func readsOMETIFFFromTifffileWithUnitConversion() throws {
     let reader = try TIFFStackReader(path: fixture("ome_float32.ome.tif"))
     #expect(reader.info.frameCount == 4)

@@ -22,6 +22,13 @@ tifffile.imwrite("imagej_hyperstack_u16.tif", hyper, imagej=True,
                  resolution=(1 / 0.0347, 1 / 0.0347),
                  metadata={"axes": "TZCYX", "unit": "um", "finterval": 2.5, "spacing": 0.5})
 
+# 1b. The layout ImageJ/Fiji use for stacks over 4 GB: one IFD, all frames contiguous after it
+#     (`truncate=True`); readers must use `images=` from the description. uint16, TYX = 5x5x6, with
+#     big-endian byte order to exercise byte swapping.
+t5, y5, x5 = np.meshgrid(np.arange(5), np.arange(Y), np.arange(X), indexing="ij")
+tifffile.imwrite("imagej_contiguous_u16_be.tif", ramp(t5, y5, x5).astype(">u2"),
+                 imagej=True, truncate=True, byteorder=">", metadata={"axes": "TYX", "finterval": 0.5})
+
 # 2. OME-TIFF, float32, TYX, pixel 34.7 nm (given in nm to exercise unit conversion), 1.5 s interval.
 tifffile.imwrite("ome_float32.ome.tif", (ramp(t, y, x) + 0.5).astype(np.float32),
                  metadata={"axes": "TYX", "PhysicalSizeX": 34.7, "PhysicalSizeXUnit": "nm",
