@@ -39,7 +39,7 @@ let package = Package(
 
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "FirmwareSim", "Electrochemistry"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Imaging"]),

@@ -1,0 +1,102 @@
+// The per-frame core shared by the on-line monitor (Rig) and the offline analysis: frame 0 fixes the
+// reference, the particle mask and the drift fiducial; every later frame is drift-corrected and
+// reduced to the seed's metrics. Holds only the last `sdcLag` particles, never the stack.
+import Foundation
+
+/// Metrics of one frame (NaN where a frame was dropped or a metric is not yet defined).
+public struct FrameMetrics: Sendable {
+    /// Index of the frame in the series given to the monitor.
+    public var frame: Int
+    /// Drift of the frame's content relative to frame 0, pixels (drift.csv convention).
+    public var driftXPixels: Double
+    /// See ``driftXPixels``.
+    public var driftYPixels: Double
+    /// Normalised intensity change: mean total contrast over the particle.
+    public var intensityChange: Double
+    /// Standard deviation over the particle of the sequential differential contrast at the set lag.
+    public var sdcStandardDeviation: Double
+    /// Total contrast averaged over the centre disk.
+    public var centreContrast: Double
+    /// True when the frame had no data (kept in place so time does not shift).
+    public var isDropped: Bool
+    /// Total-contrast image (NaN outside the particle) — contrast.tif's page.
+    public var contrast: BinnedFrame
+}
+
+/// Drift-corrects frames against frame 0 and measures them; feed frames in order.
+public struct ParticleMonitor {
+    /// Frame 0, the reference I_0 of seed Eq. 1.
+    public let reference: BinnedFrame
+    /// The particle mask (from frame 0).
+    public let mask: Mask
+    /// Threshold the mask used.
+    public let threshold: Float
+    /// Particle centroid in frame 0, pixels.
+    public let centroid: (x: Double, y: Double)
+    /// SDC lag, frames.
+    public let sdcLagFrames: Int
+    /// Radius of the centre disk, pixels.
+    public let centreRadiusPixels: Double
+    /// The drift tracker (its method says fiducial or phase correlation).
+    public private(set) var tracker: DriftTracker
+    private let particleIndices: [Int]
+    private var ring: [[Float]?]
+    private var nextFrame = 0
+
+    /// Sets up on `reference` (frame 0) with the mask and drift options of `options`
+    /// (threshold, particleAt, fiducial, sdcLagFrames, centreRadiusPixels). `source` names the input
+    /// in errors.
+    public init(reference: BinnedFrame, options: AnalysisOptions = AnalysisOptions(), source: String) throws {
+        guard reference.pixels.contains(where: { $0.isFinite }) else {
+            throw ImagingError.emptyStack(path: source + " (frame 0 has no data)")
+        }
+        self.reference = reference
+        threshold = options.threshold ?? Masking.otsuThreshold(reference)
+        mask = try Masking.particleMask(reference, threshold: threshold, particleAt: options.particleAt, source: source)
+        guard let c = mask.centroid else { throw ImagingError.noParticle(path: source, reason: "empty mask") }
+        centroid = c
+        sdcLagFrames = max(1, options.sdcLagFrames)
+        centreRadiusPixels = options.centreRadiusPixels
+        tracker = try DriftTracker(reference: reference, fiducialAt: options.fiducial, particle: mask)
+        particleIndices = mask.indices
+        ring = Array(repeating: nil, count: sdcLagFrames + 1)
+    }
+
+    /// Processes the next frame (the first call must be frame 0 itself). `exposures == 0` or an
+    /// all-NaN frame marks a dropped frame: its metrics are NaN and it still takes its slot.
+    public mutating func process(_ frame: BinnedFrame, exposures: Int = 1) -> FrameMetrics {
+        let k = nextFrame
+        nextFrame += 1
+        let slot = k % (sdcLagFrames + 1)
+        let isDropped = exposures == 0 || !frame.pixels.contains { $0.isFinite }
+        if isDropped {
+            ring[slot] = nil
+            return FrameMetrics(frame: k, driftXPixels: .nan, driftYPixels: .nan, intensityChange: .nan,
+                                sdcStandardDeviation: .nan, centreContrast: .nan, isDropped: true,
+                                contrast: BinnedFrame(width: frame.width, height: frame.height, repeating: .nan))
+        }
+        // Frame 0 is the reference: its drift is zero by definition (the fit still runs to keep the
+        // tracker's frame count in step).
+        let measured = tracker.measure(frame)
+        let d = k == 0 ? (dx: 0.0, dy: 0.0) : measured
+        let corrected = k == 0 ? frame : ImageOps.shifted(frame, dxPixels: d.dx, dyPixels: d.dy)
+        let contrast = ContrastMetrics.totalContrast(corrected, reference: reference, mask: mask)
+        let particle = particleIndices.map { corrected.pixels[$0] }
+        var sdcStd = Double.nan
+        if k >= sdcLagFrames, let earlier = ring[(k - sdcLagFrames) % (sdcLagFrames + 1)] {
+            // Fig. S12: (I_k − I_{k−x}) / I_{k−x} over the particle pixels, population std.
+            var n = 0.0, s = 0.0, s2 = 0.0
+            for j in particle.indices {
+                let v = Double(particle[j] / earlier[j] - 1)
+                if v.isFinite { n += 1; s += v; s2 += v * v }
+            }
+            if n > 0 { let m = s / n; sdcStd = max(0, s2 / n - m * m).squareRoot() }
+        }
+        ring[slot] = particle
+        return FrameMetrics(frame: k, driftXPixels: d.dx, driftYPixels: d.dy,
+                            intensityChange: ContrastMetrics.normalisedIntensityChange(contrast, mask: mask),
+                            sdcStandardDeviation: sdcStd,
+                            centreContrast: ContrastMetrics.diskMean(contrast, centre: centroid, radiusPixels: centreRadiusPixels),
+                            isDropped: false, contrast: contrast)
+    }
+}

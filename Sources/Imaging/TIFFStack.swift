@@ -1,0 +1,476 @@
+// TIFF stacks through libtiff (no hand-written codec). Reading is page by page so a multi-GB stack
+// is never held in memory; writing appends pages and patches the frame count into the ImageJ
+// description on close (it is unknown when page 0 is written).
+import CTiff
+import Foundation
+
+/// Reads a grayscale multi-page TIFF (8/16/32-bit integer or 32/64-bit float) one frame at a time.
+///
+/// Understands ImageJ hyperstacks (`channels`/`slices`/`frames`, `unit`, `finterval`, resolution) and
+/// OME-TIFF (`SizeC/Z/T`, `DimensionOrder`, `PhysicalSizeX`, `TimeIncrement`). For a hyperstack with
+/// several channels or slices, time frame `t` is read from channel 0, slice 0.
+public final class TIFFStackReader {
+    /// The file being read.
+    public let path: String
+    /// Size, frame count and the calibration found in the file's metadata.
+    public let info: StackInfo
+    private let tif: OpaquePointer
+    /// Page index of time frame t is `t * pageStride` (channel 0, slice 0).
+    private let pageStride: Int
+    /// File offset of page 0's pixels when all pages follow it contiguously (one IFD for all).
+    private let contiguousOffset: UInt64?
+
+    /// Opens `path` and reads its metadata (not its pixels).
+    public init(path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ImagingError.cannotOpen(path: path, reason: "no such file")
+        }
+        operando_tiff_quiet()
+        // "m": no memory mapping, so reading a multi-GB stack keeps the resident set at about one page.
+        guard let tif = TIFFOpen(path, "rm") else {
+            throw ImagingError.cannotOpen(path: path, reason: "not a TIFF file libtiff can read")
+        }
+        self.tif = tif
+        let pages = Int(TIFFNumberOfDirectories(tif))
+        var width: UInt32 = 0, height: UInt32 = 0
+        _ = operando_tiff_get_u32(tif, UInt32(TIFFTAG_IMAGEWIDTH), &width)
+        _ = operando_tiff_get_u32(tif, UInt32(TIFFTAG_IMAGELENGTH), &height)
+        var descriptionPointer: UnsafePointer<CChar>? = nil
+        let description: String? = operando_tiff_get_string(tif, UInt32(TIFFTAG_IMAGEDESCRIPTION),
+                                                            &descriptionPointer) == 1
+            ? descriptionPointer.map { String(cString: $0) } : nil
+        var metadata = TIFFMetadata.parse(description: description)
+        // Resolution tags: ImageJ stores pixels per `unit` with ResolutionUnit NONE; other writers use
+        // inch or centimetre.
+        var xResolution: Float = 0
+        if operando_tiff_get_float(tif, UInt32(TIFFTAG_XRESOLUTION), &xResolution) == 1, xResolution > 0,
+           metadata.pixelSizeMicrometres == nil {
+            var resolutionUnit: UInt16 = 0
+            _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), &resolutionUnit)
+            if let micrometresPerUnit = metadata.imageJMicrometresPerUnit {
+                metadata.pixelSizeMicrometres = micrometresPerUnit / Double(xResolution)
+            } else if resolutionUnit == UInt16(RESUNIT_CENTIMETER) {
+                metadata.pixelSizeMicrometres = 1e4 / Double(xResolution)
+            } else if resolutionUnit == UInt16(RESUNIT_INCH), xResolution != 72, xResolution != 96 {
+                // 72 and 96 dpi are screen defaults that writers put in when they know nothing.
+                metadata.pixelSizeMicrometres = 25_400 / Double(xResolution)
+            }
+        }
+        var pageCount = pages
+        var contiguousOffset: UInt64? = nil
+        if let images = metadata.imageJImages, images > pages, pages >= 1, TIFFIsTiled(tif) == 0 {
+            var compression: UInt16 = UInt16(COMPRESSION_NONE)
+            _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_COMPRESSION), &compression)
+            if compression == UInt16(COMPRESSION_NONE) {
+                contiguousOffset = TIFFGetStrileOffset(tif, 0)
+                pageCount = images
+            }
+        }
+        self.contiguousOffset = contiguousOffset
+        let layout = metadata.timeLayout(pageCount: pageCount)
+        self.pageStride = layout.stride
+        self.info = StackInfo(width: Int(width), height: Int(height), frameCount: layout.frames,
+                              pixelSizeMicrometres: metadata.pixelSizeMicrometres,
+                              frameIntervalSeconds: metadata.frameIntervalSeconds)
+        if pages == 0 || width == 0 || height == 0 {
+            TIFFClose(tif)
+            throw ImagingError.emptyStack(path: path)
+        }
+    }
+
+    deinit { TIFFClose(tif) }
+
+    /// Reads time frame `index` as 32-bit float.
+    public func readFrame(_ index: Int) throws -> BinnedFrame {
+        guard index >= 0, index < info.frameCount else {
+            throw ImagingError.badValue(option: "frame", value: "\(index)",
+                                        expected: "0..<\(info.frameCount) in \(path)")
+        }
+        return try readPage(index * pageStride)
+    }
+
+    /// Reads page `page` (an IFD, ignoring hyperstack layout) as 32-bit float.
+    public func readPage(_ page: Int) throws -> BinnedFrame {
+        // Sequential reading steps to the next IFD; TIFFSetDirectory walks the chain from the start,
+        // which would make reading a long stack quadratic.
+        let current = Int(TIFFCurrentDirectory(tif))
+        var moved: Int32 = 1
+        if contiguousOffset != nil {
+            // One IFD describes every page; it stays current.
+        } else if page > current && page - current <= 64 {
+            for _ in current..<page where moved == 1 { moved = TIFFReadDirectory(tif) }
+        } else if page != current {
+            moved = TIFFSetDirectory(tif, UInt32(page))
+        }
+        guard moved == 1 else {
+            throw ImagingError.tiffIO(path: path, page: page, reason: "cannot read the page directory")
+        }
+        var width: UInt32 = 0, height: UInt32 = 0
+        var samples: UInt16 = 1, bits: UInt16 = 1, format: UInt16 = UInt16(SAMPLEFORMAT_UINT)
+        var photometric: UInt16 = UInt16(PHOTOMETRIC_MINISBLACK)
+        _ = operando_tiff_get_u32(tif, UInt32(TIFFTAG_IMAGEWIDTH), &width)
+        _ = operando_tiff_get_u32(tif, UInt32(TIFFTAG_IMAGELENGTH), &height)
+        _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_SAMPLESPERPIXEL), &samples)
+        _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_BITSPERSAMPLE), &bits)
+        _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_SAMPLEFORMAT), &format)
+        _ = operando_tiff_get_u16(tif, UInt32(TIFFTAG_PHOTOMETRIC), &photometric)
+        let expected = "grayscale (1 sample per pixel), 8/16/32-bit integer or 32/64-bit float"
+        if samples != 1 || photometric == UInt16(PHOTOMETRIC_PALETTE) || photometric == UInt16(PHOTOMETRIC_RGB) {
+            throw ImagingError.unsupportedTIFF(path: path, page: page,
+                                               found: "\(samples) samples per pixel (colour)", expected: expected)
+        }
+        let supported: Set<String> = ["1-8", "1-16", "1-32", "2-8", "2-16", "2-32", "3-32", "3-64"]
+        guard supported.contains("\(format)-\(bits)") else {
+            throw ImagingError.unsupportedTIFF(path: path, page: page,
+                                               found: "\(bits)-bit sample format \(format)", expected: expected)
+        }
+        if Int(width) != info.width || Int(height) != info.height {
+            throw ImagingError.sizeMismatch(path: path, frame: page, found: "\(width)×\(height)",
+                                            expected: "\(info.width)×\(info.height)")
+        }
+        let bytesPerSample = Int(bits) / 8
+        let count = Int(width) * Int(height)
+        var buffer = [UInt8](repeating: 0, count: count * bytesPerSample)
+        try buffer.withUnsafeMutableBytes { raw in
+            let base = raw.baseAddress!
+            if let start = contiguousOffset {
+                try readContiguous(into: raw, offset: start + UInt64(page) * UInt64(raw.count), bits: Int(bits), page: page)
+            } else if TIFFIsTiled(tif) != 0 {
+                try readTiled(into: base, width: Int(width), height: Int(height), bytesPerSample: bytesPerSample, page: page)
+            } else {
+                var offset = 0
+                let strips = TIFFNumberOfStrips(tif)
+                for strip in 0..<strips {
+                    let got = TIFFReadEncodedStrip(tif, strip, base + offset, tmsize_t(raw.count - offset))
+                    if got < 0 {
+                        throw ImagingError.tiffIO(path: path, page: page, reason: "strip \(strip) is unreadable (corrupt or unsupported compression)")
+                    }
+                    offset += Int(got)
+                    if offset >= raw.count { break }
+                }
+            }
+        }
+        var pixels = [Float](repeating: 0, count: count)
+        buffer.withUnsafeBytes { raw in
+            switch (format, bits) {
+            case (1, 8): for i in 0..<count { pixels[i] = Float(raw.load(fromByteOffset: i, as: UInt8.self)) }
+            case (2, 8): for i in 0..<count { pixels[i] = Float(raw.load(fromByteOffset: i, as: Int8.self)) }
+            case (1, 16): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+            case (2, 16): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)) }
+            case (1, 32): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+            case (2, 32): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
+            case (3, 32): for i in 0..<count { pixels[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
+            default: for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+            }
+        }
+        return BinnedFrame(width: Int(width), height: Int(height), pixels: pixels)
+    }
+
+    /// Reads one page of a contiguous ImageJ stack straight from the file (libtiff only knows the
+    /// first page), swapping bytes when the file's byte order is not the machine's.
+    private func readContiguous(into raw: UnsafeMutableRawBufferPointer, offset: UInt64, bits: Int, page: Int) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw ImagingError.cannotOpen(path: path, reason: "cannot reopen to read contiguous pages")
+        }
+        defer { try? handle.close() }
+        let data: Data
+        do {
+            try handle.seek(toOffset: offset)
+            data = try handle.read(upToCount: raw.count) ?? Data()
+        } catch {
+            throw ImagingError.tiffIO(path: path, page: page, reason: "\(error.localizedDescription)")
+        }
+        guard data.count == raw.count else {
+            throw ImagingError.tiffIO(path: path, page: page, reason: "file ends inside the page (truncated stack?)")
+        }
+        _ = data.copyBytes(to: raw.bindMemory(to: UInt8.self))
+        if TIFFIsByteSwapped(tif) != 0 {
+            let n = tmsize_t(raw.count / (bits / 8))
+            switch bits {
+            case 16: TIFFSwabArrayOfShort(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), n)
+            case 32: TIFFSwabArrayOfLong(raw.baseAddress!.assumingMemoryBound(to: UInt32.self), n)
+            case 64: TIFFSwabArrayOfDouble(raw.baseAddress!.assumingMemoryBound(to: Double.self), n)
+            default: break
+            }
+        }
+    }
+
+    private func readTiled(into base: UnsafeMutableRawPointer, width: Int, height: Int,
+                           bytesPerSample: Int, page: Int) throws {
+        var tileWidth: UInt32 = 0, tileHeight: UInt32 = 0
+        _ = operando_tiff_get_u32(tif, UInt32(TIFFTAG_TILEWIDTH), &tileWidth)
+        _ = operando_tiff_get_u32(tif, UInt32(TIFFTAG_TILELENGTH), &tileHeight)
+        let tw = Int(tileWidth), th = Int(tileHeight)
+        var tile = [UInt8](repeating: 0, count: Int(TIFFTileSize(tif)))
+        for y0 in stride(from: 0, to: height, by: th) {
+            for x0 in stride(from: 0, to: width, by: tw) {
+                let got = tile.withUnsafeMutableBytes {
+                    TIFFReadTile(tif, $0.baseAddress, UInt32(x0), UInt32(y0), 0, 0)
+                }
+                if got < 0 {
+                    throw ImagingError.tiffIO(path: path, page: page, reason: "tile at \(x0),\(y0) is unreadable")
+                }
+                tile.withUnsafeBytes { t in
+                    for row in 0..<min(th, height - y0) {
+                        let n = min(tw, width - x0) * bytesPerSample
+                        memcpy(base + ((y0 + row) * width + x0) * bytesPerSample,
+                               t.baseAddress! + row * tw * bytesPerSample, n)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Metadata from an ImageJ or OME-XML ImageDescription.
+struct TIFFMetadata {
+    var pixelSizeMicrometres: Double?
+    var frameIntervalSeconds: Double?
+    /// For ImageJ files: µm per `unit` (resolution tags are in pixels per unit).
+    var imageJMicrometresPerUnit: Double?
+    var channels = 1, slices = 1, frames = 1
+    /// ImageJ `images=`: more than the file's IFDs means the frames are stored contiguously after
+    /// the first IFD (ImageJ's layout for stacks over 4 GB, tifffile's `truncate=True`).
+    var imageJImages: Int?
+    /// OME dimension order (e.g. "XYCZT"), nil for ImageJ/plain files.
+    var dimensionOrder: String?
+    var isHyperstack = false
+
+    static func micrometres(perUnit unit: String) -> Double? {
+        switch unit.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "micron", "microns", "um", "µm", "μm", "\\u00b5m", "micrometer", "micrometre": return 1
+        case "nm", "nanometer", "nanometre": return 1e-3
+        case "mm", "millimeter", "millimetre": return 1e3
+        case "cm", "centimeter", "centimetre": return 1e4
+        case "m", "meter", "metre": return 1e6
+        default: return nil
+        }
+    }
+
+    static func seconds(perUnit unit: String) -> Double? {
+        switch unit.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "s", "sec", "second", "seconds": return 1
+        case "ms", "msec", "millisecond", "milliseconds": return 1e-3
+        case "us", "µs", "μs", "\\u00b5s", "microsecond", "microseconds": return 1e-6
+        case "min", "minute", "minutes": return 60
+        case "h", "hr", "hour", "hours": return 3600
+        default: return nil
+        }
+    }
+
+    static func parse(description: String?) -> TIFFMetadata {
+        var m = TIFFMetadata()
+        guard let text = description else { return m }
+        if text.hasPrefix("ImageJ=") {
+            var fields: [String: String] = [:]
+            for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+                let parts = line.split(separator: "=", maxSplits: 1)
+                if parts.count == 2 { fields[String(parts[0]).trimmingCharacters(in: .whitespaces)] = String(parts[1]).trimmingCharacters(in: .whitespaces) }
+            }
+            m.channels = Int(fields["channels"] ?? "") ?? 1
+            m.slices = Int(fields["slices"] ?? "") ?? 1
+            m.frames = Int(fields["frames"] ?? "") ?? 1
+            m.imageJImages = Int(fields["images"] ?? "")
+            m.isHyperstack = fields["channels"] != nil || fields["slices"] != nil || fields["frames"] != nil
+            // ImageJ's default unit is the pixel: resolution then means nothing physical.
+            if let unit = fields["unit"] { m.imageJMicrometresPerUnit = micrometres(perUnit: unit) }
+            if let interval = fields["finterval"].flatMap(Double.init), interval > 0 {
+                m.frameIntervalSeconds = interval * (fields["tunit"].flatMap(seconds(perUnit:)) ?? 1)
+            }
+        } else if text.contains("<OME") {
+            func attribute(_ name: String, in xml: Substring) -> String? {
+                guard let r = xml.range(of: " \(name)=\"") else { return nil }
+                let rest = xml[r.upperBound...]
+                guard let end = rest.firstIndex(of: "\"") else { return nil }
+                return String(rest[..<end])
+            }
+            // The first <Pixels …> element describes the first image (series 0).
+            guard let start = text.range(of: "<Pixels ") else { return m }
+            let tail = text[start.lowerBound...]
+            let element = tail[..<(tail.firstIndex(of: ">") ?? tail.endIndex)]
+            m.channels = attribute("SizeC", in: element).flatMap(Int.init) ?? 1
+            m.slices = attribute("SizeZ", in: element).flatMap(Int.init) ?? 1
+            m.frames = attribute("SizeT", in: element).flatMap(Int.init) ?? 1
+            m.dimensionOrder = attribute("DimensionOrder", in: element)
+            m.isHyperstack = true
+            if let size = attribute("PhysicalSizeX", in: element).flatMap(Double.init), size > 0 {
+                let unit = attribute("PhysicalSizeXUnit", in: element) ?? "µm"
+                m.pixelSizeMicrometres = micrometres(perUnit: unit).map { size * $0 }
+            }
+            if let dt = attribute("TimeIncrement", in: element).flatMap(Double.init), dt > 0 {
+                let unit = attribute("TimeIncrementUnit", in: element) ?? "s"
+                m.frameIntervalSeconds = seconds(perUnit: unit).map { dt * $0 }
+            }
+        }
+        return m
+    }
+
+    /// Number of time frames and the page stride between them (channel 0, slice 0).
+    func timeLayout(pageCount: Int) -> (frames: Int, stride: Int) {
+        let c = max(1, channels), z = max(1, slices), t = max(1, frames)
+        guard isHyperstack, c * z * t == pageCount, pageCount > 0 else { return (pageCount, 1) }
+        // A z-series with one time point is taken as a time series: people save time lapses as
+        // "slices" often enough.
+        let timeFramesAreSlices = t == 1 && z > 1
+        if let order = dimensionOrder, order.count == 5 {
+            // OME: the first letter after XY varies fastest.
+            var strides: [Character: Int] = [:]
+            var s = 1
+            for letter in order.dropFirst(2) {
+                strides[letter] = s
+                s *= letter == "C" ? c : letter == "Z" ? z : t
+            }
+            if timeFramesAreSlices { return (z, strides["Z"] ?? 1) }
+            return (t, strides["T"] ?? 1)
+        }
+        // ImageJ order is CZT (channel fastest).
+        if timeFramesAreSlices { return (z, c) }
+        return (t, c * z)
+    }
+}
+
+/// Writes a multi-page grayscale TIFF (16-bit unsigned or 32-bit float) with ImageJ metadata
+/// (`unit=micron`, resolution = 1/pixel size, `spacing`, `finterval`, `frames`) that Fiji and
+/// tifffile open as a time series. Pages are appended one at a time.
+public final class TIFFStackWriter {
+    /// Pixel type of the pages written.
+    public enum SampleType: Sendable {
+        /// 16-bit unsigned integer (values rounded and clamped to 0…65535).
+        case uint16
+        /// 32-bit IEEE float.
+        case float32
+    }
+
+    /// The file being written.
+    public let path: String
+    /// Pages written so far.
+    public private(set) var frameCount = 0
+    private var tif: OpaquePointer?
+    private let sampleType: SampleType
+    private let pixelSizeMicrometres: Double?
+    private let frameIntervalSeconds: Double?
+    private let bigTIFF: Bool
+    private var size: (width: Int, height: Int)?
+    /// Fixed-width placeholder for the frame count, patched in place by `close()`.
+    private static let countPlaceholder = "frames=0000000000"
+
+    /// Creates (or truncates) `path`. `bigTIFF` writes 64-bit offsets: needed past 4 GB (tifffile and
+    /// Fiji's Bio-Formats read it; plain ImageJ 1.x may not), so use it only for files that big.
+    /// A BigTIFF gets no ImageJ description (tifffile takes an ImageJ BigTIFF to be one contiguous
+    /// block, which libtiff's page-by-page layout is not); its pixel size goes in the resolution tags
+    /// in pixels per centimetre, and the frame interval is not recorded.
+    public init(path: String, sampleType: SampleType, pixelSizeMicrometres: Double? = nil,
+                frameIntervalSeconds: Double? = nil, bigTIFF: Bool = false) throws {
+        self.path = path
+        self.sampleType = sampleType
+        self.pixelSizeMicrometres = pixelSizeMicrometres
+        self.frameIntervalSeconds = frameIntervalSeconds
+        self.bigTIFF = bigTIFF
+        operando_tiff_quiet()
+        guard let tif = TIFFOpen(path, bigTIFF ? "w8" : "w") else {
+            throw ImagingError.cannotWrite(path: path, reason: "libtiff cannot create the file")
+        }
+        self.tif = tif
+    }
+
+    deinit { if let tif { TIFFClose(tif) } }
+
+    /// Appends a float frame (converted to the writer's sample type).
+    public func append(_ frame: BinnedFrame) throws {
+        switch sampleType {
+        case .float32:
+            try frame.pixels.withUnsafeBytes { try write($0, width: frame.width, height: frame.height) }
+        case .uint16:
+            let values = frame.pixels.map { v -> UInt16 in
+                v.isNaN ? 0 : UInt16(max(0, min(65535, v.rounded())))
+            }
+            try values.withUnsafeBytes { try write($0, width: frame.width, height: frame.height) }
+        }
+    }
+
+    /// Appends a raw 16-bit frame (converted to float for a float writer).
+    public func append(_ frame: RawFrame) throws {
+        switch sampleType {
+        case .uint16: try frame.pixels.withUnsafeBytes { try write($0, width: frame.width, height: frame.height) }
+        case .float32: try append(BinnedFrame(frame))
+        }
+    }
+
+    private func description() -> String {
+        var lines = ["ImageJ=1.11a", Self.countPlaceholder, "hyperstack=true"]
+        if let px = pixelSizeMicrometres {
+            lines += ["unit=micron", "spacing=\(px)"]
+        }
+        if let dt = frameIntervalSeconds { lines += ["finterval=\(dt)", "tunit=sec"] }
+        lines += ["loop=false"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int) throws {
+        guard let tif else { throw ImagingError.cannotWrite(path: path, reason: "writer already closed") }
+        if let size, size != (width, height) {
+            throw ImagingError.sizeMismatch(path: path, frame: frameCount, found: "\(width)×\(height)",
+                                            expected: "\(size.width)×\(size.height)")
+        }
+        size = (width, height)
+        let bits: UInt16 = sampleType == .uint16 ? 16 : 32
+        _ = operando_tiff_set_u32(tif, UInt32(TIFFTAG_IMAGEWIDTH), UInt32(width))
+        _ = operando_tiff_set_u32(tif, UInt32(TIFFTAG_IMAGELENGTH), UInt32(height))
+        _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_BITSPERSAMPLE), bits)
+        _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_SAMPLESPERPIXEL), 1)
+        _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_SAMPLEFORMAT),
+                                  UInt16(sampleType == .uint16 ? SAMPLEFORMAT_UINT : SAMPLEFORMAT_IEEEFP))
+        _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_PHOTOMETRIC), UInt16(PHOTOMETRIC_MINISBLACK))
+        _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_PLANARCONFIG), UInt16(PLANARCONFIG_CONTIG))
+        _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_COMPRESSION), UInt16(COMPRESSION_NONE))
+        _ = operando_tiff_set_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), UInt32(height))
+        if let px = pixelSizeMicrometres, px > 0 {
+            // ImageJ: pixels per `unit` (micron) with no TIFF unit; BigTIFF: pixels per centimetre.
+            let perUnit = bigTIFF ? 1e4 / px : 1 / px
+            _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_XRESOLUTION), perUnit)
+            _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_YRESOLUTION), perUnit)
+            _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), UInt16(bigTIFF ? RESUNIT_CENTIMETER : RESUNIT_NONE))
+        }
+        if frameCount == 0 && !bigTIFF {
+            _ = operando_tiff_set_string(tif, UInt32(TIFFTAG_IMAGEDESCRIPTION), description())
+        }
+        let written = TIFFWriteEncodedStrip(tif, 0, UnsafeMutableRawPointer(mutating: bytes.baseAddress!),
+                                            tmsize_t(bytes.count))
+        guard written == bytes.count, TIFFWriteDirectory(tif) == 1 else {
+            throw ImagingError.cannotWrite(path: path, reason: "libtiff failed writing page \(frameCount) (disk full, or over 4 GB?)")
+        }
+        frameCount += 1
+    }
+
+    /// Finishes the file: closes it and writes the frame count into the ImageJ description.
+    public func close() throws {
+        guard let tif else { return }
+        TIFFClose(tif)
+        self.tif = nil
+        guard frameCount > 0, !bigTIFF else { return }
+        try patchFrameCount()
+    }
+
+    /// Overwrites the fixed-width placeholder in page 0's description in place; the description's
+    /// length does not change, so no IFD moves and the file stays as libtiff wrote it.
+    private func patchFrameCount() throws {
+        guard let handle = FileHandle(forUpdatingAtPath: path) else {
+            throw ImagingError.cannotWrite(path: path, reason: "cannot reopen to record the frame count")
+        }
+        defer { try? handle.close() }
+        // libtiff writes the description right after page 0's pixels and its IFD.
+        let searchLength = min(4096 + (size.map { $0.width * $0.height * 4 } ?? 0) + 4096,
+                               Int((try? handle.seekToEnd()) ?? 0))
+        try? handle.seek(toOffset: 0)
+        let head = handle.readData(ofLength: searchLength)
+        let needle = Data(Self.countPlaceholder.utf8)
+        guard let range = head.range(of: needle) else {
+            throw ImagingError.cannotWrite(path: path, reason: "ImageJ description not found to record the frame count")
+        }
+        let digits = String(frameCount)
+        let patched = "frames=" + String(repeating: "0", count: 10 - digits.count) + digits
+        try? handle.seek(toOffset: UInt64(range.lowerBound))
+        handle.write(Data(patched.utf8))
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import Testing
+@testable import Imaging
+
+func temporaryDirectory(_ name: String = #function) -> URL {
+    let url = FileManager.default.temporaryDirectory
+        .appendingPathComponent("operando-imaging-tests-\(ProcessInfo.processInfo.processIdentifier)")
+        .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+    try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+@Test func float32MultiPageRoundTripKeepsPixelsAndMetadata() throws {
+    let path = temporaryDirectory().appendingPathComponent("f32.tif").path
+    let writer = try TIFFStackWriter(path: path, sampleType: .float32, pixelSizeMicrometres: 0.0347,
+                                     frameIntervalSeconds: 3.0)
+    var frames: [BinnedFrame] = []
+    for k in 0..<5 {
+        let f = BinnedFrame(width: 7, height: 4, pixels: (0..<28).map { Float($0) * 0.25 + Float(k) - 3.5 })
+        frames.append(f)
+        try writer.append(f)
+    }
+    var nanFrame = frames[0]
+    nanFrame[2, 1] = .nan
+    try writer.append(nanFrame)
+    try writer.close()
+    let reader = try TIFFStackReader(path: path)
+    #expect(reader.info.width == 7 && reader.info.height == 4 && reader.info.frameCount == 6)
+    #expect(abs((reader.info.pixelSizeMicrometres ?? 0) - 0.0347) < 1e-6)
+    #expect(reader.info.frameIntervalSeconds == 3.0)
+    for k in 0..<5 { #expect(try reader.readFrame(k).pixels == frames[k].pixels) }
+    #expect(try reader.readFrame(5)[2, 1].isNaN)
+}
+
+@Test func bigTIFFRoundTrip() throws {
+    let path = temporaryDirectory().appendingPathComponent("big.tif").path
+    let writer = try TIFFStackWriter(path: path, sampleType: .float32, pixelSizeMicrometres: 0.1, bigTIFF: true)
+    for k in 0..<3 { try writer.append(BinnedFrame(width: 4, height: 3, pixels: (0..<12).map { Float($0 * k) })) }
+    try writer.close()
+    let reader = try TIFFStackReader(path: path)
+    #expect(reader.info.frameCount == 3 && abs((reader.info.pixelSizeMicrometres ?? 0) - 0.1) < 1e-6)
+    #expect(try reader.readFrame(2).pixels == (0..<12).map { Float($0 * 2) })
+}
+
+@Test func uint16RoundTripRoundsAndClamps() throws {
+    let path = temporaryDirectory().appendingPathComponent("u16.tif").path
+    let writer = try TIFFStackWriter(path: path, sampleType: .uint16)
+    try writer.append(RawFrame(width: 3, height: 2, pixels: [0, 1, 2, 65535, 1000, 7]))
+    try writer.append(BinnedFrame(width: 3, height: 2, pixels: [-5, 1.4, 1.6, 70000, 1000, .nan]))
+    try writer.close()
+    let reader = try TIFFStackReader(path: path)
+    #expect(reader.info.frameCount == 2)
+    #expect(reader.info.pixelSizeMicrometres == nil)
+    #expect(try reader.readFrame(0).pixels == [0, 1, 2, 65535, 1000, 7])
+    #expect(try reader.readFrame(1).pixels == [0, 1, 2, 65535, 1000, 0])
+}
+
+// Fixtures written by Python tifffile (see Fixtures/README.md); never by operando itself.
+func fixture(_ name: String) -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures").appendingPathComponent(name).path
+}
+
+func ramp(t: Int, c: Int = 0, z: Int = 0, width: Int = 6, height: Int = 5) -> [Float] {
+    var values: [Float] = []
+    for y in 0..<height { for x in 0..<width { values.append(Float(1000 * t + 100 * c + 10 * z + 3 * y + x)) } }
+    return values
+}
+
+@Test func readsImageJHyperstackFromTifffileAsTimeSeries() throws {
+    let reader = try TIFFStackReader(path: fixture("imagej_hyperstack_u16.tif"))
+    #expect(reader.info.frameCount == 4)
+    #expect(reader.info.width == 6 && reader.info.height == 5)
+    #expect(abs((reader.info.pixelSizeMicrometres ?? 0) - 0.0347) < 1e-6)
+    #expect(reader.info.frameIntervalSeconds == 2.5)
+    for t in 0..<4 { #expect(try reader.readFrame(t).pixels == ramp(t: t)) }
+}
+
+@Test func readsContiguousBigEndianImageJStackWithOneIFD() throws {
+    let reader = try TIFFStackReader(path: fixture("imagej_contiguous_u16_be.tif"))
+    #expect(reader.info.frameCount == 5 && reader.info.frameIntervalSeconds == 0.5)
+    for t in [0, 1, 4] { #expect(try reader.readFrame(t).pixels == ramp(t: t)) }
+}
+
+@Test func readsOMETIFFFromTifffileWithUnitConversion() throws {
+    let reader = try TIFFStackReader(path: fixture("ome_float32.ome.tif"))
+    #expect(reader.info.frameCount == 4)
+    #expect(abs((reader.info.pixelSizeMicrometres ?? 0) - 0.0347) < 1e-9)
+    #expect(reader.info.frameIntervalSeconds == 1.5)
+    #expect(try reader.readFrame(3).pixels == ramp(t: 3).map { $0 + 0.5 })
+}
+
+@Test func readsPlainAndTiledCompressedPages() throws {
+    let plain = try TIFFStackReader(path: fixture("plain_u8.tif"))
+    #expect(plain.info.frameCount == 4 && plain.info.pixelSizeMicrometres == nil)
+    #expect(try plain.readFrame(2).pixels == ramp(t: 2).map { Float(Int($0) % 256) })
+    let tiled = try TIFFStackReader(path: fixture("tiled_i32_deflate.tif"))
+    #expect(tiled.info.frameCount == 4)
+    #expect(try tiled.readFrame(1).pixels == ramp(t: 1).map { $0 - 5 })
+}
+
+@Test func refusesColourTIFFNamingTheFile() throws {
+    let path = fixture("rgb_u8.tif")
+    let reader = try TIFFStackReader(path: path)
+    #expect {
+        _ = try reader.readFrame(0)
+    } throws: { error in
+        guard let e = error as? ImagingError, case .unsupportedTIFF = e else { return false }
+        return e.description.contains("rgb_u8.tif") && e.description.contains("grayscale")
+    }
+}
+
+@Test func missingAndNonTIFFFilesGiveErrorsNamingThem() throws {
+    #expect(throws: ImagingError.cannotOpen(path: "/nonexistent/stack.tif", reason: "no such file")) {
+        _ = try TIFFStackReader(path: "/nonexistent/stack.tif")
+    }
+    let text = temporaryDirectory().appendingPathComponent("notatiff.tif")
+    try "hello".write(to: text, atomically: true, encoding: .utf8)
+    #expect { _ = try TIFFStackReader(path: text.path) } throws: { error in
+        (error as? ImagingError)?.description.contains("notatiff.tif") == true
+    }
+}
