@@ -28,7 +28,7 @@ let package = Package(
                 dependencies: ["Electrochemistry", "CSuiteSparse",
                                .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Imaging", dependencies: ["CTiff"]),
-        .target(name: "Figures", dependencies: ["CCairo", "Imaging", "ParticleModel"]),
+        .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
         .executableTarget(name: "operando",
                           dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -38,6 +38,6 @@ let package = Package(
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"]),
-        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Imaging"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
     ]
 )

@@ -1,0 +1,254 @@
+// The figure model: a tree of artists that says *what* to draw, in data units and millimetres.
+// Nothing here knows about Cairo; `FigureRenderer` lays it out and draws it (matplotlib's lesson).
+
+/// Standard journal widths.
+public enum FigureWidth {
+    /// Single column, 89 mm.
+    public static let singleColumnMillimetres = 89.0
+    /// Double column, 183 mm.
+    public static let doubleColumnMillimetres = 183.0
+}
+
+/// A figure: one PDF page, panels on a grid below a caption-like title.
+public struct Figure: Sendable {
+    /// Page width in millimetres (89 single column, 183 double).
+    public var widthMillimetres: Double
+    /// Page height in millimetres.
+    public var heightMillimetres: Double
+    /// Caption-like title printed at the top, wrapped to the page width (bold up to the first ". ").
+    public var title: String
+    /// Relative heights of the grid rows.
+    public var rowHeights: [Double]
+    /// Relative widths of the grid columns.
+    public var columnWidths: [Double]
+    /// The panels.
+    public var panels: [Panel]
+
+    /// A figure of the given size with a uniform `rows` × `columns` grid.
+    public init(widthMillimetres: Double = FigureWidth.doubleColumnMillimetres, heightMillimetres: Double,
+                title: String = "", rows: Int = 1, columns: Int = 1, panels: [Panel] = []) {
+        self.widthMillimetres = widthMillimetres
+        self.heightMillimetres = heightMillimetres
+        self.title = title
+        self.rowHeights = Array(repeating: 1, count: max(rows, 1))
+        self.columnWidths = Array(repeating: 1, count: max(columns, 1))
+        self.panels = panels
+    }
+}
+
+/// Where a panel sits on the figure grid.
+public struct GridCell: Sendable, Equatable {
+    public var row: Int
+    public var column: Int
+    public var rowSpan: Int
+    public var columnSpan: Int
+
+    /// A cell at (`row`, `column`) spanning `rowSpan` × `columnSpan` grid cells.
+    public init(row: Int, column: Int, rowSpan: Int = 1, columnSpan: Int = 1) {
+        self.row = row; self.column = column; self.rowSpan = max(1, rowSpan); self.columnSpan = max(1, columnSpan)
+    }
+}
+
+/// A panel: a grid cell, an optional bold letter, and its content.
+public struct Panel: Sendable {
+    /// Bold panel letter ("A", "B", …), drawn at the cell's top-left corner; empty for none.
+    public var letter: String
+    public var cell: GridCell
+    public var content: PanelContent
+
+    public init(letter: String = "", cell: GridCell, content: PanelContent) {
+        self.letter = letter; self.cell = cell; self.content = content
+    }
+}
+
+/// What a panel holds.
+public enum PanelContent: Sendable {
+    /// Line/marker plot axes (with optional second y axis).
+    case plot(Axes)
+    /// One or more image tiles sharing one colour scale and colorbar.
+    case images(ImageMontage)
+}
+
+/// One axis: label (with units), scale, limits and tick visibility.
+public struct Axis: Sendable {
+    /// Label with units, e.g. "Capacity (mA h g⁻¹)".
+    public var label: String
+    public var scale: AxisScale
+    /// Fixed limits; `nil` → nice limits around the data.
+    public var limits: (lower: Double, upper: Double)?
+    /// Draw tick labels and the axis label (false for the upper panels of a shared time axis).
+    public var showsLabels: Bool
+    /// Colour of the axis line, ticks and labels (a twin axis takes its trace's colour).
+    public var colour: Colour
+    /// About how many labelled ticks to aim for.
+    public var targetTickCount: Int
+
+    public init(label: String = "", scale: AxisScale = .linear, limits: (lower: Double, upper: Double)? = nil,
+                showsLabels: Bool = true, colour: Colour = .black, targetTickCount: Int = 5) {
+        self.label = label; self.scale = scale; self.limits = limits
+        self.showsLabels = showsLabels; self.colour = colour; self.targetTickCount = targetTickCount
+    }
+}
+
+/// Line style of a series.
+public enum LineStyle: Sendable, Equatable {
+    case solid
+    case dashed
+    case dotted
+}
+
+/// Marker shapes.
+public enum MarkerShape: Sendable, Equatable {
+    case circle
+    case openCircle
+    case square
+    case star
+    case none
+}
+
+/// A polyline in data coordinates; NaN values break the line.
+public struct LineSeries: Sendable {
+    public var x: [Double]
+    public var y: [Double]
+    public var colour: Colour
+    public var lineWidthPoints: Double
+    public var style: LineStyle
+    public var marker: MarkerShape
+    public var markerSizePoints: Double
+    /// Legend entry; empty for none.
+    public var label: String
+
+    public init(x: [Double], y: [Double], colour: Colour = .black, lineWidthPoints: Double = 1,
+                style: LineStyle = .solid, marker: MarkerShape = .none, markerSizePoints: Double = 3,
+                label: String = "") {
+        self.x = x; self.y = y; self.colour = colour; self.lineWidthPoints = lineWidthPoints
+        self.style = style; self.marker = marker; self.markerSizePoints = markerSizePoints; self.label = label
+    }
+}
+
+/// Markers at chosen points (the seed's black circles), each with an optional text label.
+public struct MarkerSet: Sendable {
+    public var x: [Double]
+    public var y: [Double]
+    public var labels: [String]
+    public var shape: MarkerShape
+    public var colour: Colour
+    public var sizePoints: Double
+    /// Legend entry; empty for none.
+    public var legendLabel: String
+
+    public init(x: [Double], y: [Double], labels: [String] = [], shape: MarkerShape = .circle,
+                colour: Colour = .black, sizePoints: Double = 4, legendLabel: String = "") {
+        self.x = x; self.y = y; self.labels = labels; self.shape = shape
+        self.colour = colour; self.sizePoints = sizePoints; self.legendLabel = legendLabel
+    }
+}
+
+/// Iso-lines of a gridded field (marching squares), optionally labelled, with an optional marked minimum.
+public struct ContourSet: Sendable {
+    /// Grid x coordinates (columns), increasing.
+    public var x: [Double]
+    /// Grid y coordinates (rows), increasing.
+    public var y: [Double]
+    /// Row-major values, `values[row * x.count + column]`; NaN cells are skipped.
+    public var values: [Double]
+    /// Iso-levels; empty → nice levels between the field's min and max.
+    public var levels: [Double]
+    /// Line colours come from this map over the levels.
+    public var colormap: Colormap
+    public var labelsLines: Bool
+    /// Marked minimum (data coordinates) with its label; `nil` for none.
+    public var minimum: (x: Double, y: Double, label: String)?
+
+    public init(x: [Double], y: [Double], values: [Double], levels: [Double] = [],
+                colormap: Colormap = .viridis, labelsLines: Bool = true,
+                minimum: (x: Double, y: Double, label: String)? = nil) {
+        self.x = x; self.y = y; self.values = values; self.levels = levels
+        self.colormap = colormap; self.labelsLines = labelsLines; self.minimum = minimum
+    }
+}
+
+/// A thing drawn inside plot axes.
+public enum PlotItem: Sendable {
+    case line(LineSeries)
+    case markers(MarkerSet)
+    /// Shaded x range (e.g. the CV hold) with an optional label at its top.
+    case span(from: Double, to: Double, colour: Colour, label: String)
+    /// Horizontal reference line (e.g. the zero-change guide of seed Fig. 4A).
+    case horizontalLine(y: Double, colour: Colour, style: LineStyle)
+    /// Vertical reference line (e.g. the centre position in seed Fig. 3D).
+    case verticalLine(x: Double, colour: Colour, style: LineStyle)
+    /// Arrow pointing down at a data point (the seed's red arrows), with a label above it.
+    case arrow(x: Double, y: Double, colour: Colour, label: String)
+    case contour(ContourSet)
+}
+
+/// Where the legend goes.
+public enum LegendPlacement: Sendable, Equatable {
+    /// The corner with the fewest data points under it.
+    case best
+    case upperLeft
+    case upperRight
+    case lowerLeft
+    case lowerRight
+    /// No legend.
+    case none
+}
+
+/// Plot axes: x, left y, optional right y with its own items, and a legend.
+public struct Axes: Sendable {
+    public var x: Axis
+    public var y: Axis
+    /// Second y axis on the right (voltage left, current right as in seed Fig. 1E).
+    public var secondY: Axis?
+    public var items: [PlotItem]
+    /// Items plotted against `secondY`.
+    public var secondItems: [PlotItem]
+    public var legend: LegendPlacement
+    /// Small title above the plot area (optional).
+    public var title: String
+
+    public init(x: Axis, y: Axis, secondY: Axis? = nil, items: [PlotItem] = [], secondItems: [PlotItem] = [],
+                legend: LegendPlacement = .none, title: String = "") {
+        self.x = x; self.y = y; self.secondY = secondY; self.items = items; self.secondItems = secondItems
+        self.legend = legend; self.title = title
+    }
+}
+
+/// A single-precision image, row-major from the top row, NaN = masked.
+public struct ImageTile: Sendable {
+    public var width: Int
+    public var height: Int
+    public var pixels: [Float]
+    /// Label above the tile (e.g. "5 min" or "a  90 min").
+    public var label: String
+
+    public init(width: Int, height: Int, pixels: [Float], label: String = "") {
+        self.width = width; self.height = height; self.pixels = pixels; self.label = label
+    }
+}
+
+/// Image tiles (small multiples) with one shared norm, colormap and colorbar, and a scale bar.
+public struct ImageMontage: Sendable {
+    public var tiles: [ImageTile]
+    /// Tiles per row; 0 → all in one row.
+    public var columns: Int
+    public var norm: ColourNorm
+    public var colormap: Colormap
+    /// Colour of masked (NaN) pixels.
+    public var background: Colour
+    /// Colorbar label (with units); `nil` hides the colorbar.
+    public var colorbarLabel: String?
+    /// Pixel size, µm per pixel, for the scale bar.
+    public var pixelSizeMicrometres: Double
+    /// Scale-bar length in µm (drawn on the first tile); 0 for none.
+    public var scaleBarMicrometres: Double
+
+    public init(tiles: [ImageTile], columns: Int = 0, norm: ColourNorm, colormap: Colormap,
+                background: Colour = .maskBackground, colorbarLabel: String? = nil,
+                pixelSizeMicrometres: Double, scaleBarMicrometres: Double = 1) {
+        self.tiles = tiles; self.columns = columns; self.norm = norm; self.colormap = colormap
+        self.background = background; self.colorbarLabel = colorbarLabel
+        self.pixelSizeMicrometres = pixelSizeMicrometres; self.scaleBarMicrometres = scaleBarMicrometres
+    }
+}
