@@ -70,7 +70,7 @@ final class Canvas {
     init(cr: OpaquePointer) { self.cr = cr }
 
     func setFont(_ size: Double, bold: Bool = false) {
-        if size == fontSize && bold == self.bold { return }
+        // Always select: a cairo_restore can silently bring back an older font.
         fontSize = size
         self.bold = bold
         cairo_select_font_face(cr, Style.font, CAIRO_FONT_SLANT_NORMAL, bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL)

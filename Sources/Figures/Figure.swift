@@ -191,6 +191,8 @@ public enum LegendPlacement: Sendable, Equatable {
     case upperRight
     case lowerLeft
     case lowerRight
+    /// In a row (or rows) above the plot area, outside the data.
+    case above
     /// No legend.
     case none
 }

@@ -212,7 +212,29 @@ public enum FigureRenderer {
         var x: ResolvedAxis?
         var y: ResolvedAxis?
         var y2: ResolvedAxis?
+        /// Legend entries per row, for `.above` legends.
+        var legendRows: [[LegendEntry]] = []
     }
+
+    struct LegendEntry { var label: String; var colour: Colour; var style: LineStyle?; var marker: MarkerShape }
+
+    static func legendEntries(_ ax: Axes) -> [LegendEntry] {
+        var entries: [LegendEntry] = []
+        for it in ax.items + ax.secondItems {
+            switch it {
+            case .line(let s) where !s.label.isEmpty:
+                entries.append(LegendEntry(label: s.label, colour: s.colour, style: s.lineWidthPoints > 0 ? s.style : nil, marker: s.marker))
+            case .markers(let m) where !m.legendLabel.isEmpty:
+                entries.append(LegendEntry(label: m.legendLabel, colour: m.colour, style: nil, marker: m.shape))
+            default: break
+            }
+        }
+        return entries
+    }
+
+    static let legendSample = 12.0
+
+    static func legendEntryWidth(_ e: LegendEntry, c: Canvas) -> Double { legendSample + 2 + c.width(e.label) + 6 }
 
     static func extent(_ items: [PlotItem], xAxis: Bool, scale: AxisScale) -> (Double, Double)? {
         var lo = Double.infinity, hi = -Double.infinity
@@ -273,6 +295,24 @@ public enum FigureRenderer {
         var top = tickH / 2 + 1
         if !panel.letter.isEmpty { c.setFont(Style.letterFont, bold: true); top = max(top, c.lineHeight() + 1) }
         if !ax.title.isEmpty { c.setFont(Style.labelFont); top = max(top, c.lineHeight() + 2) }
+        if ax.legend == .above {
+            c.setFont(Style.legendFont)
+            let avail = 0.9 * (rect.width - p.insets.left - p.insets.right)
+            var rows: [[LegendEntry]] = [[]]
+            var x = 0.0
+            for e in legendEntries(ax) {
+                let w = legendEntryWidth(e, c: c)
+                if x + w > avail && !rows[rows.count - 1].isEmpty { rows.append([]); x = 0 }
+                rows[rows.count - 1].append(e); x += w
+            }
+            p.legendRows = rows.filter { !$0.isEmpty }
+            let lh = c.lineHeight()
+            let legendH = Double(p.legendRows.count) * lh + 1
+            var t2 = legendH + 1
+            if !ax.title.isEmpty { c.setFont(Style.labelFont); t2 += c.lineHeight() + 1 }
+            if !panel.letter.isEmpty { c.setFont(Style.letterFont, bold: true); t2 = max(t2, c.lineHeight() + 1) }
+            top = max(top, t2)
+        }
         p.insets.top = top
         p.insets.bottom = Style.majorTick + (ax.x.showsLabels ? Style.pad + tickH + (ax.x.label.isEmpty ? 0 : Style.pad + labelH) + Style.pad : 1)
         // x ticks: thin until neighbouring labels keep a gap; the last label may overhang the plot area.
@@ -328,9 +368,13 @@ public enum FigureRenderer {
                 c.fillRect(PageRect(x: min(pa, pb), y: area.y, width: abs(pb - pa), height: area.height), col)
             }
         }
-        for it in ax.items { drawItem(it, mx: mx, my: my, area: area, c: c, placed: &placedLabels) }
-        if let m2 = my2 { for it in ax.secondItems { drawItem(it, mx: mx, my: m2, area: area, c: c, placed: &placedLabels) } }
+        func isMarkers(_ it: PlotItem) -> Bool { if case .markers = it { return true }; return false }
+        for it in ax.items where !isMarkers(it) { drawItem(it, mx: mx, my: my, area: area, c: c, placed: &placedLabels) }
+        if let m2 = my2 { for it in ax.secondItems where !isMarkers(it) { drawItem(it, mx: mx, my: m2, area: area, c: c, placed: &placedLabels) } }
         cairo_restore(cr)
+        // Chosen-time markers and their labels stay whole even at the plot edge.
+        for it in ax.items where isMarkers(it) { drawItem(it, mx: mx, my: my, area: area, c: c, placed: &placedLabels) }
+        if let m2 = my2 { for it in ax.secondItems where isMarkers(it) { drawItem(it, mx: mx, my: m2, area: area, c: c, placed: &placedLabels) } }
 
         // Frame and ticks.
         c.lineStyle(.solid, width: Style.axisLineWidth)
@@ -386,11 +430,30 @@ public enum FigureRenderer {
         }
         yAxis(ax.y, ry, my, right: false)
         if let r2 = p.y2, let a2 = ax.secondY, let m2 = my2 { yAxis(a2, r2, m2, right: true) }
+        var titleBottom = area.y - 2
+        if ax.legend == .above && !p.legendRows.isEmpty {
+            c.setFont(Style.legendFont)
+            let lh = c.lineHeight()
+            var y = area.y - 1 - Double(p.legendRows.count) * lh
+            titleBottom = y - 1
+            for row in p.legendRows {
+                var x = area.x
+                for e in row {
+                    let cy = y + lh / 2
+                    if let st = e.style { c.setColour(e.colour); c.lineStyle(st, width: 1); c.strokeLine(x, cy, x + legendSample, cy) }
+                    if e.marker != .none { c.marker(e.marker, x: x + legendSample / 2, y: cy, size: 3.5, colour: e.colour) }
+                    c.setFont(Style.legendFont)
+                    c.text(e.label, x: x + legendSample + 2, y: cy, h: .left, v: .centre, role: .legend)
+                    x += legendEntryWidth(e, c: c)
+                }
+                y += lh
+            }
+        }
         if !ax.title.isEmpty {
             c.setFont(Style.labelFont)
-            c.text(ax.title, x: area.x + area.width / 2, y: area.y - 2, h: .centre, v: .bottom, role: .axisLabel)
+            c.text(ax.title, x: area.x + area.width / 2, y: titleBottom, h: .centre, v: .bottom, role: .axisLabel)
         }
-        drawLegend(ax, area: area, mx: mx, my: my, my2: my2, c: c, avoid: placedLabels)
+        if ax.legend != .above { drawLegend(ax, area: area, mx: mx, my: my, my2: my2, c: c, avoid: placedLabels) }
         return area
     }
 
@@ -541,17 +604,7 @@ public enum FigureRenderer {
 
     static func drawLegend(_ ax: Axes, area: PageRect, mx: AxisMap, my: AxisMap, my2: AxisMap?, c: Canvas, avoid: [PageRect]) {
         guard ax.legend != .none else { return }
-        struct Entry { var label: String; var colour: Colour; var style: LineStyle?; var marker: MarkerShape }
-        var entries: [Entry] = []
-        for it in ax.items + ax.secondItems {
-            switch it {
-            case .line(let s) where !s.label.isEmpty:
-                entries.append(Entry(label: s.label, colour: s.colour, style: s.lineWidthPoints > 0 ? s.style : nil, marker: s.marker))
-            case .markers(let m) where !m.legendLabel.isEmpty:
-                entries.append(Entry(label: m.legendLabel, colour: m.colour, style: nil, marker: m.shape))
-            default: break
-            }
-        }
+        let entries = legendEntries(ax)
         guard !entries.isEmpty else { return }
         c.setFont(Style.legendFont)
         let lh = c.lineHeight()
