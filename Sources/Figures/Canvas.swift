@@ -122,6 +122,19 @@ final class Canvas {
         return box
     }
 
+    /// A white outline around the glyphs of `s` placed at `box` (draw the text itself afterwards).
+    func haloText(_ s: String, box: PageRect) {
+        let (asc, _) = metrics()
+        cairo_save(cr)
+        cairo_move_to(cr, box.x, box.y + asc)
+        cairo_text_path(cr, s)
+        cairo_set_source_rgba(cr, 1, 1, 1, 0.9)
+        cairo_set_line_width(cr, 1.6)
+        cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND)
+        cairo_stroke(cr)
+        cairo_restore(cr)
+    }
+
     /// Text box that `text` would occupy, without drawing.
     func box(_ s: String, x: Double, y: Double, h: HAlign, v: VAlign) -> PageRect {
         let w = width(s)

@@ -258,9 +258,11 @@ public enum FigureRenderer {
 
     static func resolve(_ axis: Axis, items: [PlotItem], isX: Bool) -> (Double, Double) {
         if let l = axis.limits { return (l.lower, l.upper) }
-        guard let (lo, hi) = extent(items, xAxis: isX, scale: axis.scale) else {
+        guard var (lo, hi) = extent(items, xAxis: isX, scale: axis.scale) else {
             return axis.scale == .log10 ? (1, 10) : (0, 1)
         }
+        // A small margin so data never sit on the frame (matplotlib's 5 % rule, here 4 %).
+        if axis.scale == .linear && hi > lo { let m = 0.04 * (hi - lo); lo -= m; hi += m }
         return TickLocator.niceLimits(lo, hi, scale: axis.scale, targetCount: axis.targetTickCount)
     }
 
@@ -422,10 +424,15 @@ public enum FigureRenderer {
                 }
             }
             if axis.showsLabels && !axis.label.isEmpty {
+                // A label longer than the axis shrinks (down to 5.5 pt) rather than run into the panel letter.
                 c.setFont(Style.labelFont)
+                let full = c.width(axis.label)
+                if full > area.height { c.setFont(max(5.5, Style.labelFont * area.height / full)) }
                 let lh = c.lineHeight()
                 let x = right ? cell.maxX - Style.pad - lh : cell.x + Style.pad
-                c.verticalText(axis.label, leftX: x, centreY: area.y + area.height / 2, colour: axis.colour, role: .axisLabel)
+                // Still too long: start at the plot's top and run down into the empty corner below.
+                let centreY = max(area.y + area.height / 2, area.y + c.width(axis.label) / 2)
+                c.verticalText(axis.label, leftX: x, centreY: centreY, colour: axis.colour, role: .axisLabel)
             }
         }
         yAxis(ax.y, ry, my, right: false)
@@ -520,6 +527,7 @@ public enum FigureRenderer {
                     if b.y < area.y || placed.contains(where: { $0.overlaps(b) }) {
                         b = c.box(m.labels[i], x: px, y: py + m.sizePoints / 2 + 1, h: .centre, v: .top)
                     }
+                    b.x = min(max(b.x, area.x + 0.5), area.maxX - b.width - 0.5)
                     c.text(m.labels[i], x: b.x, y: b.y, h: .left, v: .top, colour: m.colour, role: .annotation)
                     placed.append(b)
                 }
@@ -550,6 +558,17 @@ public enum FigureRenderer {
 
     static func drawContour(_ cs: ContourSet, mx: AxisMap, my: AxisMap, area: PageRect, c: Canvas, placed: inout [PageRect]) {
         let cr = c.cr
+        // The minimum's label is placed first so that iso-line labels keep clear of it.
+        var minimumLabelBox: PageRect?
+        if let m = cs.minimum, !m.label.isEmpty, let px = mx(m.x), let py = my(m.y) {
+            c.setFont(Style.annotationFont)
+            let candidates = [c.box(m.label, x: px + 5, y: py - 3, h: .left, v: .bottom),
+                              c.box(m.label, x: px - 5, y: py - 3, h: .right, v: .bottom),
+                              c.box(m.label, x: px + 5, y: py + 3, h: .left, v: .top),
+                              c.box(m.label, x: px - 5, y: py + 3, h: .right, v: .top)].filter { area.contains($0) }
+            minimumLabelBox = candidates.first(where: { cb in !placed.contains(where: { $0.overlaps(cb) }) }) ?? candidates.first
+            if let b = minimumLabelBox { placed.append(b) }
+        }
         let levels = cs.levels.isEmpty ? MarchingSquares.niceLevels(cs.values) : cs.levels
         let step = levels.count > 1 ? abs(levels[1] - levels[0]) : 1
         let decimals = TickLocator.decimalsFor(step: step)
@@ -576,7 +595,8 @@ public enum FigureRenderer {
                 guard let a = mx((s.x0 + s.x1) / 2), let b = my((s.y0 + s.y1) / 2) else { continue }
                 let box = c.box(text, x: a, y: b, h: .centre, v: .centre)
                 let padded = PageRect(x: box.x - 1, y: box.y, width: box.width + 2, height: box.height)
-                guard area.contains(padded, tolerance: -1), !placed.contains(where: { $0.overlaps(padded) }) else { continue }
+                let clearance = PageRect(x: padded.x - 4, y: padded.y - 2, width: padded.width + 8, height: padded.height + 4)
+                guard area.contains(padded, tolerance: -1), !placed.contains(where: { $0.overlaps(clearance) }) else { continue }
                 c.fillRect(padded, .white)
                 c.text(text, x: a, y: b, h: .centre, v: .centre, colour: col, role: .annotation)
                 placed.append(padded)
@@ -585,19 +605,10 @@ public enum FigureRenderer {
         }
         if let m = cs.minimum, let px = mx(m.x), let py = my(m.y) {
             c.marker(.star, x: px, y: py, size: 6, colour: .red)
-            if !m.label.isEmpty {
+            if let b = minimumLabelBox {
                 c.setFont(Style.annotationFont)
-                var candidates = [c.box(m.label, x: px + 5, y: py - 3, h: .left, v: .bottom),
-                                  c.box(m.label, x: px - 5, y: py - 3, h: .right, v: .bottom),
-                                  c.box(m.label, x: px + 5, y: py + 3, h: .left, v: .top),
-                                  c.box(m.label, x: px - 5, y: py + 3, h: .right, v: .top)]
-                candidates = candidates.filter { area.contains($0) }
-                let b = candidates.first(where: { cb in !placed.contains(where: { $0.overlaps(cb) }) }) ?? candidates.first
-                if let b {
-                    c.fillRect(b, Colour(red: 1, green: 1, blue: 1, alpha: 0.8))
-                    c.text(m.label, x: b.x, y: b.y, h: .left, v: .top, colour: .black, role: .annotation)
-                    placed.append(b)
-                }
+                c.fillRect(b, Colour(red: 1, green: 1, blue: 1, alpha: 0.8))
+                c.text(m.label, x: b.x, y: b.y, h: .left, v: .top, colour: .black, role: .annotation)
             }
         }
     }
@@ -669,13 +680,15 @@ public enum FigureRenderer {
         cairo_surface_flush(s)
         let stride = Int(cairo_image_surface_get_stride(s))
         guard let data = cairo_image_surface_get_data(s) else { cairo_surface_destroy(s); return nil }
-        // A 256-entry lookup keeps this O(pixels) without per-pixel interpolation.
-        var lut = [UInt32](repeating: 0, count: 256)
+        // A lookup with an odd entry count (so 0.5, the centre of a diverging map, is an exact entry)
+        // keeps this O(pixels) without per-pixel interpolation.
+        let lutMax = 1024
+        var lut = [UInt32](repeating: 0, count: lutMax + 1)
         func pack(_ col: Colour) -> UInt32 {
             let (r, g, b) = col.bytes
             return 0xff00_0000 | UInt32(r) << 16 | UInt32(g) << 8 | UInt32(b)
         }
-        for i in 0..<256 { lut[i] = pack(colormap.colour(at: Double(i) / 255)) }
+        for i in 0...lutMax { lut[i] = pack(colormap.colour(at: Double(i) / Double(lutMax))) }
         let bg = pack(background)
         for y in 0..<t.height {
             let row = UnsafeMutableRawPointer(data.advanced(by: y * stride)).assumingMemoryBound(to: UInt32.self)
@@ -683,7 +696,7 @@ public enum FigureRenderer {
                 let v = t.pixels[y * t.width + x]
                 if v.isFinite {
                     let n = norm.normalise(Double(v))
-                    row[x] = lut[min(255, max(0, Int((n * 255).rounded())))]
+                    row[x] = lut[min(lutMax, max(0, Int((n * Double(lutMax)).rounded())))]
                 } else {
                     row[x] = bg
                 }
@@ -753,16 +766,21 @@ public enum FigureRenderer {
                 var length = m.scaleBarMicrometres
                 let tileMicrometres = Double(t.width) * m.pixelSizeMicrometres
                 while length > 0.5 * tileMicrometres && length > 1e-3 {
-                    let smaller = [0.5, 0.2, 0.1].map { $0 * pow(10, floor(log10(length))) * (length / pow(10, floor(log10(length))) > 1.0001 ? 1 : 1) }
-                    length = smaller.first(where: { $0 < length }) ?? length / 2
+                    length = TickLocator.niceStep(span: length * 0.9, targetCount: 1) < length
+                        ? TickLocator.niceStep(span: length * 0.9, targetCount: 1) : length / 2
                 }
                 let barW = length / m.pixelSizeMicrometres * tileW / Double(t.width)
                 let bx = r.maxX - 3 - barW, by = r.maxY - 3
+                // Black bar and text with a white halo: readable on red, blue, white and grey alike.
+                c.fillRect(PageRect(x: bx - 0.6, y: by - 1.8, width: barW + 1.2, height: 2.4), Colour(red: 1, green: 1, blue: 1, alpha: 0.85))
                 c.fillRect(PageRect(x: bx, y: by - 1.2, width: barW, height: 1.2), .black)
                 c.setFont(Style.annotationFont - 0.5)
                 let text = "\(TickLocator.format(length, decimals: TickLocator.decimalsFor(step: length))) µm"
                 let b = c.box(text, x: bx + barW / 2, y: by - 1.8, h: .centre, v: .bottom)
-                if r.contains(b) { c.text(text, x: bx + barW / 2, y: by - 1.8, h: .centre, v: .bottom, role: .scaleBar) }
+                if r.contains(b) {
+                    c.haloText(text, box: b)
+                    c.text(text, x: bx + barW / 2, y: by - 1.8, h: .centre, v: .bottom, role: .scaleBar)
+                }
             }
         }
         if let label = m.colorbarLabel {

@@ -269,7 +269,7 @@ public enum Report {
             let table = p.log10DiffusivityTable
             let xs = stride(from: 0.0, through: 1.0, by: 0.005).map { $0 }
             let d = xs.map { pow(10, table.evaluate($0).value) / p.scale }
-            let ax = Axes(x: Axis(label: "1 − θ", limits: (0, 1)), y: Axis(label: "Effective diffusivity (cm² s⁻¹)", scale: .log10),
+            let ax = Axes(x: Axis(label: "1 − θ", limits: (0, 1)), y: Axis(label: "Effective D (cm² s⁻¹)", scale: .log10),
                           items: [.line(LineSeries(x: xs, y: d, colour: .black, lineWidthPoints: 1.2))],
                           title: String(format: "S = %.2f", p.scale))
             panels.append(("B", .plot(ax)))

@@ -2,17 +2,69 @@ import Foundation
 import Testing
 @testable import Figures
 
-@Suite struct ReportTests {
-    @Test func syntheticReportRendersEveryPage() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operando-figures-test").path
-        let path = dir + "/report.pdf"
+func run(_ tool: String, _ args: [String]) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: tool)
+    p.arguments = args
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    try p.run()
+    let out = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return String(decoding: out, as: UTF8.self)
+}
+
+@Suite(.serialized) struct ReportTests {
+    static let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operando-figures-test").path
+
+    @Test func syntheticReportRendersEveryPageQuickly() throws {
+        let path = Self.dir + "/report.pdf"
         let inputs = ReportInputs.synthetic()
-        let t0 = Date()
-        let s = try Report.render(inputs: inputs, to: path)
-        let dt = Date().timeIntervalSince(t0)
-        print("report render: \(String(format: "%.3f", dt)) s, pages \(s.pages)")
+        var lines: [String] = []
+        let s = try Report.render(inputs: inputs, to: path, progress: { lines.append($0) })
+        print("report render: \(String(format: "%.3f", s.seconds)) s for \(s.pages.count) pages")
         #expect(s.pages.count == 7)
         #expect(s.skipped.isEmpty)
-        #expect(FileManager.default.fileExists(atPath: path))
+        #expect(lines.count >= 7)
+        #expect(s.seconds < 2, "the full report must render within 2 s")
+    }
+
+    @Test func pdfOpensWithSevenPagesAndEmbeddedFonts() throws {
+        let path = Self.dir + "/report-pdfinfo.pdf"
+        try Report.render(inputs: .synthetic(echemIntervalSeconds: 10, frameIntervalSeconds: 120), to: path)
+        guard FileManager.default.fileExists(atPath: "/usr/bin/pdfinfo") else { return }  // poppler-utils missing
+        let info = try run("/usr/bin/pdfinfo", [path])
+        #expect(info.contains("Pages:           7"))
+        let fonts = try run("/usr/bin/pdffonts", [path])
+        let rows = fonts.split(separator: "\n").dropFirst(2)
+        #expect(!rows.isEmpty)
+        for r in rows {
+            #expect(r.contains("DejaVu"))
+            let cols = r.split(separator: " ", omittingEmptySubsequences: true)
+            // name type… encoding emb sub uni id gen: "emb" is the 5th column from the end.
+            #expect(cols[cols.count - 5] == "yes", "font not embedded: \(r)")
+        }
+    }
+
+    @Test func pagesWithMissingInputsAreSkippedNotErrors() throws {
+        var notes: [String] = []
+        let inputs = ReportInputs(datasetName: "params-only", parameters: .nmc87)
+        let s = try Report.render(inputs: inputs, to: Self.dir + "/params-only.pdf", note: { notes.append($0) })
+        #expect(s.pages == ["7 Parameters"])
+        #expect(s.skipped.count == 6)
+        #expect(notes.count == 6 && notes.allSatisfy { $0.hasPrefix("report: skipped page") })
+    }
+
+    @Test func nothingToDrawIsAnErrorNamingTheDataset() {
+        #expect(throws: FigureError.self) {
+            try Report.render(inputs: ReportInputs(datasetName: "empty", parameters: nil), to: Self.dir + "/empty.pdf", note: { _ in })
+        }
+    }
+
+    @Test func sdcDropIsFoundAfterThePeak() {
+        let t = (0..<200).map { Double($0) * 10 }
+        let v = t.map { $0 < 1000 ? 0.002 + $0 * 1e-5 : 0.003 }  // rises to 0.012, then falls sharply at 1000 s
+        let d = Report.detectDrop(TimeSeries(timeSeconds: t, values: v))
+        #expect(d != nil && abs(d! - 1000) <= 30)
     }
 }
