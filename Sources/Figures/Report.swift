@@ -35,6 +35,31 @@ public enum Report {
         return ReportSummary(path: pdfPath, pages: figs.map(\.name), skipped: skipped, seconds: Date().timeIntervalSince(start))
     }
 
+    /// Writes one PNG preview per report page (`NN-name.png` in `directory`) through cairo's image
+    /// surface; returns the paths written.
+    @discardableResult
+    public static func renderPreviews(inputs: ReportInputs, directory: String, dotsPerInch: Double = 80) throws -> [String] {
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var paths: [String] = []
+        for (name, fig) in figures(inputs: inputs).figures {
+            let file = name.lowercased().replacingOccurrences(of: " ", with: "-")
+            let path = (directory as NSString).appendingPathComponent("page-\(file).png")
+            _ = try FigureRenderer.rasterise(fig, dotsPerInch: dotsPerInch, pngPath: path)
+            paths.append(path)
+        }
+        return paths
+    }
+
+    /// Benchmark entry point: renders the full report for demo-sized synthetic inputs
+    /// (`ReportInputs.synthetic()`: 8.3 h of 1 s electrochemistry, a contrast frame a minute) to
+    /// `pdfPath` and returns the render wall time in seconds (input generation not included).
+    public static func benchmarkSeconds(pdfPath: String) throws -> Double {
+        let inputs = ReportInputs.synthetic()
+        let start = Date()
+        try render(inputs: inputs, to: pdfPath, note: { _ in })
+        return Date().timeIntervalSince(start)
+    }
+
     /// Builds the report's figures (no drawing): each page's name and figure, and the skipped pages.
     public static func figures(inputs: ReportInputs, progress: (String) -> Void = { _ in })
         -> (figures: [(name: String, figure: Figure)], skipped: [(page: String, reason: String)]) {
@@ -323,10 +348,10 @@ public enum Report {
         }
         guard panels.count >= 2 else { return .failure(Missing(reason: "needs at least two of: parameter set, model profiles, centre traces")) }
         var fig = Figure(heightMillimetres: 120,
-                         title: "Figure 3 | Model vs experiment. (B) Effective diffusivity D_Li/S against the degree of delithiation. "
+                         title: "Figure 3 | Model vs experiment. (B) Effective lithium diffusivity D/S (S the calibrated scale) against the degree of delithiation. "
                             + "(C) Model degree of delithiation 1 − θ. (D) Model 1 − θ along the horizontal line through the centroid. "
                             + "(E) Measured total contrast along the same line, model prediction A·(θ₀ − θ) dashed. "
-                            + "(F) Total contrast at the particle centre, measured and model. Available panels only. Dataset \(inp.datasetName).",
+                            + "(F) Total contrast at the particle centre, measured and model. Panels without inputs are left out. Dataset \(inp.datasetName).",
                          rows: 2, columns: 3)
         // Images take a full-width row; plots fill the grid in order.
         var cellIndex = 0

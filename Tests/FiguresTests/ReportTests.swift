@@ -68,3 +68,42 @@ func run(_ tool: String, _ args: [String]) throws -> String {
         #expect(d != nil && abs(d! - 1000) <= 30)
     }
 }
+
+@Suite struct ReportFromDatasetTests {
+    /// Writes demo-sized CSVs (8.3 h of 1 s electrochemistry, a metrics row every 3 s) and times
+    /// loading plus rendering, the path `operando report DATASET` takes.
+    @Test func demoSizedDatasetLoadsAndRendersWithinTwoSeconds() throws {
+        let syn = ReportInputs.synthetic(echemIntervalSeconds: 1, frameIntervalSeconds: 60)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("figbench-\(UUID().uuidString).operando").path
+        try FileManager.default.createDirectory(atPath: dir + "/analysis", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: dir + "/calibration", withIntermediateDirectories: true)
+        let e = try #require(syn.echem)
+        var echem = "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g\n"
+        for i in e.timeSeconds.indices {
+            echem += "\(e.timeSeconds[i]),\(e.step[i]),\(e.stepKind[i]),\(e.voltageVolts[i]),\(e.currentAmps[i]),0\n"
+        }
+        try echem.write(toFile: dir + "/echem.csv", atomically: true, encoding: .utf8)
+        var metrics = "frame,time_s,intensity_change,sdc_std,contrast_centre\n"
+        let ic = try #require(syn.intensityChange), sd = try #require(syn.sdcStd)
+        for k in 0..<(ic.timeSeconds.count * 20) {  // 3 s frames: interpolate the per-minute series
+            let t = Double(k) * 3
+            metrics += "\(k),\(t),\(Report.interpolate(ic.timeSeconds, ic.values, at: t)),\(Report.interpolate(sd.timeSeconds, sd.values, at: t)),0\n"
+        }
+        try metrics.write(toFile: dir + "/analysis/metrics.csv", atomically: true, encoding: .utf8)
+        var em = "scale,gain,rmse\n"
+        let m = try #require(syn.errorMap)
+        for (gi, g) in m.gains.enumerated() { for (si, sc) in m.scales.enumerated() { em += "\(sc),\(g),\(m.rmse[gi * m.scales.count + si])\n" } }
+        try em.write(toFile: dir + "/calibration/error_map.csv", atomically: true, encoding: .utf8)
+        let frames = syn.contrast
+        let t0 = Date()
+        let inputs = try ReportInputs.load(datasetDirectory: dir, frameSource: ClosureFrameSource { _ in frames })
+        let s = try Report.render(inputs: inputs, to: dir + "/report.pdf", note: { _ in })
+        let dt = Date().timeIntervalSince(t0)
+        print("demo-sized dataset: load + render \(String(format: "%.3f", dt)) s, \(s.pages.count) pages, skipped \(s.skipped.map(\.page))")
+        #expect(s.pages.count == 6)  // no model outputs written: page 3 needs two of its inputs, has one
+        #expect(dt < 2)
+        let previews = try Report.renderPreviews(inputs: inputs, directory: dir + "/previews", dotsPerInch: 40)
+        #expect(previews.count == s.pages.count)
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+}
