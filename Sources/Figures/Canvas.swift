@@ -3,11 +3,16 @@ import Foundation
 
 /// A rectangle in points (1/72 in) from the page's top-left corner, y down.
 public struct PageRect: Sendable, Equatable {
+    /// Left edge, points.
     public var x: Double
+    /// Top edge, points (y down).
     public var y: Double
+    /// Width, points.
     public var width: Double
+    /// Height, points.
     public var height: Double
 
+    /// A rectangle from its top-left corner and size in points.
     public init(x: Double, y: Double, width: Double, height: Double) {
         self.x = x; self.y = y; self.width = width; self.height = height
     }
@@ -34,8 +39,11 @@ public struct TextBox: Sendable, Equatable {
     public enum Role: String, Sendable {
         case title, panelLetter, tickLabel, axisLabel, legend, annotation, tileLabel, scaleBar, colorbar
     }
+    /// The text drawn.
     public var text: String
+    /// Its box on the page.
     public var box: PageRect
+    /// What kind of text it is.
     public var role: Role
 }
 

@@ -2,9 +2,13 @@ import Foundation
 
 /// An sRGB colour with components in 0…1 (alpha 1 = opaque).
 public struct Colour: Sendable, Equatable {
+    /// Red, 0…1.
     public var red: Double
+    /// Green, 0…1.
     public var green: Double
+    /// Blue, 0…1.
     public var blue: Double
+    /// Opacity, 0…1.
     public var alpha: Double
 
     /// A colour from 0…1 components.
@@ -18,12 +22,17 @@ public struct Colour: Sendable, Equatable {
                   blue: Double(hex & 0xff) / 255, alpha: alpha)
     }
 
+    /// Black.
     public static let black = Colour(hex: 0x000000)
+    /// White.
     public static let white = Colour(hex: 0xffffff)
     /// Current traces (seed Fig. 1E: "current (blue)").
     public static let blue = Colour(hex: 0x1f5fbf)
+    /// Red for models and markers of note (the seed's red arrows).
     public static let red = Colour(hex: 0xc8102e)
+    /// Mid grey for guides and annotations.
     public static let grey = Colour(hex: 0x808080)
+    /// Light grey for frames and shading.
     public static let lightGrey = Colour(hex: 0xd9d9d9)
     /// Background of masked (NaN) image pixels.
     public static let maskBackground = Colour(hex: 0xbfbfbf)

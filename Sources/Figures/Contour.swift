@@ -2,6 +2,7 @@
 public enum MarchingSquares {
     /// A segment between two points in data coordinates.
     public struct Segment: Sendable, Equatable {
+        /// End points (x0, y0) → (x1, y1) in data coordinates.
         public var x0: Double, y0: Double, x1: Double, y1: Double
     }
 

@@ -38,9 +38,13 @@ public struct Figure: Sendable {
 
 /// Where a panel sits on the figure grid.
 public struct GridCell: Sendable, Equatable {
+    /// Grid row (0 at the top).
     public var row: Int
+    /// Grid column (0 at the left).
     public var column: Int
+    /// Rows spanned.
     public var rowSpan: Int
+    /// Columns spanned.
     public var columnSpan: Int
 
     /// A cell at (`row`, `column`) spanning `rowSpan` × `columnSpan` grid cells.
@@ -53,9 +57,12 @@ public struct GridCell: Sendable, Equatable {
 public struct Panel: Sendable {
     /// Bold panel letter ("A", "B", …), drawn at the cell's top-left corner; empty for none.
     public var letter: String
+    /// Where the panel sits on the grid.
     public var cell: GridCell
+    /// What the panel shows.
     public var content: PanelContent
 
+    /// A panel at `cell` with an optional bold letter.
     public init(letter: String = "", cell: GridCell, content: PanelContent) {
         self.letter = letter; self.cell = cell; self.content = content
     }
@@ -73,6 +80,7 @@ public enum PanelContent: Sendable {
 public struct Axis: Sendable {
     /// Label with units, e.g. "Capacity (mA h g⁻¹)".
     public var label: String
+    /// Linear or log10.
     public var scale: AxisScale
     /// Fixed limits; `nil` → nice limits around the data.
     public var limits: (lower: Double, upper: Double)?
@@ -83,6 +91,7 @@ public struct Axis: Sendable {
     /// About how many labelled ticks to aim for.
     public var targetTickCount: Int
 
+    /// An axis; `limits` nil → nice limits around the data.
     public init(label: String = "", scale: AxisScale = .linear, limits: (lower: Double, upper: Double)? = nil,
                 showsLabels: Bool = true, colour: Colour = .black, targetTickCount: Int = 5) {
         self.label = label; self.scale = scale; self.limits = limits
@@ -108,16 +117,24 @@ public enum MarkerShape: Sendable, Equatable {
 
 /// A polyline in data coordinates; NaN values break the line.
 public struct LineSeries: Sendable {
+    /// x values, data units.
     public var x: [Double]
+    /// y values, data units (NaN breaks the line).
     public var y: [Double]
+    /// Line and marker colour.
     public var colour: Colour
+    /// Line width in points; 0 draws markers only.
     public var lineWidthPoints: Double
+    /// Solid, dashed or dotted.
     public var style: LineStyle
+    /// Marker at each point (`.none` for a plain line).
     public var marker: MarkerShape
+    /// Marker diameter, points.
     public var markerSizePoints: Double
     /// Legend entry; empty for none.
     public var label: String
 
+    /// A line series; see the properties for units.
     public init(x: [Double], y: [Double], colour: Colour = .black, lineWidthPoints: Double = 1,
                 style: LineStyle = .solid, marker: MarkerShape = .none, markerSizePoints: Double = 3,
                 label: String = "") {
@@ -128,15 +145,22 @@ public struct LineSeries: Sendable {
 
 /// Markers at chosen points (the seed's black circles), each with an optional text label.
 public struct MarkerSet: Sendable {
+    /// x positions, data units.
     public var x: [Double]
+    /// y positions, data units.
     public var y: [Double]
+    /// Text beside each marker (e.g. "a", "b"); may be shorter than `x`.
     public var labels: [String]
+    /// Marker shape.
     public var shape: MarkerShape
+    /// Marker and label colour.
     public var colour: Colour
+    /// Marker diameter, points.
     public var sizePoints: Double
     /// Legend entry; empty for none.
     public var legendLabel: String
 
+    /// Markers at chosen points.
     public init(x: [Double], y: [Double], labels: [String] = [], shape: MarkerShape = .circle,
                 colour: Colour = .black, sizePoints: Double = 4, legendLabel: String = "") {
         self.x = x; self.y = y; self.labels = labels; self.shape = shape
@@ -156,10 +180,12 @@ public struct ContourSet: Sendable {
     public var levels: [Double]
     /// Line colours come from this map over the levels.
     public var colormap: Colormap
+    /// Write each level's value on its line.
     public var labelsLines: Bool
     /// Marked minimum (data coordinates) with its label; `nil` for none.
     public var minimum: (x: Double, y: Double, label: String)?
 
+    /// A contour set over a rectilinear grid; empty `levels` → nice levels.
     public init(x: [Double], y: [Double], values: [Double], levels: [Double] = [],
                 colormap: Colormap = .viridis, labelsLines: Bool = true,
                 minimum: (x: Double, y: Double, label: String)? = nil) {
@@ -199,17 +225,22 @@ public enum LegendPlacement: Sendable, Equatable {
 
 /// Plot axes: x, left y, optional right y with its own items, and a legend.
 public struct Axes: Sendable {
+    /// The horizontal axis.
     public var x: Axis
+    /// The left vertical axis.
     public var y: Axis
     /// Second y axis on the right (voltage left, current right as in seed Fig. 1E).
     public var secondY: Axis?
+    /// Items plotted against `x` and `y`.
     public var items: [PlotItem]
     /// Items plotted against `secondY`.
     public var secondItems: [PlotItem]
+    /// Where the legend goes (entries come from labelled items).
     public var legend: LegendPlacement
     /// Small title above the plot area (optional).
     public var title: String
 
+    /// Plot axes; see the properties.
     public init(x: Axis, y: Axis, secondY: Axis? = nil, items: [PlotItem] = [], secondItems: [PlotItem] = [],
                 legend: LegendPlacement = .none, title: String = "") {
         self.x = x; self.y = y; self.secondY = secondY; self.items = items; self.secondItems = secondItems
@@ -219,12 +250,16 @@ public struct Axes: Sendable {
 
 /// A single-precision image, row-major from the top row, NaN = masked.
 public struct ImageTile: Sendable {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
+    /// `width × height` values, row-major from the top row; NaN = masked.
     public var pixels: [Float]
     /// Label above the tile (e.g. "5 min" or "a  90 min").
     public var label: String
 
+    /// A tile of `width × height` pixels.
     public init(width: Int, height: Int, pixels: [Float], label: String = "") {
         self.width = width; self.height = height; self.pixels = pixels; self.label = label
     }
@@ -232,10 +267,13 @@ public struct ImageTile: Sendable {
 
 /// Image tiles (small multiples) with one shared norm, colormap and colorbar, and a scale bar.
 public struct ImageMontage: Sendable {
+    /// The images, all the same size.
     public var tiles: [ImageTile]
     /// Tiles per row; 0 → all in one row.
     public var columns: Int
+    /// Shared data → 0…1 mapping (e.g. centred at zero).
     public var norm: ColourNorm
+    /// Shared 0…1 → colour mapping.
     public var colormap: Colormap
     /// Colour of masked (NaN) pixels.
     public var background: Colour
@@ -246,6 +284,7 @@ public struct ImageMontage: Sendable {
     /// Scale-bar length in µm (drawn on the first tile); 0 for none.
     public var scaleBarMicrometres: Double
 
+    /// A montage with one shared colour scale.
     public init(tiles: [ImageTile], columns: Int = 0, norm: ColourNorm, colormap: Colormap,
                 background: Colour = .maskBackground, colorbarLabel: String? = nil,
                 pixelSizeMicrometres: Double, scaleBarMicrometres: Double = 1) {

@@ -5,6 +5,7 @@ import Foundation
 public struct RenderedPage: Sendable {
     /// Page size in points.
     public var widthPoints: Double
+    /// Page height in points.
     public var heightPoints: Double
     /// Every piece of text drawn, with its box in points from the top-left corner.
     public var textBoxes: [TextBox]
@@ -66,8 +67,11 @@ public enum FigureRenderer {
 
     /// An RGBA raster of a rendered figure (row-major from the top, 4 bytes per pixel, not premultiplied).
     public struct Raster: Sendable {
+        /// Width in pixels.
         public var width: Int
+        /// Height in pixels.
         public var height: Int
+        /// RGBA bytes, row-major from the top.
         public var rgba: [UInt8]
         /// Dots per inch it was rendered at.
         public var dotsPerInch: Double

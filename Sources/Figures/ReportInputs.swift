@@ -7,7 +7,9 @@ import ParticleModel
 
 /// Electrochemistry time series (from `echem.csv`).
 public struct EchemSeries: Sendable {
+    /// Time since the first step, seconds.
     public var timeSeconds: [Double]
+    /// Cell voltage, volts.
     public var voltageVolts: [Double]
     /// Positive on charge.
     public var currentAmps: [Double]
@@ -16,6 +18,7 @@ public struct EchemSeries: Sendable {
     /// Step index per row (−1 when unknown).
     public var step: [Int]
 
+    /// A series; missing step kinds/indices are filled with "" and −1.
     public init(timeSeconds: [Double], voltageVolts: [Double], currentAmps: [Double],
                 stepKind: [String] = [], step: [Int] = []) {
         self.timeSeconds = timeSeconds; self.voltageVolts = voltageVolts; self.currentAmps = currentAmps
@@ -26,9 +29,12 @@ public struct EchemSeries: Sendable {
 
 /// A scalar series against time, e.g. the intensity change or the SDC standard deviation.
 public struct TimeSeries: Sendable {
+    /// Time since the first step, seconds.
     public var timeSeconds: [Double]
+    /// Values (units as the field that holds the series says).
     public var values: [Double]
 
+    /// A series of `values` at `timeSeconds`.
     public init(timeSeconds: [Double], values: [Double]) {
         self.timeSeconds = timeSeconds; self.values = values
     }
@@ -36,7 +42,9 @@ public struct TimeSeries: Sendable {
 
 /// A stack of single-precision maps (contrast or model θ), row-major from the top row, NaN = masked.
 public struct ImageStack: Sendable {
+    /// Width in pixels.
     public var width: Int
+    /// Height in pixels.
     public var height: Int
     /// µm per pixel.
     public var pixelSizeMicrometres: Double
@@ -45,6 +53,7 @@ public struct ImageStack: Sendable {
     /// One `width × height` array per frame.
     public var frames: [[Float]]
 
+    /// A stack; call `validate(name:)` before use on untrusted data.
     public init(width: Int, height: Int, pixelSizeMicrometres: Double, timesSeconds: [Double], frames: [[Float]]) {
         self.width = width; self.height = height; self.pixelSizeMicrometres = pixelSizeMicrometres
         self.timesSeconds = timesSeconds; self.frames = frames
@@ -69,17 +78,24 @@ public struct ImageStack: Sendable {
 
 /// Line profiles: one curve per time.
 public struct ProfileSet: Sendable {
+    /// One profile at one time.
     public struct Curve: Sendable {
+        /// Time of the profile, seconds.
         public var timeSeconds: Double
+        /// Position along the line from the centroid, µm.
         public var positionMicrometres: [Double]
+        /// Values at the positions (θ or total contrast).
         public var values: [Double]
 
+        /// A profile.
         public init(timeSeconds: Double, positionMicrometres: [Double], values: [Double]) {
             self.timeSeconds = timeSeconds; self.positionMicrometres = positionMicrometres; self.values = values
         }
     }
+    /// Profiles in time order.
     public var curves: [Curve]
 
+    /// Profiles from curves.
     public init(curves: [Curve]) { self.curves = curves }
 
     /// The curve nearest in time to `t` seconds.
@@ -90,10 +106,14 @@ public struct ProfileSet: Sendable {
 
 /// Measured and model total contrast at the particle centre (seed Fig. 3F, S2C).
 public struct CentreTrace: Sendable {
+    /// Time, seconds.
     public var timeSeconds: [Double]
+    /// Measured centre contrast.
     public var measured: [Double]
+    /// Model centre contrast A·(θ₀ − θ).
     public var model: [Double]
 
+    /// Centre traces at `timeSeconds`.
     public init(timeSeconds: [Double], measured: [Double], model: [Double]) {
         self.timeSeconds = timeSeconds; self.measured = measured; self.model = model
     }
@@ -110,6 +130,7 @@ public struct ErrorMap: Sendable {
     /// Best (S, A) and its error; `nil` → the grid minimum is used.
     public var optimum: (scale: Double, gain: Double, rmse: Double)?
 
+    /// A grid map; see the properties for the layout.
     public init(scales: [Double], gains: [Double], rmse: [Double], optimum: (scale: Double, gain: Double, rmse: Double)? = nil) {
         self.scales = scales; self.gains = gains; self.rmse = rmse; self.optimum = optimum
     }
@@ -140,10 +161,12 @@ public struct CalibrationResult: Sendable {
     public var scale: Double
     /// A in Ī = A·(θ0 − θ) (seed Eq. 17).
     public var gain: Double
+    /// RMSE e(S, A) at the optimum.
     public var rmse: Double
     /// Initial occupancy θ0.
     public var theta0: Double
 
+    /// Calibrated constants.
     public init(scale: Double, gain: Double, rmse: Double, theta0: Double) {
         self.scale = scale; self.gain = gain; self.rmse = rmse; self.theta0 = theta0
     }
@@ -151,10 +174,14 @@ public struct CalibrationResult: Sendable {
 
 /// Model output at the centroid and over the particle (from `model/trace.csv`).
 public struct ModelTrace: Sendable {
+    /// Time since the start of the model run, seconds.
     public var timeSeconds: [Double]
+    /// θ at the particle centroid.
     public var thetaCentre: [Double]
+    /// θ averaged over the particle.
     public var thetaMean: [Double]
 
+    /// A model trace.
     public init(timeSeconds: [Double], thetaCentre: [Double], thetaMean: [Double]) {
         self.timeSeconds = timeSeconds; self.thetaCentre = thetaCentre; self.thetaMean = thetaMean
     }
@@ -164,6 +191,7 @@ public struct ModelTrace: Sendable {
 public struct ReportInputs: Sendable {
     /// Dataset name shown in page titles.
     public var datasetName: String
+    /// Electrochemistry (echem.csv).
     public var echem: EchemSeries?
     /// Whole-particle intensity change ΔI/I₀ (fraction) vs time.
     public var intensityChange: TimeSeries?
@@ -183,8 +211,11 @@ public struct ReportInputs: Sendable {
     public var centreTrace: CentreTrace?
     /// Measured centre contrast from the analysis (used when `centreTrace` is missing).
     public var measuredCentre: TimeSeries?
+    /// Model centre trace (model/trace.csv).
     public var modelTrace: ModelTrace?
+    /// Calibration error map (calibration/error_map.csv).
     public var errorMap: ErrorMap?
+    /// Calibration result (calibration/calibration.json).
     public var calibration: CalibrationResult?
     /// Parameter set for seed Fig. S1 and D_eff (Fig. 3B).
     public var parameters: ParameterSet?
@@ -193,6 +224,7 @@ public struct ReportInputs: Sendable {
     /// Absolute times (s) of the images on page 4; empty → chosen from the discharge and CV hold.
     public var endOfDischargeTimesSeconds: [Double]
 
+    /// Inputs; every piece optional.
     public init(datasetName: String = "dataset", echem: EchemSeries? = nil, intensityChange: TimeSeries? = nil,
                 sdcStd: TimeSeries? = nil, sdcDropTimeSeconds: Double? = nil, contrast: ImageStack? = nil,
                 modelThetaMaps: ImageStack? = nil, measuredProfiles: ProfileSet? = nil, modelProfiles: ProfileSet? = nil,
@@ -222,5 +254,6 @@ public struct ClosureFrameSource: ContrastFrameSource {
     let load: (String) throws -> ImageStack?
     /// Wraps `load`, called with the dataset directory.
     public init(_ load: @escaping (String) throws -> ImageStack?) { self.load = load }
+    /// Calls the wrapped closure.
     public func contrastFrames(datasetDirectory: String) throws -> ImageStack? { try load(datasetDirectory) }
 }
