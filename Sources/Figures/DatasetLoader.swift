@@ -64,6 +64,14 @@ extension ReportInputs {
         return inp
     }
 
+    /// Frame times in seconds from `analysis/metrics.csv` (`frame,time_s,…`), indexed by frame number,
+    /// for a `ContrastFrameSource` that reads `analysis/contrast.tif` (whose pages carry no times).
+    /// `nil` when the file is missing.
+    public static func frameTimesSeconds(datasetDirectory dir: String) throws -> [Double]? {
+        guard let t = try CSVTable.read((dir as NSString).appendingPathComponent("analysis/metrics.csv")) else { return nil }
+        return try t.numbers("time_s")
+    }
+
     static func profiles(time: [Double], position: [Double], value: [Double]) -> ProfileSet {
         var curves: [ProfileSet.Curve] = []
         for i in 0..<min(time.count, position.count, value.count) {

@@ -46,21 +46,44 @@ import Testing
         #expect(r.pixel(x0, y) == r.pixel(x1, y))
     }
 
+    /// No two text boxes overlap and every one lies on the page.
+    static func checkLayout(_ fig: Figure, _ name: String) throws {
+        let r = try FigureRenderer.rasterise(fig, dotsPerInch: 30)
+        let page = PageRect(x: 0, y: 0, width: r.page.widthPoints, height: r.page.heightPoints)
+        let boxes = r.page.textBoxes
+        #expect(boxes.count > 10, "\(name): too little text")
+        for b in boxes { #expect(page.contains(b.box), "\(name): '\(b.text)' (\(b.role)) leaves the page: \(b.box)") }
+        for i in boxes.indices {
+            for j in boxes.indices where j > i && boxes[i].box.overlaps(boxes[j].box) {
+                Issue.record("\(name): '\(boxes[i].text)' (\(boxes[i].role)) overlaps '\(boxes[j].text)' (\(boxes[j].role))")
+            }
+        }
+        for a in r.page.dataAreas { #expect(page.contains(a), "\(name): data area leaves the page") }
+    }
+
     @Test func everyReportPageKeepsTextApartAndOnThePage() throws {
         let (figs, skipped) = Report.figures(inputs: .synthetic(echemIntervalSeconds: 10, frameIntervalSeconds: 120))
         #expect(skipped.isEmpty)
-        for (name, fig) in figs {
-            let r = try FigureRenderer.rasterise(fig, dotsPerInch: 30)
-            let page = PageRect(x: 0, y: 0, width: r.page.widthPoints, height: r.page.heightPoints)
-            let boxes = r.page.textBoxes
-            #expect(boxes.count > 10, "\(name): too little text")
-            for b in boxes { #expect(page.contains(b.box), "\(name): '\(b.text)' (\(b.role)) leaves the page: \(b.box)") }
-            for i in boxes.indices {
-                for j in boxes.indices where j > i && boxes[i].box.overlaps(boxes[j].box) {
-                    Issue.record("\(name): '\(boxes[i].text)' (\(boxes[i].role)) overlaps '\(boxes[j].text)' (\(boxes[j].role))")
-                }
-            }
+        for (name, fig) in figs { try Self.checkLayout(fig, name) }
+    }
+
+    @Test(arguments: ["no images", "no intensity", "no step kinds", "negative-only contrast", "milliamps"])
+    func partialInputsStillLayOutCleanly(variant: String) throws {
+        var inp = ReportInputs.synthetic(echemIntervalSeconds: 20, frameIntervalSeconds: 300)
+        switch variant {
+        case "no images": inp.contrast = nil; inp.modelThetaMaps = nil
+        case "no intensity": inp.intensityChange = nil
+        case "no step kinds":
+            if let e = inp.echem { inp.echem = EchemSeries(timeSeconds: e.timeSeconds, voltageVolts: e.voltageVolts, currentAmps: e.currentAmps) }
+        case "negative-only contrast":
+            if var c = inp.contrast { c.frames = c.frames.map { $0.map { -abs($0) } }; inp.contrast = c }
+        default:
+            if let e = inp.echem { inp.echem = EchemSeries(timeSeconds: e.timeSeconds, voltageVolts: e.voltageVolts,
+                                                           currentAmps: e.currentAmps.map { $0 * 40 }, stepKind: e.stepKind, step: e.step) }
         }
+        let (figs, _) = Report.figures(inputs: inp)
+        #expect(figs.count >= 4)
+        for (name, fig) in figs { try Self.checkLayout(fig, "\(variant) / \(name)") }
     }
 
     @Test func sharedTimeAxesAlignStackedPanels() throws {
