@@ -233,7 +233,7 @@ public enum Report {
         let (top, bottom) = echemAxes(e, intensity: inp.intensityChange, from: tc, to: tc + 3600, origin: tc, unit: unit,
                                       markerTimes: inp.contrast == nil ? [] : abs, markerLabels: [])
         let montage = inp.contrast.flatMap { contrastMontage($0, times: abs, labels: times.map(formatMinutes), columns: 2) }
-        var fig = Figure(heightMillimetres: 95,
+        var fig = Figure(heightMillimetres: bottom == nil && montage == nil ? 70 : 95,
                          title: "Figure 2 | Beginning of charge. (A) Voltage (black), current (blue) and normalised intensity change during the first hour of charge"
                             + (montage == nil ? "." : "; black circles mark the images in (B). (B) Total contrast (I/I₀ − 1, relative to the start of charge) at the times shown; colour scale centred at zero (white), masked pixels grey.")
                             + " Dataset \(inp.datasetName).",
@@ -267,7 +267,7 @@ public enum Report {
                                       markerTimes: inp.contrast == nil ? [] : times, markerLabels: labels)
         let tileLabels = times.indices.map { "\(labels[$0])  \(Int(((times[$0] - t0) / 60).rounded())) min" }
         let montage = inp.contrast.flatMap { contrastMontage($0, times: times, labels: tileLabels, columns: 3) }
-        var fig = Figure(heightMillimetres: 100,
+        var fig = Figure(heightMillimetres: bottom == nil && montage == nil ? 70 : 100,
                          title: "Figure 4 | End of discharge. (A) Voltage (black), current (blue) and normalised intensity change through the cycle; the CV hold is shaded"
                             + (montage == nil ? "." : " and black circles mark the images in (B). (B) Total contrast through the end of the CC discharge and the CV hold (times from the start of the dataset); colour scale centred at zero.")
                             + " Dataset \(inp.datasetName).",
@@ -348,28 +348,44 @@ public enum Report {
         }
         guard panels.count >= 2 else { return .failure(Missing(reason: "needs at least two of: parameter set, model profiles, centre traces")) }
         var fig = Figure(heightMillimetres: 120,
-                         title: "Figure 3 | Model vs experiment. (B) Effective lithium diffusivity D/S (S the calibrated scale) against the degree of delithiation. "
-                            + "(C) Model degree of delithiation 1 − θ. (D) Model 1 − θ along the horizontal line through the centroid. "
-                            + "(E) Measured total contrast along the same line, model prediction A·(θ₀ − θ) dashed. "
-                            + "(F) Total contrast at the particle centre, measured and model. Panels without inputs are left out. Dataset \(inp.datasetName).",
+                         title: "Figure 3 | Model vs experiment. " + panels.compactMap { captions3[$0.0] }.joined(separator: " ")
+                            + " Dataset \(inp.datasetName).",
                          rows: 2, columns: 3)
-        // Images take a full-width row; plots fill the grid in order.
-        var cellIndex = 0
-        var hasImageRow = false
-        for (letter, content) in panels {
-            if case .images = content {
-                fig.panels.append(Panel(letter: letter, cell: GridCell(row: 0, column: cellIndex == 0 ? 0 : 1, columnSpan: cellIndex == 0 ? 3 : 2), content: content))
-                hasImageRow = true
-                cellIndex = 3
-                continue
+        let hasImages = panels.contains { if case .images = $0.1 { return true }; return false }
+        if hasImages {
+            // Row 0: B (if present) and the image montage C across the rest; row 1: D, E, F.
+            var cellIndex = 0
+            for (letter, content) in panels {
+                if case .images = content {
+                    fig.panels.append(Panel(letter: letter, cell: GridCell(row: 0, column: cellIndex == 0 ? 0 : 1, columnSpan: cellIndex == 0 ? 3 : 2),
+                                            content: content))
+                    cellIndex = 3
+                    continue
+                }
+                fig.panels.append(Panel(letter: letter, cell: GridCell(row: cellIndex / 3, column: cellIndex % 3), content: content))
+                cellIndex += 1
             }
-            let pos = hasImageRow || cellIndex >= 1 ? cellIndex : cellIndex
-            fig.panels.append(Panel(letter: letter, cell: GridCell(row: pos / 3, column: pos % 3), content: content))
-            cellIndex += 1
+        } else {
+            // Plots only: 2 → 1×2, 3 → 1×3, 4 → 2×2.
+            let columns = panels.count == 4 ? 2 : min(panels.count, 3)
+            let rows = (panels.count + columns - 1) / columns
+            fig.columnWidths = Array(repeating: 1, count: columns)
+            fig.rowHeights = Array(repeating: 1, count: rows)
+            fig.heightMillimetres = rows == 1 ? 68 : 120
+            for (k, (letter, content)) in panels.enumerated() {
+                fig.panels.append(Panel(letter: letter, cell: GridCell(row: k / columns, column: k % columns), content: content))
+            }
         }
-        if !hasImageRow && panels.count <= 3 { fig.rowHeights = [1]; fig.heightMillimetres = 65 }
         return .success(fig)
     }
+
+    static let captions3: [String: String] = [
+        "B": "(B) Effective lithium diffusivity D/S (S the calibrated scale) against the degree of delithiation.",
+        "C": "(C) Model degree of delithiation 1 − θ at the times shown.",
+        "D": "(D) Model 1 − θ along the horizontal line through the centroid.",
+        "E": "(E) Measured total contrast along the same line; model prediction A·(θ₀ − θ) dashed.",
+        "F": "(F) Total contrast at the particle centre, measured and model.",
+    ]
 
     static func centreSeries(_ inp: ReportInputs, gain: Double, theta0: Double) -> CentreTrace? {
         if let c = inp.centreTrace, !c.timeSeconds.isEmpty { return c }
@@ -454,8 +470,12 @@ public enum Report {
                                      legend: .best)))
         }
         guard !panels.isEmpty else { return .failure(Missing(reason: "no calibration outputs (calibration/error_map.csv, centre_fit.csv)")) }
-        var fig = Figure(heightMillimetres: 80,
-                         title: "Figure 6 | Calibration. (B) Contour map of the error e(S, A) between measured and predicted centre contrast; the star marks the minimum. (C) Centre contrast measured and predicted with the best (S, A). Dataset \(inp.datasetName).",
+        var fig = Figure(widthMillimetres: panels.count == 1 ? FigureWidth.singleColumnMillimetres : FigureWidth.doubleColumnMillimetres,
+                         heightMillimetres: panels.count == 1 ? 85 : 80,
+                         title: "Figure 6 | Calibration. " + panels.map { $0.0 == "B"
+                            ? "(B) Contour map of the error e(S, A) between measured and predicted centre contrast; the star marks the minimum."
+                            : "(C) Centre contrast measured and predicted with the best (S, A)." }.joined(separator: " ")
+                            + " Dataset \(inp.datasetName).",
                          columns: panels.count)
         for (k, p) in panels.enumerated() { fig.panels.append(Panel(letter: p.0, cell: GridCell(row: 0, column: k), content: .plot(p.1))) }
         return .success(fig)

@@ -107,3 +107,17 @@ func run(_ tool: String, _ args: [String]) throws -> String {
         try? FileManager.default.removeItem(atPath: dir)
     }
 }
+
+@Suite struct ReportVariantTests {
+    /// Partial inputs give shorter reports, not errors; the PDFs are kept for a look by eye.
+    @Test func reportsFromPartialInputs() throws {
+        var noImages = ReportInputs.synthetic(echemIntervalSeconds: 10, frameIntervalSeconds: 120)
+        noImages.contrast = nil; noImages.modelThetaMaps = nil; noImages.intensityChange = nil
+        let s1 = try Report.render(inputs: noImages, to: ReportTests.dir + "/variant-no-images.pdf", note: { _ in })
+        #expect(s1.pages.count == 7)
+        var calOnly = ReportInputs(datasetName: "cal-only")
+        calOnly.errorMap = ReportInputs.synthetic(echemIntervalSeconds: 60, frameIntervalSeconds: 600).errorMap
+        let s2 = try Report.render(inputs: calOnly, to: ReportTests.dir + "/variant-cal-only.pdf", note: { _ in })
+        #expect(s2.pages == ["6 Calibration"])
+    }
+}
