@@ -189,15 +189,18 @@ public enum FigureRenderer {
 
     static func cellRect(_ cell: GridCell, fig: Figure, grid: PageRect) -> PageRect {
         let gap = 2.0
-        let rs = fig.rowHeights.reduce(0, +), cs = fig.columnWidths.reduce(0, +)
+        // Empty or non-positive grids fall back to one row / one column.
+        let rows = fig.rowHeights.isEmpty || fig.rowHeights.contains(where: { !($0 > 0) }) ? [1.0] : fig.rowHeights
+        let cols = fig.columnWidths.isEmpty || fig.columnWidths.contains(where: { !($0 > 0) }) ? [1.0] : fig.columnWidths
+        let rs = rows.reduce(0, +), cs = cols.reduce(0, +)
         func span(_ sizes: [Double], total: Double, length: Double, start: Int, count: Int) -> (Double, Double) {
             let s = max(0, min(start, sizes.count - 1)), e = max(s + 1, min(start + count, sizes.count))
             let a = sizes[..<s].reduce(0, +) / total * length
             let b = sizes[..<e].reduce(0, +) / total * length
             return (a + (s > 0 ? gap / 2 : 0), b - a - (s > 0 ? gap / 2 : 0) - (e < sizes.count ? gap / 2 : 0))
         }
-        let (x, w) = span(fig.columnWidths, total: cs, length: grid.width, start: cell.column, count: cell.columnSpan)
-        let (y, h) = span(fig.rowHeights, total: rs, length: grid.height, start: cell.row, count: cell.rowSpan)
+        let (x, w) = span(cols, total: cs, length: grid.width, start: cell.column, count: cell.columnSpan)
+        let (y, h) = span(rows, total: rs, length: grid.height, start: cell.row, count: cell.rowSpan)
         return PageRect(x: grid.x + x, y: grid.y + y, width: w, height: h)
     }
 

@@ -109,7 +109,7 @@ public enum Report {
         var spans: [(Double, Double)] = []
         var start: Double?
         for i in e.timeSeconds.indices {
-            if isHold(e.stepKind[i]) { if start == nil { start = e.timeSeconds[i] } } else if let s = start {
+            if isHold(e.kind(i)) { if start == nil { start = e.timeSeconds[i] } } else if let s = start {
                 spans.append((s, e.timeSeconds[i - 1])); start = nil
             }
         }
@@ -119,9 +119,9 @@ public enum Report {
 
     /// Start of the first charge: the first "charge" row, else the first positive current.
     static func chargeStart(_ e: EchemSeries) -> Double? {
-        if let i = e.stepKind.firstIndex(where: { $0.lowercased() == "charge" }) { return e.timeSeconds[i] }
+        if let i = e.timeSeconds.indices.first(where: { e.kind($0).lowercased() == "charge" }) { return e.timeSeconds[i] }
         let m = e.currentAmps.filter(\.isFinite).map(abs).max() ?? 0
-        if let i = e.currentAmps.firstIndex(where: { $0 > 0.05 * m && m > 0 }) { return e.timeSeconds[i] }
+        if let i = e.currentAmps.firstIndex(where: { $0 > 0.05 * m && m > 0 }), i < e.timeSeconds.count { return e.timeSeconds[i] }
         return nil
     }
 
@@ -198,7 +198,7 @@ public enum Report {
         var tiles: [ImageTile] = []
         var all: [Float] = []
         for (k, t) in times.enumerated() {
-            guard let i = stack.nearestFrame(to: t), stack.frames[i].count == stack.width * stack.height else { continue }
+            guard let i = stack.nearestFrame(to: t), i < stack.frames.count, stack.frames[i].count == stack.width * stack.height else { continue }
             tiles.append(ImageTile(width: stack.width, height: stack.height, pixels: stack.frames[i], label: labels[k]))
             all.append(contentsOf: stack.frames[i])
         }
@@ -254,7 +254,7 @@ public enum Report {
         var times = inp.endOfDischargeTimesSeconds
         if times.isEmpty {
             // a: mid discharge, b: end of CC discharge, c–e: through the hold, f: last frame (if after the hold).
-            let dStart = e.timeSeconds.indices.last(where: { e.timeSeconds[$0] < hold.0 && e.stepKind[$0].lowercased() != "discharge" })
+            let dStart = e.timeSeconds.indices.last(where: { e.timeSeconds[$0] < hold.0 && e.kind($0).lowercased() != "discharge" })
                 .map { e.timeSeconds[$0] } ?? t0
             let len = hold.1 - hold.0
             times = [(dStart + hold.0) / 2, hold.0, hold.0 + len / 3, hold.0 + 2 * len / 3, hold.1]
@@ -300,11 +300,11 @@ public enum Report {
             panels.append(("B", .plot(ax)))
         }
         // C: model θ maps, shown as 1 − θ.
-        if let maps = inp.modelThetaMaps, !maps.frames.isEmpty {
-            let pick = Array(maps.frames.indices).count <= 4 ? Array(maps.frames.indices)
+        if let maps = inp.modelThetaMaps, !maps.frames.isEmpty, maps.frames.count == maps.timesSeconds.count {
+            let pick = maps.frames.count <= 4 ? Array(maps.frames.indices)
                 : (0..<4).map { $0 * (maps.frames.count - 1) / 3 }
             let tiles = pick.map { i in ImageTile(width: maps.width, height: maps.height, pixels: maps.frames[i].map { $0.isNaN ? $0 : 1 - $0 },
-                                                  label: formatMinutes(maps.timesSeconds[i] - (maps.timesSeconds.first.map { _ in 0 } ?? 0))) }
+                                                  label: formatMinutes(maps.timesSeconds[i])) }
             let top = tiles.flatMap(\.pixels).filter(\.isFinite).max().map(Double.init) ?? 1
             let upper = TickLocator.niceLimits(0, max(top, 1e-6), targetCount: 4).1
             panels.append(("C", .images(ImageMontage(tiles: tiles, columns: 4, norm: ColourNorm(lower: 0, upper: upper), colormap: .viridis,
@@ -415,6 +415,7 @@ public enum Report {
         for i in 0..<n where sm[i].isFinite && (!sm[iMax].isFinite || sm[i] > sm[iMax]) { iMax = i }
         let lag = max(1, w)
         var best = 0.0, bestI: Int?
+        guard iMax < n - lag else { return nil }
         for i in iMax..<(n - lag) where sm[i].isFinite && sm[i + lag].isFinite {
             let d = sm[i + lag] - sm[i]
             if d < best { best = d; bestI = i + lag / 2 }
@@ -428,7 +429,7 @@ public enum Report {
         // The first charge only (seed Fig. S12E–H), when the step kinds say where it ends.
         var tEnd = s.timeSeconds.last ?? 0
         if let e = inp.echem, let i0 = e.timeSeconds.firstIndex(where: { $0 >= tc }),
-           let i1 = e.timeSeconds[i0...].indices.first(where: { e.stepKind[$0].lowercased() != "charge" && !e.stepKind[$0].isEmpty }) {
+           let i1 = e.timeSeconds[i0...].indices.first(where: { e.kind($0).lowercased() != "charge" && !e.kind($0).isEmpty }) {
             tEnd = e.timeSeconds[i1]
         }
         let unit = TimeUnit(spanSeconds: tEnd - tc)

@@ -27,6 +27,11 @@ public struct EchemSeries: Sendable {
     }
 }
 
+extension EchemSeries {
+    /// Step kind of row `i`, "" when unknown (tolerates arrays edited to different lengths).
+    func kind(_ i: Int) -> String { i >= 0 && i < stepKind.count ? stepKind[i] : "" }
+}
+
 /// A scalar series against time, e.g. the intensity change or the SDC standard deviation.
 public struct TimeSeries: Sendable {
     /// Time since the first step, seconds.
@@ -136,7 +141,8 @@ public struct ErrorMap: Sendable {
     }
 
     /// Builds the grid from scattered (scale, gain, rmse) rows.
-    public init(rows: [(scale: Double, gain: Double, rmse: Double)]) {
+    public init(rows allRows: [(scale: Double, gain: Double, rmse: Double)]) {
+        let rows = allRows.filter { $0.scale.isFinite && $0.gain.isFinite }
         let s = Array(Set(rows.map(\.scale))).sorted(), g = Array(Set(rows.map(\.gain))).sorted()
         var v = [Double](repeating: .nan, count: s.count * g.count)
         let si = Dictionary(uniqueKeysWithValues: s.enumerated().map { ($1, $0) })

@@ -121,3 +121,24 @@ func run(_ tool: String, _ args: [String]) throws -> String {
         #expect(s2.pages == ["6 Calibration"])
     }
 }
+
+@Suite struct MalformedInputTests {
+    /// In-memory inputs built by hand can be inconsistent; the report must draw what it can, not trap.
+    @Test func inconsistentArraysDoNotCrash() throws {
+        var inp = ReportInputs.synthetic(echemIntervalSeconds: 30, frameIntervalSeconds: 600)
+        inp.echem?.stepKind = ["charge"]                     // shorter than the time column
+        inp.echem?.currentAmps.removeLast(5)
+        inp.contrast?.frames.removeLast(3)                    // fewer frames than times
+        inp.modelThetaMaps?.timesSeconds = [0]
+        inp.sdcStd = TimeSeries(timeSeconds: [0, 1, 2], values: [1, .nan, 3])
+        inp.errorMap = ErrorMap(rows: [(.nan, 1, 1), (1, 1, 1), (2, 1, .nan), (1, 2, 3), (2, 2, 4)])
+        var fig = Figure(heightMillimetres: 50)
+        fig.rowHeights = []
+        fig.panels = [Panel(cell: GridCell(row: 5, column: 7), content: .images(ImageMontage(
+            tiles: [ImageTile(width: 3, height: 3, pixels: [1, 2])], norm: ColourNorm(lower: 0, upper: 1),
+            colormap: .viridis, pixelSizeMicrometres: 0.1)))]
+        _ = try FigureRenderer.rasterise(fig, dotsPerInch: 20)
+        let s = try Report.render(inputs: inp, to: ReportTests.dir + "/malformed.pdf", note: { _ in })
+        #expect(!s.pages.isEmpty)
+    }
+}
