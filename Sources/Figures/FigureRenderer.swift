@@ -188,19 +188,20 @@ public enum FigureRenderer {
     }
 
     static func cellRect(_ cell: GridCell, fig: Figure, grid: PageRect) -> PageRect {
-        let gap = 2.0
+        // Gutters between grid cells, points: columns wider so neighbouring panels read apart.
+        let columnGap = 9.0, rowGap = 4.0
         // Empty or non-positive grids fall back to one row / one column.
         let rows = fig.rowHeights.isEmpty || fig.rowHeights.contains(where: { !($0 > 0) }) ? [1.0] : fig.rowHeights
         let cols = fig.columnWidths.isEmpty || fig.columnWidths.contains(where: { !($0 > 0) }) ? [1.0] : fig.columnWidths
         let rs = rows.reduce(0, +), cs = cols.reduce(0, +)
-        func span(_ sizes: [Double], total: Double, length: Double, start: Int, count: Int) -> (Double, Double) {
+        func span(_ sizes: [Double], total: Double, length: Double, start: Int, count: Int, gap: Double) -> (Double, Double) {
             let s = max(0, min(start, sizes.count - 1)), e = max(s + 1, min(start + count, sizes.count))
             let a = sizes[..<s].reduce(0, +) / total * length
             let b = sizes[..<e].reduce(0, +) / total * length
             return (a + (s > 0 ? gap / 2 : 0), b - a - (s > 0 ? gap / 2 : 0) - (e < sizes.count ? gap / 2 : 0))
         }
-        let (x, w) = span(cols, total: cs, length: grid.width, start: cell.column, count: cell.columnSpan)
-        let (y, h) = span(rows, total: rs, length: grid.height, start: cell.row, count: cell.rowSpan)
+        let (x, w) = span(cols, total: cs, length: grid.width, start: cell.column, count: cell.columnSpan, gap: columnGap)
+        let (y, h) = span(rows, total: rs, length: grid.height, start: cell.row, count: cell.rowSpan, gap: rowGap)
         return PageRect(x: grid.x + x, y: grid.y + y, width: w, height: h)
     }
 
@@ -605,7 +606,9 @@ public enum FigureRenderer {
                 let clearance = PageRect(x: padded.x - 4, y: padded.y - 2, width: padded.width + 8, height: padded.height + 4)
                 guard area.contains(padded, tolerance: -1), !placed.contains(where: { $0.overlaps(clearance) }) else { continue }
                 c.fillRect(padded, .white)
-                c.text(text, x: a, y: b, h: .centre, v: .centre, colour: col, role: .annotation)
+                // Labels a shade darker than their line, so light levels stay readable on white.
+                let dark = Colour(red: col.red * 0.6, green: col.green * 0.6, blue: col.blue * 0.6)
+                c.text(text, x: a, y: b, h: .centre, v: .centre, colour: dark, role: .annotation)
                 placed.append(padded)
                 break
             }
