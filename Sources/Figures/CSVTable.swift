@@ -23,13 +23,13 @@ struct CSVTable {
         var rows: [[Substring]] = []
         var lines: [Int] = []
         var n = 0
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift, so split on either form (CSV files written on Windows).
+        for line in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             n += 1
-            let line = raw.hasSuffix("\r") ? raw.dropLast() : raw
-            if line.trimmingCharacters(in: .whitespaces).isEmpty || line.hasPrefix("#") { continue }
+            if trim(line).isEmpty || line.hasPrefix("#") { continue }
             let fields = line.split(separator: ",", omittingEmptySubsequences: false)
             if header == nil {
-                header = fields.map { $0.trimmingCharacters(in: .whitespaces) }
+                header = fields.map { String(trim($0)) }
                 continue
             }
             rows.append(fields); lines.append(n)
@@ -57,7 +57,7 @@ struct CSVTable {
                 throw FigureError.unreadableInput(file: file, line: lines[k], reason: "row has \(r.count) fields",
                                                   expected: "\(header.count) fields as in the header")
             }
-            let f = r[i].trimmingCharacters(in: .whitespaces)
+            let f = trim(r[i])
             if f.isEmpty { out.append(.nan); continue }
             guard let v = Double(f) else {
                 throw FigureError.unreadableInput(file: file, line: lines[k], reason: "'\(f)' in column \(column)",
@@ -70,6 +70,14 @@ struct CSVTable {
 
     func strings(_ column: String) throws -> [String] {
         let i = try index(column)
-        return rows.map { i < $0.count ? $0[i].trimmingCharacters(in: .whitespaces) : "" }
+        return rows.map { i < $0.count ? String(trim($0[i])) : "" }
     }
+}
+
+/// Spaces and tabs off both ends, without Foundation (this runs once per CSV field).
+func trim(_ s: Substring) -> Substring {
+    var a = s.startIndex, b = s.endIndex
+    while a < b, s[a] == " " || s[a] == "\t" { a = s.index(after: a) }
+    while b > a, s[s.index(before: b)] == " " || s[s.index(before: b)] == "\t" { b = s.index(before: b) }
+    return s[a..<b]
 }

@@ -65,3 +65,12 @@ import Testing
         #expect(throws: FigureError.self) { _ = try ReportInputs.load(datasetDirectory: dir, frameSource: src) }
     }
 }
+
+@Suite struct CSVTableTests {
+    @Test func windowsLineEndingsCommentsAndSpacesAreRead() throws {
+        let t = try CSVTable.parse("# written by EC-Lab export\r\ntime_s, voltage_V\r\n0, 3.5\r\n\r\n1 ,3.6\r\n", file: "x.csv")
+        #expect(t.header == ["time_s", "voltage_V"])
+        #expect(try t.numbers("voltage_V") == [3.5, 3.6])
+        #expect(t.lines == [3, 5])
+    }
+}
