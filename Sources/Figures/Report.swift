@@ -35,6 +35,26 @@ public enum Report {
         return ReportSummary(path: pdfPath, pages: figs.map(\.name), skipped: skipped, seconds: Date().timeIntervalSince(start))
     }
 
+    /// `operando report DATASET [--out PATH]` in one call: loads the dataset's inputs (contrast frames
+    /// through `frameSource`, the integrator's Imaging hook) and renders them to `pdfPath`, or to
+    /// `defaultOutputPath(datasetDirectory:)` when `nil`.
+    @discardableResult
+    public static func render(datasetDirectory: String, to pdfPath: String? = nil, frameSource: ContrastFrameSource? = nil,
+                              progress: (String) -> Void = { _ in },
+                              note: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> ReportSummary {
+        progress("reading \(datasetDirectory)")
+        let inputs = try ReportInputs.load(datasetDirectory: datasetDirectory, frameSource: frameSource)
+        return try render(inputs: inputs, to: pdfPath ?? defaultOutputPath(datasetDirectory: datasetDirectory),
+                          progress: progress, note: note)
+    }
+
+    /// `reports/NAME.pdf`, NAME being the dataset directory's name without `.operando`.
+    public static func defaultOutputPath(datasetDirectory: String) -> String {
+        var name = ((datasetDirectory as NSString).standardizingPath as NSString).lastPathComponent
+        if name.hasSuffix(".operando") { name = String(name.dropLast(".operando".count)) }
+        return "reports/\(name.isEmpty ? "report" : name).pdf"
+    }
+
     /// Writes one PNG preview per report page (`NN-name.png` in `directory`) through cairo's image
     /// surface; returns the paths written.
     @discardableResult

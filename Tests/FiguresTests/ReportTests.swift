@@ -142,3 +142,27 @@ func run(_ tool: String, _ args: [String]) throws -> String {
         #expect(!s.pages.isEmpty)
     }
 }
+
+@Suite struct ReportEntryPointTests {
+    @Test func defaultOutputIsReportsSlashDatasetName() {
+        #expect(Report.defaultOutputPath(datasetDirectory: "runs/demo.operando/") == "reports/demo.pdf")
+        #expect(Report.defaultOutputPath(datasetDirectory: "/data/cycle3") == "reports/cycle3.pdf")
+    }
+
+    @Test func datasetWithOnlyEchemGivesTheEchemPages() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("figds-echem-\(UUID().uuidString).operando").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var csv = "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g\n"
+        for k in 0..<600 {
+            let t = Double(k) * 30
+            let kind = t < 300 ? "rest" : (t < 9000 ? "charge" : (t < 15000 ? "discharge" : "hold"))
+            let i = kind == "charge" ? 1e-4 : (kind == "rest" ? 0 : -1e-4)
+            csv += "\(t),0,\(kind),\(3.5 + t / 30000),\(i),0\n"
+        }
+        try csv.write(toFile: dir + "/echem.csv", atomically: true, encoding: .utf8)
+        var notes: [String] = []
+        let s = try Report.render(datasetDirectory: dir, to: dir + "/r.pdf", note: { notes.append($0) })
+        #expect(s.pages == ["1 Overview", "2 Beginning of charge", "4 End of discharge", "7 Parameters"])
+        #expect(notes.count == 3)
+    }
+}
