@@ -271,7 +271,10 @@ public enum FigureRenderer {
         }
         // A small margin so data never sit on the frame (matplotlib's 5 % rule, here 4 %).
         if axis.scale == .linear && hi > lo { let m = 0.04 * (hi - lo); lo -= m; hi += m }
-        return TickLocator.niceLimits(lo, hi, scale: axis.scale, targetCount: axis.targetTickCount)
+        let nice = TickLocator.niceLimits(lo, hi, scale: axis.scale, targetCount: axis.targetTickCount)
+        // Round out to ticks only when that wastes little room (0.1…1.0 should not become 0…1.2).
+        if axis.scale == .linear && hi > lo && nice.1 - nice.0 > 1.2 * (hi - lo) { return (lo, hi) }
+        return nice
     }
 
     static func ticks(_ axis: Axis, _ lo: Double, _ hi: Double, target: Int) -> [Tick] {

@@ -520,7 +520,7 @@ public enum Report {
         guard let p = inp.parameters else { return .failure(Missing(reason: "no parameter set")) }
         let ocv = p.ocvTable
         let th = stride(from: p.ocvTheta.first ?? 0.1, through: p.ocvTheta.last ?? 1, by: 0.002).map { $0 }
-        let a = Axes(x: Axis(label: "Lithium occupancy θ"), y: Axis(label: "OCV (V vs Li/Li⁺)"),
+        let a = Axes(x: Axis(label: "Lithium occupancy θ", limits: (0, 1)), y: Axis(label: "OCV (V vs Li/Li⁺)"),
                      items: [.line(LineSeries(x: th, y: th.map { ocv.evaluate($0).value }, colour: .black, lineWidthPoints: 1, label: "PCHIP")),
                              .line(LineSeries(x: p.ocvTheta, y: p.ocvVolts, colour: .red, lineWidthPoints: 0, marker: .circle, markerSizePoints: 3, label: "table"))],
                      legend: .best)
