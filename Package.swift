@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CTiff"]),
         .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging"]),
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging"], path: "firmware-sim"),
-        .target(name: "Figures", dependencies: ["CCairo", "Imaging", "ParticleModel"]),
+        .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
         .executableTarget(name: "operando",
                           dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures", "Rig", "FirmwareSim",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
@@ -42,6 +42,6 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "FirmwareSim", "Electrochemistry"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
-        .testTarget(name: "FiguresTests", dependencies: ["Figures", "Imaging"]),
+        .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
     ]
 )
