@@ -111,7 +111,7 @@ public protocol Potentiostat: AnyObject {
 }
 
 /// A camera frame as read out: 16-bit words (12-bit ADC on the real cameras), row-major.
-public struct RawFrame: Sendable {
+public struct CameraFrame: Sendable {
     /// Camera's frame counter (may wrap).
     public var frameID: UInt64
     public var width: Int
@@ -170,7 +170,7 @@ public protocol Camera: AnyObject {
     /// Arms the camera for hardware triggers.
     func start() throws
     /// The next frame read out, waiting up to `timeoutSeconds` (of the rig's clock).
-    func nextFrame(timeoutSeconds: Double) throws -> RawFrame
+    func nextFrame(timeoutSeconds: Double) throws -> CameraFrame
     /// Disarms the camera.
     func stop()
 }

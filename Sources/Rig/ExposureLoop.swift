@@ -1,0 +1,159 @@
+import Synchronization
+
+/// Exposure timing on the rig's clock (nanoseconds), derived from a protocol's `[imaging]`.
+public struct ExposureTiming: Sendable, Equatable {
+    public var periodNanoseconds: Int64
+    public var ledLeadNanoseconds: Int64
+    public var exposureNanoseconds: Int64
+    public var ledTailNanoseconds: Int64
+    /// A frame whose LED-on deadline is missed by more than this is skipped, not fired late.
+    public var missMarginNanoseconds: Int64
+
+    public init(periodNanoseconds: Int64, ledLeadNanoseconds: Int64, exposureNanoseconds: Int64,
+                ledTailNanoseconds: Int64, missMarginNanoseconds: Int64 = 1_000_000) {
+        self.periodNanoseconds = periodNanoseconds
+        self.ledLeadNanoseconds = ledLeadNanoseconds
+        self.exposureNanoseconds = exposureNanoseconds
+        self.ledTailNanoseconds = ledTailNanoseconds
+        self.missMarginNanoseconds = missMarginNanoseconds
+    }
+}
+
+/// Intended and actual times of one frame's edges (nanoseconds of the rig's clock).
+public struct FrameEdges: Sendable, Equatable {
+    public var frame: Int64 = 0
+    public var intendedLedOn: Int64 = 0
+    public var intendedTrigger: Int64 = 0
+    public var intendedLedOff: Int64 = 0
+    public var actualLedOn: Int64 = 0
+    public var actualTrigger: Int64 = 0
+    public var actualLedOff: Int64 = 0
+    /// Wake-up lateness at the LED-on deadline.
+    public var latenessNanoseconds: Int64 = 0
+    /// True when the frame was skipped for a missed deadline (no edges were driven).
+    public var skipped = false
+    /// Protocol step index at the trigger.
+    public var step: Int32 = 0
+    /// Set when driving a line failed; the loop stops after such a frame.
+    public var lineFailed = false
+
+    public init() {}
+}
+
+/// The lockstep exposure loop (docs/architecture.md, Lockstep): per frame, LED on at t − lead, camera
+/// trigger at t, LED off only after the exposure has ended (t_actual + exposure + tail), at absolute
+/// deadlines from a timeline fixed at the start. A late wake-up can lengthen the LED's on-time but
+/// never cut an exposure's light; a deadline missed by more than the margin skips the frame.
+///
+/// Real-time path: `fire(frame:)` and `runUntilStopped()` allocate nothing and take no locks; the
+/// records go into a preallocated single-producer/single-consumer ring another thread drains.
+public final class ExposureLoop: @unchecked Sendable {
+    public let clock: Clock
+    public let led: DigitalLine?
+    public let trigger: DigitalLine?
+    public let timing: ExposureTiming
+    /// Trigger time of frame 0.
+    public let firstTriggerNanoseconds: Int64
+    /// Protocol step the sequencer is in (written by the sequencer, read at each trigger).
+    public let currentStep = Atomic<Int>(0)
+    /// Set to stop the loop after the frame in progress (LED then off).
+    public let stopRequested = Atomic<Bool>(false)
+    /// Stop after this many frames (for self-tests and benchmarks); Int64.max for a run.
+    public let frameLimit: Int64
+    /// Wake-up latency at each LED-on deadline (only meaningful on a real clock).
+    public private(set) var latency = LatencyHistogram()
+    public private(set) var missedDeadlines: Int = 0
+    public private(set) var firedFrames: Int = 0
+
+    private let ring: UnsafeMutableBufferPointer<FrameEdges>
+    private let head = Atomic<Int>(0)   // next slot the loop writes
+    private let tail = Atomic<Int>(0)   // next slot the reader takes
+    public private(set) var overflowed = false
+
+    public init(clock: Clock, led: DigitalLine?, trigger: DigitalLine?, timing: ExposureTiming,
+                firstTriggerNanoseconds: Int64, frameLimit: Int64 = .max, ringCapacity: Int = 1 << 14) {
+        self.clock = clock
+        self.led = led
+        self.trigger = trigger
+        self.timing = timing
+        self.firstTriggerNanoseconds = firstTriggerNanoseconds
+        self.frameLimit = frameLimit
+        ring = .allocate(capacity: ringCapacity)
+        ring.initialize(repeating: FrameEdges())
+    }
+
+    deinit { ring.deallocate() }
+
+    /// Fires frame `k` of the timeline and returns its record. No allocation, no locks.
+    @inline(__always)
+    public func fire(frame k: Int64) -> FrameEdges {
+        var r = FrameEdges()
+        r.frame = k
+        r.intendedTrigger = firstTriggerNanoseconds &+ k &* timing.periodNanoseconds
+        r.intendedLedOn = r.intendedTrigger - timing.ledLeadNanoseconds
+        r.intendedLedOff = r.intendedTrigger + timing.exposureNanoseconds + timing.ledTailNanoseconds
+        r.step = Int32(truncatingIfNeeded: currentStep.load(ordering: .relaxed))
+        clock.sleep(untilNanoseconds: r.intendedLedOn)
+        let woke = clock.monotonicNanoseconds
+        r.latenessNanoseconds = woke - r.intendedLedOn
+        if !clock.isVirtual { latency.record(nanoseconds: r.latenessNanoseconds) }
+        if r.latenessNanoseconds > timing.missMarginNanoseconds {
+            // Too late to keep the LED lead: skip rather than fire late.
+            r.skipped = true
+            missedDeadlines += 1
+            return r
+        }
+        do {
+            try led?.set(true)
+            r.actualLedOn = clock.monotonicNanoseconds
+            clock.sleep(untilNanoseconds: r.intendedTrigger)
+            try trigger?.set(true)
+            r.actualTrigger = clock.monotonicNanoseconds
+            // The camera times the exposure from the edge it saw: keep the LED on past its end.
+            let off = max(r.intendedLedOff, r.actualTrigger + timing.exposureNanoseconds + timing.ledTailNanoseconds)
+            clock.sleep(untilNanoseconds: off)
+            try trigger?.set(false)
+            try led?.set(false)
+            r.actualLedOff = clock.monotonicNanoseconds
+        } catch {
+            r.lineFailed = true
+            try? led?.set(false)
+        }
+        firedFrames += 1
+        return r
+    }
+
+    /// Pushes a record into the ring (drops and flags overflow when the reader has fallen behind).
+    @inline(__always)
+    public func push(_ r: FrameEdges) {
+        let h = head.load(ordering: .relaxed)
+        let t = tail.load(ordering: .acquiring)
+        if h - t >= ring.count { overflowed = true; return }
+        ring[h % ring.count] = r
+        head.store(h + 1, ordering: .releasing)
+    }
+
+    /// Takes the records written since the last call (reader thread).
+    public func drain(into out: inout [FrameEdges]) {
+        let h = head.load(ordering: .acquiring)
+        var t = tail.load(ordering: .relaxed)
+        while t < h {
+            out.append(ring[t % ring.count])
+            t += 1
+        }
+        tail.store(t, ordering: .releasing)
+    }
+
+    /// The real-time thread's body: frames 0, 1, 2, … until stopped, a line fails or the limit.
+    public func runUntilStopped() {
+        var k: Int64 = 0
+        while k < frameLimit && !stopRequested.load(ordering: .relaxed) {
+            let r = fire(frame: k)
+            push(r)
+            if r.lineFailed { break }
+            k += 1
+        }
+        try? led?.set(false)
+        try? trigger?.set(false)
+    }
+}
