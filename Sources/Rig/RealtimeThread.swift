@@ -32,6 +32,8 @@ public final class RealtimeThread: @unchecked Sendable {
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         defer { pthread_attr_destroy(&attr) }
+        // A small stack: with MCL_FUTURE every page of it is faulted in at creation.
+        pthread_attr_setstacksize(&attr, 512 * 1024)
         var fifo = false
         if priority > 0 {
             pthread_attr_setinheritsched(&attr, Int32(PTHREAD_EXPLICIT_SCHED))

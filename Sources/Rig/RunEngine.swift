@@ -149,7 +149,7 @@ public final class RunEngine {
         if !hardware.clock.isVirtual && options.latencySelfTestSeconds > 0 {
             let frames = Int64(max(1, options.latencySelfTestSeconds * img.frameRateHz))
             let probe = ExposureLoop(clock: hardware.clock, led: nil, trigger: nil, timing: timing,
-                                     firstTriggerNanoseconds: hardware.clock.monotonicNanoseconds + 20_000_000, frameLimit: frames)
+                                     firstTriggerNanoseconds: hardware.clock.monotonicNanoseconds + 200_000_000, frameLimit: frames)
             let thread = RealtimeThread { probe.runUntilStopped() }
             try thread.start(priority: options.realtimePriority)
             thread.join()
@@ -178,7 +178,8 @@ public final class RunEngine {
         recorder = try Recorder(directory: options.outputDirectory, runInfo: runInfo,
                                 pixelSizeMicrometres: camera.pixelSizeMicrometres,
                                 frameIntervalSeconds: Double(img.bin) / img.frameRateHz, framesPerChunk: options.framesPerChunk)
-        t0 = hardware.clock.monotonicNanoseconds + 50_000_000
+        // Start far enough ahead for the real-time thread to be created and its memory locked.
+        t0 = hardware.clock.monotonicNanoseconds + (hardware.clock.isVirtual ? 50_000_000 : 300_000_000)
         event(.runStarted(backend: hardware.backend), at: t0)
         for w in selfTestReport?.warnings ?? [] { event(.warning(w), at: t0) }
 
