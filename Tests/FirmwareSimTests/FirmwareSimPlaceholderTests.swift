@@ -1,4 +1,0 @@
-import Testing
-@testable import FirmwareSim
-
-@Test func moduleLinks() { #expect(FirmwareSimModule.self == FirmwareSimModule.self) }
