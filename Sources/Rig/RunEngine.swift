@@ -194,7 +194,7 @@ public final class RunEngine {
         edges.reserveCapacity(4096)
         var rtThread: RealtimeThread? = nil
         let plannedSeconds = sequencer.planned.compactMap { $0.step.durationSeconds }.reduce(0, +)
-        var lastStatus = Int64.min
+        var lastStatus: Int64? = nil
 
         do {
             try camera.start()
@@ -255,7 +255,7 @@ public final class RunEngine {
                     break mainLoop
                 }
                 nextSample += sampleNs
-                if let onStatus, nextSample - lastStatus >= (hardware.clock.isVirtual ? 60_000_000_000 : 1_000_000_000) {
+                if let onStatus, lastStatus.map({ nextSample - $0 >= (hardware.clock.isVirtual ? 60_000_000_000 : 1_000_000_000) }) ?? true {
                     lastStatus = nextSample
                     onStatus(status(runSeconds: t, fraction: plannedSeconds > 0 ? t / plannedSeconds : nil))
                 }
@@ -361,7 +361,11 @@ public final class RunEngine {
         let overlap = max(0, min(frame.exposureEndNanoseconds, r.actualLedOff) - max(frame.exposureStartNanoseconds, r.actualLedOn))
         binLedFraction += Double(overlap) / Double(exposure)
         if binSum.count != frame.pixels.count { binSum = [Float](repeating: 0, count: frame.pixels.count) ; binCount = 0 }
-        for i in 0..<frame.pixels.count { binSum[i] += Float(frame.pixels[i]) }
+        binSum.withUnsafeMutableBufferPointer { sum in
+            frame.pixels.withUnsafeBufferPointer { px in
+                for i in 0..<px.count { sum[i] += Float(px[i]) }
+            }
+        }
         binCount += 1
         width = frame.width
         height = frame.height
