@@ -339,7 +339,12 @@ public final class RunEngine {
         triggers += 1
         let frame: CameraFrame
         do {
-            frame = try camera.nextFrame(timeoutSeconds: 0.5)
+            // On a virtual clock a timeout advances time: wait at most half the gap to the next frame
+            // so a missing frame cannot push the timeline into skipped deadlines.
+            let timeout = hardware.clock.isVirtual
+                ? max(1e-4, 0.5 * Double(timing.periodNanoseconds - timing.ledLeadNanoseconds - timing.exposureNanoseconds - timing.ledTailNanoseconds) / 1e9)
+                : 0.5
+            frame = try camera.nextFrame(timeoutSeconds: timeout)
         } catch CameraError.timeout(let device, let s) {
             dropped += 1
             consecutiveTimeouts += 1

@@ -11,6 +11,13 @@ public enum RunInterrupt {
     public static func install() {
         signal(SIGINT, runInterruptHandler)
         signal(SIGTERM, runInterruptHandler)
+        // A parent may have started us with these signals blocked (the mask is inherited): unblock
+        // them, or a stop request would wait, pending, until the run ends on its own.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
     }
 
     public static var signalName: String {

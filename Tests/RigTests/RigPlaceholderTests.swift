@@ -1,4 +1,0 @@
-import Testing
-@testable import Rig
-
-@Test func moduleLinks() { #expect(RigModule.self == RigModule.self) }
