@@ -54,6 +54,7 @@ public enum PhaseCorrelation {
     public struct Reference: Sendable {
         let size: Int, x0: Int, y0: Int
         let window: [Double]
+        let lowPass: [Double]
         let re: [Double], im: [Double]
 
         /// Prepares `frame` (frame 0) as the reference.
@@ -71,6 +72,15 @@ public enum PhaseCorrelation {
                 }
             }
             window = w
+            var lp = [Double](repeating: 0, count: n * n)
+            let sigma = Double(n) / 8
+            for v in 0..<n {
+                for u in 0..<n {
+                    let fu = Double(u <= n / 2 ? u : u - n), fv = Double(v <= n / 2 ? v : v - n)
+                    lp[v * n + u] = exp(-(fu * fu + fv * fv) / (2 * sigma * sigma))
+                }
+            }
+            lowPass = lp
             (re, im) = Self.spectrum(frame, size: n, x0: x0, y0: y0, window: w)
         }
 
@@ -94,11 +104,14 @@ public enum PhaseCorrelation {
             let n = size
             var (fr, fi) = Self.spectrum(frame, size: n, x0: x0, y0: y0, window: window)
             // Normalised cross-power spectrum F_k · conj(F_0): its inverse peaks at the displacement.
+            // Whitening gives noise-dominated high frequencies the same weight as the particle's
+            // structure, which breaks the peak in noisy frames; a Gaussian low-pass (σ = n/8 cycles)
+            // keeps the frequencies the particle and its edges occupy.
             for i in 0..<(n * n) {
                 let r = fr[i] * re[i] + fi[i] * im[i]
                 let m = fi[i] * re[i] - fr[i] * im[i]
                 let magnitude = max((r * r + m * m).squareRoot(), 1e-30)
-                fr[i] = r / magnitude; fi[i] = m / magnitude
+                fr[i] = r / magnitude * lowPass[i]; fi[i] = m / magnitude * lowPass[i]
             }
             fft2D(&fr, &fi, size: n, inverse: true)
             var best = 0
