@@ -218,12 +218,12 @@ public enum Analysis {
             let t = timed.timeSeconds
             times.append(t); change.append(intensityChange); centre.append(centreContrast); sdc.append(sdcStd)
             try driftCSV.row("\(k),\(csv(dx)),\(csv(dy))")
-            try metricsCSV.row("\(k),\(csv(t)),\(csv(intensityChange)),\(csv(sdcStd)),\(csv(centreContrast))")
+            try metricsCSV.row("\(k),\(csv(t, digits: 10)),\(csv(intensityChange)),\(csv(sdcStd)),\(csv(centreContrast))")
             if !isDropped {
                 for p in ContrastMetrics.lineProfile(contrast, from: profileStart, to: profileEnd,
                                                      widthPixels: options.profileWidthPixels) {
                     let positionMicrometres = (p.positionPixels - Double(leftSteps)) * pixelSize
-                    try profilesCSV.row("\(k),\(csv(t)),\(csv(positionMicrometres)),\(csv(p.value))")
+                    try profilesCSV.row("\(k),\(csv(t, digits: 10)),\(csv(positionMicrometres)),\(csv(p.value))")
                 }
             }
             try contrastWriter.append(contrast)
@@ -252,8 +252,8 @@ public enum Analysis {
         return summary
     }
 
-    static func csv(_ v: Double) -> String {
-        v.isFinite ? String(format: "%.6g", v) : "nan"
+    static func csv(_ v: Double, digits: Int = 6) -> String {
+        v.isFinite ? String(format: "%.\(digits)g", v) : "nan"
     }
 
     static func writeSummaryJSON(_ s: AnalysisSummary, input: String, options: AnalysisOptions, to path: String) throws {
