@@ -7,7 +7,9 @@ import Foundation
 
 /// Options of `operando analyse`; each maps 1:1 to a CLI flag.
 public struct AnalysisOptions: Sendable {
-    /// `--frame-interval T` (s): overrides the input's own frame interval.
+    /// `--frame-interval T` (s): overrides the input's own frame interval. For a dataset the frame
+    /// times still come from frames.csv; the interval then only sets binning windows and contrast.tif's
+    /// `finterval`.
     public var frameIntervalSeconds: Double?
     /// `--out DIR`: output directory (default `DATASET/analysis/` or `STACK.analysis/` next to the stack).
     public var outputDirectory: String?
@@ -15,7 +17,8 @@ public struct AnalysisOptions: Sendable {
     public var fiducial: (x: Double, y: Double)?
     /// `--threshold I`: mask threshold in frame-0 intensity units (default: Otsu).
     public var threshold: Float?
-    /// `--particle-at x,y` (pixels): keep the particle containing this pixel (default: the largest).
+    /// `--particle-at x,y` (pixels, parse with ``parsePixel(_:option:)``): keep the particle containing
+    /// this pixel (default: the largest).
     public var particleAt: (x: Int, y: Int)?
     /// `--sdc-lag x` (frames, after binning): lag of the sequential differential contrast (seed: 20–30).
     public var sdcLagFrames: Int = 30
@@ -38,6 +41,15 @@ public struct AnalysisOptions: Sendable {
             throw ImagingError.badValue(option: option, value: text, expected: "two pixel coordinates x,y such as 120,45.5")
         }
         return (x, y)
+    }
+
+    /// Parses a pixel `x,y` (`--particle-at 60,40`); fractional values are rounded to the nearest pixel.
+    public static func parsePixel(_ text: String, option: String) throws -> (x: Int, y: Int) {
+        let p = try parsePoint(text, option: option)
+        guard abs(p.x) < 1e9, abs(p.y) < 1e9 else {
+            throw ImagingError.badValue(option: option, value: text, expected: "pixel coordinates inside the frame")
+        }
+        return (Int(p.x.rounded()), Int(p.y.rounded()))
     }
 }
 

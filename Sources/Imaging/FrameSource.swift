@@ -177,3 +177,36 @@ public struct DatasetFrameSource: FrameSource {
                           exposures: row.exposures, frame: f)
     }
 }
+
+/// Frames already in memory (a short live buffer, a test, a figure) as a frame source.
+public struct InMemoryStack: FrameSource {
+    /// A name for messages.
+    public let path: String
+    /// The frames with their timing.
+    public var frames: [TimedFrame]
+    /// Pixel size, µm.
+    public var pixelSizeMicrometres: Double?
+    /// Nominal frame interval, s.
+    public var frameIntervalSeconds: Double?
+    /// Number of frames.
+    public var frameCount: Int { frames.count }
+    /// Frame width (0 when empty).
+    public var width: Int { frames.first?.frame.width ?? 0 }
+    /// Frame height (0 when empty).
+    public var height: Int { frames.first?.frame.height ?? 0 }
+
+    /// Frames timed [kΔt, (k+1)Δt).
+    public init(name: String = "in-memory stack", frames: [BinnedFrame], frameIntervalSeconds: Double,
+                pixelSizeMicrometres: Double? = nil) {
+        path = name
+        self.frames = frames.enumerated().map { k, f in
+            TimedFrame(index: k, startSeconds: Double(k) * frameIntervalSeconds,
+                       endSeconds: Double(k + 1) * frameIntervalSeconds, exposures: 1, frame: f)
+        }
+        self.frameIntervalSeconds = frameIntervalSeconds
+        self.pixelSizeMicrometres = pixelSizeMicrometres
+    }
+
+    /// Frame `index`.
+    public mutating func frame(_ index: Int) throws -> TimedFrame { frames[index] }
+}

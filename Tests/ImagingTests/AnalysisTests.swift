@@ -249,3 +249,15 @@ extension AnalysisOptions {
         return copy
     }
 }
+
+@Test func inMemoryStackRunsThroughTheSamePipeline() throws {
+    let stack = CoreShell().stack
+    let source = InMemoryStack(frames: (0..<8).map { stack.frame($0) }, frameIntervalSeconds: 2, pixelSizeMicrometres: 0.0347)
+    var options = AnalysisOptions()
+    options.sdcLagFrames = 3
+    options.particleAt = try AnalysisOptions.parsePixel("52.4,63.6", option: "--particle-at")
+    let summary = try Analysis.run(source: source, options: options,
+                                   outputDirectory: temporaryDirectory().appendingPathComponent("out").path)
+    #expect(summary.frameCount == 8 && summary.timesSeconds[1] == 3)
+    #expect(summary.sdcStandardDeviation[3].isFinite && summary.sdcStandardDeviation[2].isNaN)
+}
