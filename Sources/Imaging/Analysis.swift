@@ -128,8 +128,8 @@ public enum Analysis {
         if options.sdcLagFrames < 1 {
             throw ImagingError.badValue(option: "--sdc-lag", value: "\(options.sdcLagFrames)", expected: "a whole number of frames ≥ 1")
         }
-        if options.binFrames < 1 {
-            throw ImagingError.badValue(option: "--bin", value: "\(options.binFrames)", expected: "a whole number of frames ≥ 1")
+        if options.binFrames < 1 || options.binFrames > 65535 {
+            throw ImagingError.badValue(option: "--bin", value: "\(options.binFrames)", expected: "a whole number of frames from 1 to 65535")
         }
         if let p = options.pixelSizeMicrometres, !(p > 0 && p.isFinite) {
             throw ImagingError.badValue(option: "--pixel-size", value: "\(p)", expected: "a positive size in µm")
@@ -161,7 +161,7 @@ public enum Analysis {
         }
 
         // Frames after optional binning, produced lazily in order.
-        var frames = BinnedFrames(source: source, binFrames: options.binFrames,
+        var frames = try BinnedFrames(source: source, binFrames: options.binFrames,
                                   intervalSeconds: source.frameIntervalSeconds ?? 1)
         let expectedFrames = (source.frameCount + options.binFrames - 1) / options.binFrames
         guard let first = try frames.next() else { throw ImagingError.emptyStack(path: name) }
@@ -303,11 +303,11 @@ struct BinnedFrames {
     var pending: [TimedFrame] = []
     var finished = false
 
-    init(source: FrameSource, binFrames: Int, intervalSeconds: Double) {
+    init(source: FrameSource, binFrames: Int, intervalSeconds: Double) throws {
         self.source = source
         self.binFrames = binFrames
         if binFrames > 1 {
-            binner = try? TemporalBinner(framesPerBin: binFrames, exposureIntervalSeconds: intervalSeconds)
+            binner = try TemporalBinner(framesPerBin: binFrames, exposureIntervalSeconds: intervalSeconds)
         }
     }
 

@@ -141,7 +141,8 @@ public struct DatasetFrameSource: FrameSource {
             self.frameIntervalSeconds = given
         } else if rows.count > 1 {
             let steps = zip(rows, rows.dropFirst()).map { $1.startSeconds - $0.startSeconds }.sorted()
-            self.frameIntervalSeconds = steps[steps.count / 2]
+            let median = steps[steps.count / 2]
+            self.frameIntervalSeconds = median > 0 ? median : nil
         } else {
             self.frameIntervalSeconds = first.endSeconds > first.startSeconds ? first.endSeconds - first.startSeconds : nil
         }

@@ -57,6 +57,11 @@ public final class TIFFStackReader {
                 metadata.pixelSizeMicrometres = 25_400 / Double(xResolution)
             }
         }
+        // Thrown before every stored property is set, so deinit will not close the handle again.
+        if pages == 0 || width == 0 || height == 0 {
+            TIFFClose(tif)
+            throw ImagingError.emptyStack(path: path)
+        }
         var pageCount = pages
         var contiguousOffset: UInt64? = nil
         if let images = metadata.imageJImages, images > pages, pages >= 1, TIFFIsTiled(tif) == 0 {
@@ -73,10 +78,6 @@ public final class TIFFStackReader {
         self.info = StackInfo(width: Int(width), height: Int(height), frameCount: layout.frames,
                               pixelSizeMicrometres: metadata.pixelSizeMicrometres,
                               frameIntervalSeconds: metadata.frameIntervalSeconds)
-        if pages == 0 || width == 0 || height == 0 {
-            TIFFClose(tif)
-            throw ImagingError.emptyStack(path: path)
-        }
     }
 
     deinit { TIFFClose(tif) }
@@ -116,9 +117,13 @@ public final class TIFFStackReader {
         _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_SAMPLEFORMAT), &format)
         _ = operando_tiff_get_u16(tif, UInt32(TIFFTAG_PHOTOMETRIC), &photometric)
         let expected = "grayscale (1 sample per pixel), 8/16/32-bit integer or 32/64-bit float"
-        if samples != 1 || photometric == UInt16(PHOTOMETRIC_PALETTE) || photometric == UInt16(PHOTOMETRIC_RGB) {
+        if samples != 1 || photometric == UInt16(PHOTOMETRIC_RGB) {
             throw ImagingError.unsupportedTIFF(path: path, page: page,
                                                found: "\(samples) samples per pixel (colour)", expected: expected)
+        }
+        if photometric == UInt16(PHOTOMETRIC_PALETTE) {
+            throw ImagingError.unsupportedTIFF(path: path, page: page, found: "a palette (indexed colour) image",
+                                               expected: expected)
         }
         let supported: Set<String> = ["1-8", "1-16", "1-32", "2-8", "2-16", "2-32", "3-32", "3-64"]
         guard supported.contains("\(format)-\(bits)") else {
