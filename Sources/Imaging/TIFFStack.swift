@@ -440,6 +440,10 @@ public final class TIFFStackWriter {
         if frameCount == 0 && !bigTIFF {
             _ = operando_tiff_set_string(tif, UInt32(TIFFTAG_IMAGEDESCRIPTION), description())
         }
+        // Write the IFD before the pixels (libtiff rewrites it in place afterwards). With each IFD ahead
+        // of its data, no reader can mistake the pages for one contiguous ImageJ block: tifffile does
+        // when page 1's IFD lies beyond where N contiguous frames would end (2-page or tiny stacks).
+        _ = TIFFCheckpointDirectory(tif)
         let written = TIFFWriteEncodedStrip(tif, 0, UnsafeMutableRawPointer(mutating: bytes.baseAddress!),
                                             tmsize_t(bytes.count))
         guard written == bytes.count, TIFFWriteDirectory(tif) == 1 else {
