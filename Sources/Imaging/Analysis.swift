@@ -222,6 +222,10 @@ public enum Analysis {
         var current: TimedFrame? = first
         var lastReport = Date()
         while let timed = current {
+            guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
+                throw ImagingError.sizeMismatch(path: name, frame: k, found: "\(timed.frame.width)×\(timed.frame.height)",
+                                                expected: "\(reference.width)×\(reference.height)")
+            }
             let m = monitor.process(timed.frame, exposures: timed.exposures)
             let isDropped = m.isDropped
             let (dx, dy, contrast) = (m.driftXPixels, m.driftYPixels, m.contrast)
