@@ -96,3 +96,19 @@ func driftFromFiducialIsWithinFiveHundredthsOfAPixelRMS(amplitude: Double, noise
         (e as? ImagingError)?.description.contains("bright compact spot") == true
     }
 }
+
+@Test func fiducialSearchSkipsHotPixelsBlobsAndSpotsOnTheParticle() throws {
+    var stack = SyntheticStack()
+    stack.fiducialAmplitude = 900
+    var frame = stack.frame(0)
+    let mask = try Masking.particleMask(frame, source: "synthetic")
+    frame[20, 100] = 20_000                         // hot pixel: brighter, but one pixel wide
+    for y in 0..<128 { for x in 0..<128 {          // a second, larger particle: bright but not compact
+        let r2 = Double((x - 100) * (x - 100) + (y - 100) * (y - 100))
+        frame[x, y] += Float(3000 * exp(-r2 / (2 * 36)))
+        let d2 = Double((x - 52) * (x - 52) + (y - 64) * (y - 64))
+        frame[x, y] += Float(5000 * exp(-d2 / (2 * 1.5 * 1.5)))  // a bright spot on the particle
+    } }
+    let spot = try #require(FiducialSearch.find(in: frame, excluding: mask))
+    #expect(abs(spot.centreX - 104) < 0.1 && abs(spot.centreY - 30) < 0.1)
+}
