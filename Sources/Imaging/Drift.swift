@@ -15,7 +15,9 @@ public enum FiducialSearch {
     public static func find(in frame: BinnedFrame, excluding exclusion: Mask?, marginPixels: Int = 6,
                             minimumSNR: Double = 10) -> Gaussian2D? {
         let smooth = ImageOps.gaussianBlur(frame, sigmaPixels: 1)
-        // Pixel noise from the high-pass residual (MAD), robust to the particle and spots.
+        // Pixel noise from the high-pass residual (MAD, every 4th pixel), robust to the particle and
+        // spots. Subtracting the σ = 1 px smoothed value removes part of the noise itself (its std
+        // is ≈ 0.87 of the pixel noise), hence the 1.2.
         var residual = [Float]()
         residual.reserveCapacity(frame.pixels.count / 4 + 1)
         for i in stride(from: 0, to: frame.pixels.count, by: 4) { residual.append(abs(frame.pixels[i] - smooth.pixels[i])) }
@@ -31,6 +33,7 @@ public enum FiducialSearch {
             for x in border..<(w - border) {
                 if keepOut?[x, y] == true { continue }
                 let v = smooth[x, y]
+                // Loose pre-filter (smoothing lowers a spot's peak): the Gaussian fit below decides.
                 guard v.isFinite, Double(v - background) > minimumSNR * noise * 0.3 else { continue }
                 var isMax = true
                 scan: for dy in -2...2 {
