@@ -190,6 +190,7 @@ public enum Analysis {
         }
         let maskWriter = try TIFFStackWriter(path: out.appendingPathComponent("mask.tif").path, sampleType: .uint16,
                                              pixelSizeMicrometres: pixelSize)
+        maskWriter.displayRange = (0, 1)
         try maskWriter.append(mask.frame)
         try maskWriter.close()
         // Classic TIFF offsets are 32-bit: a contrast stack past ~4 GB must be BigTIFF.
@@ -218,6 +219,7 @@ public enum Analysis {
         var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
         var dropped: [Int] = []
         var maxDrift = 0.0
+        var contrastScale = 0.0  // for contrast.tif's display range: robust to a few edge pixels
         var k = 0
         var current: TimedFrame? = first
         var lastReport = Date()
@@ -230,7 +232,10 @@ public enum Analysis {
             let isDropped = m.isDropped
             let (dx, dy, contrast) = (m.driftXPixels, m.driftYPixels, m.contrast)
             let (intensityChange, centreContrast, sdcStd) = (m.intensityChange, m.centreContrast, m.sdcStandardDeviation)
-            if isDropped { dropped.append(k) } else { maxDrift = max(maxDrift, hypot(dx, dy)) }
+            if isDropped { dropped.append(k) } else {
+                maxDrift = max(maxDrift, hypot(dx, dy))
+                contrastScale = max(contrastScale, percentileOfMagnitude(contrast, mask: mask, fraction: 0.99))
+            }
             let t = timed.timeSeconds
             times.append(t); change.append(intensityChange); centre.append(centreContrast); sdc.append(sdcStd)
             try driftCSV.row("\(k),\(csv(dx)),\(csv(dy))")
@@ -250,6 +255,8 @@ public enum Analysis {
             }
             current = try frames.next()
         }
+        // Symmetric about zero, like the seed's colour scale (white = no change).
+        if contrastScale > 0 { contrastWriter.displayRange = (-contrastScale, contrastScale) }
         try contrastWriter.close()
         try driftCSV.close(); try metricsCSV.close(); try profilesCSV.close()
         if !monitor.tracker.failedFits.isEmpty {
@@ -266,6 +273,16 @@ public enum Analysis {
         try writeSummaryJSON(summary, input: name, options: options, to: out.appendingPathComponent("summary.json").path)
         progress(String(format: "analyse: %d frames in %.1f s → %@", k, summary.wallSeconds, outputDirectory))
         return summary
+    }
+
+    /// The `fraction` quantile of |value| over the mask's finite pixels (0 when there are none).
+    static func percentileOfMagnitude(_ image: BinnedFrame, mask: Mask, fraction: Double) -> Double {
+        var values: [Float] = []
+        values.reserveCapacity(mask.bits.count / 4)
+        for i in mask.bits.indices where mask.bits[i] && image.pixels[i].isFinite { values.append(abs(image.pixels[i])) }
+        guard !values.isEmpty else { return 0 }
+        values.sort()
+        return Double(values[min(values.count - 1, Int(Double(values.count - 1) * fraction))])
     }
 
     static func csv(_ v: Double, digits: Int = 6) -> String {

@@ -359,6 +359,13 @@ public final class TIFFStackWriter {
     private var size: (width: Int, height: Int)?
     /// Fixed-width placeholder for the frame count, patched in place by `close()`.
     private static let countPlaceholder = "frames=0000000000"
+    /// Fixed-width display range placeholder; ImageJ ignores min = max = 0, so it is harmless unpatched.
+    private static let rangePlaceholder = "min=+0.000000000e+00\nmax=+0.000000000e+00"
+
+    /// Display range recorded for ImageJ/Fiji (`min=`/`max=`); may be set any time before `close()`
+    /// (e.g. once the data's range is known). Without it ImageJ scales to page 0, which for a contrast
+    /// stack is all zeros.
+    public var displayRange: (min: Double, max: Double)?
 
     /// Creates (or truncates) `path`. `bigTIFF` writes 64-bit offsets: needed past 4 GB (tifffile and
     /// Fiji's Bio-Formats read it; plain ImageJ 1.x may not), so use it only for files that big.
@@ -403,7 +410,7 @@ public final class TIFFStackWriter {
     }
 
     private func description() -> String {
-        var lines = ["ImageJ=1.11a", Self.countPlaceholder, "hyperstack=true"]
+        var lines = ["ImageJ=1.11a", Self.countPlaceholder, "hyperstack=true", Self.rangePlaceholder]
         if let px = pixelSizeMicrometres {
             lines += ["unit=micron", "spacing=\(px)"]
         }
@@ -468,18 +475,28 @@ public final class TIFFStackWriter {
             throw ImagingError.cannotWrite(path: path, reason: "cannot reopen to record the frame count")
         }
         defer { try? handle.close() }
-        // libtiff writes the description right after page 0's pixels and its IFD.
+        // Page 0's IFD and its description are written ahead of its pixels (see `write`), but look
+        // past one page too in case a libtiff version places them after.
         let searchLength = min(4096 + (size.map { $0.width * $0.height * 4 } ?? 0) + 4096,
                                Int((try? handle.seekToEnd()) ?? 0))
         try? handle.seek(toOffset: 0)
         let head = handle.readData(ofLength: searchLength)
-        let needle = Data(Self.countPlaceholder.utf8)
-        guard let range = head.range(of: needle) else {
+        guard let count = head.range(of: Data(Self.countPlaceholder.utf8)) else {
             throw ImagingError.cannotWrite(path: path, reason: "ImageJ description not found to record the frame count")
         }
         let digits = String(frameCount)
         let patched = "frames=" + String(repeating: "0", count: 10 - digits.count) + digits
-        try? handle.seek(toOffset: UInt64(range.lowerBound))
+        try? handle.seek(toOffset: UInt64(count.lowerBound))
         handle.write(Data(patched.utf8))
+        if let range = displayRange, range.min.isFinite, range.max.isFinite,
+           let slot = head.range(of: Data(Self.rangePlaceholder.utf8)) {
+            // %+.9e always takes 16 characters for finite doubles with a 2-digit exponent.
+            func field(_ v: Double) -> String {
+                let text = String(format: "%+.9e", v)
+                return text.count == 16 ? text : String(format: "%+.9e", 0.0)
+            }
+            try? handle.seek(toOffset: UInt64(slot.lowerBound))
+            handle.write(Data("min=\(field(range.min))\nmax=\(field(range.max))".utf8))
+        }
     }
 }
