@@ -234,7 +234,9 @@ public enum Analysis {
             let (intensityChange, centreContrast, sdcStd) = (m.intensityChange, m.centreContrast, m.sdcStandardDeviation)
             if isDropped { dropped.append(k) } else {
                 maxDrift = max(maxDrift, hypot(dx, dy))
-                contrastScale = max(contrastScale, percentileOfMagnitude(contrast, mask: mask, fraction: 0.99))
+                if k % 8 == 0 {  // a display range needs no more than a sample of the frames
+                    contrastScale = max(contrastScale, percentileOfMagnitude(contrast, mask: mask, fraction: 0.99))
+                }
             }
             let t = timed.timeSeconds
             times.append(t); change.append(intensityChange); centre.append(centreContrast); sdc.append(sdcStd)

@@ -48,13 +48,16 @@ public final class TIFFStackReader {
            metadata.pixelSizeMicrometres == nil {
             var resolutionUnit: UInt16 = 0
             _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), &resolutionUnit)
+            // libtiff hands the rational back as a Float: keep the 7 digits it carries, so 0.0347
+            // reads as 0.0347 and not 0.034700000608901986.
+            func trimmed(_ v: Double) -> Double { Double(String(format: "%.7g", v)) ?? v }
             if let micrometresPerUnit = metadata.imageJMicrometresPerUnit {
-                metadata.pixelSizeMicrometres = micrometresPerUnit / Double(xResolution)
+                metadata.pixelSizeMicrometres = trimmed(micrometresPerUnit / Double(xResolution))
             } else if resolutionUnit == UInt16(RESUNIT_CENTIMETER) {
-                metadata.pixelSizeMicrometres = 1e4 / Double(xResolution)
+                metadata.pixelSizeMicrometres = trimmed(1e4 / Double(xResolution))
             } else if resolutionUnit == UInt16(RESUNIT_INCH), xResolution != 72, xResolution != 96 {
                 // 72 and 96 dpi are screen defaults that writers put in when they know nothing.
-                metadata.pixelSizeMicrometres = 25_400 / Double(xResolution)
+                metadata.pixelSizeMicrometres = trimmed(25_400 / Double(xResolution))
             }
         }
         // Thrown before every stored property is set, so deinit will not close the handle again.
