@@ -180,7 +180,7 @@ public enum Analysis {
         case let .fiducial(x, y):
             progress(String(format: "drift: Gaussian fit of the fiducial at %.2f,%.2f", x, y))
         case .phaseCorrelation:
-            note("drift: no fiducial found (bright compact spot outside the particle); using phase correlation (~0.1 px)")
+            note("drift: no fiducial found (bright compact spot outside the particle); using phase correlation (~0.05–0.1 px)")
         }
 
         // Outputs.
