@@ -26,6 +26,10 @@ public struct AnalysisOptions: Sendable {
     public var binFrames: Int = 1
     /// `--pixel-size µm`: overrides the input's pixel size (needed when a plain TIFF records none).
     public var pixelSizeMicrometres: Double?
+    /// `--label-particles`: also label every particle of frame 0 (same threshold, holes filled,
+    /// ≥ 20 px) into `labels.tif` (1 = largest) and list them in summary.json; the metrics still
+    /// follow the one particle chosen above.
+    public var labelParticles = false
     /// Radius of the centre-contrast disk, pixels (interfaces.md: ~3 px).
     public var centreRadiusPixels: Double = 3
     /// Width over which line profiles are averaged, pixels.
@@ -197,6 +201,18 @@ public enum Analysis {
         let contrastBytes = Double(reference.width * reference.height * 4) * Double(expectedFrames)
         let bigTIFF = contrastBytes > 3.9e9
         if bigTIFF { note(String(format: "contrast.tif will be %.1f GB: written as BigTIFF", contrastBytes / 1e9)) }
+        var labelled: [Mask] = []
+        if options.labelParticles {
+            let (labels, particles) = Masking.labelledParticles(reference, threshold: threshold)
+            labelled = particles
+            let labelWriter = try TIFFStackWriter(path: out.appendingPathComponent("labels.tif").path, sampleType: .uint16,
+                                                  pixelSizeMicrometres: pixelSize)
+            labelWriter.displayRange = (0, Double(max(1, particles.count)))
+            try labelWriter.append(BinnedFrame(width: reference.width, height: reference.height,
+                                               pixels: labels.map { Float($0) }))
+            try labelWriter.close()
+            progress("labels: \(particles.count) particle(s) → labels.tif")
+        }
         let contrastWriter = try TIFFStackWriter(path: out.appendingPathComponent("contrast.tif").path, sampleType: .float32,
                                                  pixelSizeMicrometres: pixelSize,
                                                  frameIntervalSeconds: source.frameIntervalSeconds.map { $0 * Double(options.binFrames) },
@@ -272,7 +288,8 @@ public enum Analysis {
             outline: outline, sdcDropTimeSeconds: drop, timesSeconds: times, intensityChange: change,
             centreContrast: centre, sdcStandardDeviation: sdc, notes: notes,
             wallSeconds: Date().timeIntervalSince(clock))
-        try writeSummaryJSON(summary, input: name, options: options, to: out.appendingPathComponent("summary.json").path)
+        try writeSummaryJSON(summary, input: name, options: options, particles: labelled, pixelSize: pixelSize,
+                             to: out.appendingPathComponent("summary.json").path)
         progress(String(format: "analyse: %d frames in %.1f s → %@", k, summary.wallSeconds, outputDirectory))
         return summary
     }
@@ -291,13 +308,19 @@ public enum Analysis {
         v.isFinite ? String(format: "%.\(digits)g", v) : "nan"
     }
 
-    static func writeSummaryJSON(_ s: AnalysisSummary, input: String, options: AnalysisOptions, to path: String) throws {
+    static func writeSummaryJSON(_ s: AnalysisSummary, input: String, options: AnalysisOptions,
+                                 particles: [Mask], pixelSize: Double, to path: String) throws {
         var drift: [String: Any] = ["failed_fits": s.failedDriftFits.count, "max_drift_px": s.maximumDriftPixels]
         switch s.driftMethod {
         case let .fiducial(x, y): drift["method"] = "fiducial"; drift["fiducial_px"] = [x, y]
         case .phaseCorrelation: drift["method"] = "phase_correlation"
         }
-        let object: [String: Any] = [
+        let labelled: [[String: Any]] = particles.enumerated().map { n, p in
+            let c = p.centroid ?? (x: .nan, y: .nan)
+            return ["label": n + 1, "area_px": p.areaPixels, "area_um2": Double(p.areaPixels) * pixelSize * pixelSize,
+                    "centroid_px": [c.x, c.y]]
+        }
+        var object: [String: Any] = [
             "input": input, "frames": s.frameCount, "dropped_frames": s.droppedFrames,
             "pixel_size_um": s.pixelSizeMicrometres, "threshold": Double(s.threshold),
             "particle_area_px": s.particleAreaPixels,
@@ -308,6 +331,7 @@ public enum Analysis {
             "sdc_drop_time_s": s.sdcDropTimeSeconds.map { $0 as Any } ?? NSNull(),
             "drift": drift, "notes": s.notes, "wall_time_s": s.wallSeconds,
         ]
+        if options.labelParticles { object["particles"] = labelled }
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: path))

@@ -256,9 +256,14 @@ extension AnalysisOptions {
     var options = AnalysisOptions()
     options.sdcLagFrames = 3
     options.particleAt = try AnalysisOptions.parsePixel("52.4,63.6", option: "--particle-at")
-    let summary = try Analysis.run(source: source, options: options,
-                                   outputDirectory: temporaryDirectory().appendingPathComponent("out").path)
+    options.labelParticles = true
+    let out = temporaryDirectory().appendingPathComponent("out")
+    let summary = try Analysis.run(source: source, options: options, outputDirectory: out.path)
     #expect(summary.frameCount == 8 && summary.timesSeconds[1] == 3)
+    let labels = try TIFFStackReader(path: out.appendingPathComponent("labels.tif").path).readFrame(0)
+    #expect(labels[52, 64] == 1 && labels[0, 0] == 0)
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("summary.json"))) as? [String: Any]
+    #expect((json?["particles"] as? [Any])?.isEmpty == false)
     #expect(summary.sdcStandardDeviation[3].isFinite && summary.sdcStandardDeviation[2].isNaN)
 }
 
