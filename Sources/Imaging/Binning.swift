@@ -3,7 +3,7 @@
 // dropped exposure lowers that bin's count but never shifts later bins in time.
 
 /// Averages consecutive exposures into bins of `framesPerBin`, keyed by exposure sequence number.
-public struct TemporalBinner {
+public struct TemporalBinner: Sendable {
     /// Exposures per bin.
     public let framesPerBin: Int
     /// Nominal time between exposures, s.

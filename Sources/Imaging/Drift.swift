@@ -67,7 +67,7 @@ public enum DriftMethod: Sendable, Equatable {
 }
 
 /// Measures each frame's drift against frame 0, tracking the fiducial from frame to frame.
-public struct DriftTracker {
+public struct DriftTracker: Sendable {
     /// The method in use.
     public let method: DriftMethod
     /// Frames in which the fiducial fit failed (the previous drift was reused).

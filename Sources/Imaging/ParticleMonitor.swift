@@ -24,7 +24,7 @@ public struct FrameMetrics: Sendable {
 }
 
 /// Drift-corrects frames against frame 0 and measures them; feed frames in order.
-public struct ParticleMonitor {
+public struct ParticleMonitor: Sendable {
     /// Frame 0, the reference I_0 of seed Eq. 1.
     public let reference: BinnedFrame
     /// The particle mask (from frame 0).
