@@ -123,6 +123,9 @@ public struct DriftTracker: Sendable {
         return PhaseCorrelation.Reference(frame, centre: c, extentPixels: Int(extent))
     }
 
+    /// Notes that the next frame has no data (dropped), so later frame numbers stay right.
+    public mutating func skipFrame() { frameIndex += 1 }
+
     /// The drift of the next frame (frames must be given in order, frame 0 first).
     public mutating func measure(_ frame: BinnedFrame) -> (dx: Double, dy: Double) {
         defer { frameIndex += 1 }

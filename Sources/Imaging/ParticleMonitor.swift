@@ -74,6 +74,7 @@ public struct ParticleMonitor: Sendable {
             || !frame.pixels.contains { $0.isFinite }
         if isDropped {
             ring[slot] = nil
+            tracker.skipFrame()
             return FrameMetrics(frame: k, driftXPixels: .nan, driftYPixels: .nan, intensityChange: .nan,
                                 sdcStandardDeviation: .nan, centreContrast: .nan, isDropped: true,
                                 contrast: BinnedFrame(width: reference.width, height: reference.height, repeating: .nan))
