@@ -7,7 +7,9 @@ import Foundation
 
 /// Options of `operando analyse`; each maps 1:1 to a CLI flag.
 public struct AnalysisOptions: Sendable {
-    /// `--frame-interval T` (s): overrides the input's own frame interval.
+    /// `--frame-interval T` (s): overrides the input's own frame interval. For a dataset the frame
+    /// times still come from frames.csv; the interval then only sets binning windows and contrast.tif's
+    /// `finterval`.
     public var frameIntervalSeconds: Double?
     /// `--out DIR`: output directory (default `DATASET/analysis/` or `STACK.analysis/` next to the stack).
     public var outputDirectory: String?
@@ -15,7 +17,8 @@ public struct AnalysisOptions: Sendable {
     public var fiducial: (x: Double, y: Double)?
     /// `--threshold I`: mask threshold in frame-0 intensity units (default: Otsu).
     public var threshold: Float?
-    /// `--particle-at x,y` (pixels): keep the particle containing this pixel (default: the largest).
+    /// `--particle-at x,y` (pixels, parse with ``parsePixel(_:option:)``): keep the particle containing
+    /// this pixel (default: the largest).
     public var particleAt: (x: Int, y: Int)?
     /// `--sdc-lag x` (frames, after binning): lag of the sequential differential contrast (seed: 20–30).
     public var sdcLagFrames: Int = 30
@@ -23,6 +26,10 @@ public struct AnalysisOptions: Sendable {
     public var binFrames: Int = 1
     /// `--pixel-size µm`: overrides the input's pixel size (needed when a plain TIFF records none).
     public var pixelSizeMicrometres: Double?
+    /// `--label-particles`: also label every particle of frame 0 (same threshold, holes filled,
+    /// ≥ 20 px) into `labels.tif` (1 = largest) and list them in summary.json; the metrics still
+    /// follow the one particle chosen above.
+    public var labelParticles = false
     /// Radius of the centre-contrast disk, pixels (interfaces.md: ~3 px).
     public var centreRadiusPixels: Double = 3
     /// Width over which line profiles are averaged, pixels.
@@ -38,6 +45,15 @@ public struct AnalysisOptions: Sendable {
             throw ImagingError.badValue(option: option, value: text, expected: "two pixel coordinates x,y such as 120,45.5")
         }
         return (x, y)
+    }
+
+    /// Parses a pixel `x,y` (`--particle-at 60,40`); fractional values are rounded to the nearest pixel.
+    public static func parsePixel(_ text: String, option: String) throws -> (x: Int, y: Int) {
+        let p = try parsePoint(text, option: option)
+        guard abs(p.x) < 1e9, abs(p.y) < 1e9 else {
+            throw ImagingError.badValue(option: option, value: text, expected: "pixel coordinates inside the frame")
+        }
+        return (Int(p.x.rounded()), Int(p.y.rounded()))
     }
 }
 
@@ -116,8 +132,8 @@ public enum Analysis {
         if options.sdcLagFrames < 1 {
             throw ImagingError.badValue(option: "--sdc-lag", value: "\(options.sdcLagFrames)", expected: "a whole number of frames ≥ 1")
         }
-        if options.binFrames < 1 {
-            throw ImagingError.badValue(option: "--bin", value: "\(options.binFrames)", expected: "a whole number of frames ≥ 1")
+        if options.binFrames < 1 || options.binFrames > 65535 {
+            throw ImagingError.badValue(option: "--bin", value: "\(options.binFrames)", expected: "a whole number of frames from 1 to 65535")
         }
         if let p = options.pixelSizeMicrometres, !(p > 0 && p.isFinite) {
             throw ImagingError.badValue(option: "--pixel-size", value: "\(p)", expected: "a positive size in µm")
@@ -149,7 +165,7 @@ public enum Analysis {
         }
 
         // Frames after optional binning, produced lazily in order.
-        var frames = BinnedFrames(source: source, binFrames: options.binFrames,
+        var frames = try BinnedFrames(source: source, binFrames: options.binFrames,
                                   intervalSeconds: source.frameIntervalSeconds ?? 1)
         let expectedFrames = (source.frameCount + options.binFrames - 1) / options.binFrames
         guard let first = try frames.next() else { throw ImagingError.emptyStack(path: name) }
@@ -168,7 +184,7 @@ public enum Analysis {
         case let .fiducial(x, y):
             progress(String(format: "drift: Gaussian fit of the fiducial at %.2f,%.2f", x, y))
         case .phaseCorrelation:
-            note("drift: no fiducial found (bright compact spot outside the particle); using phase correlation (~0.1 px)")
+            note("drift: no fiducial found (bright compact spot outside the particle); using phase correlation (~0.05–0.1 px)")
         }
 
         // Outputs.
@@ -178,12 +194,25 @@ public enum Analysis {
         }
         let maskWriter = try TIFFStackWriter(path: out.appendingPathComponent("mask.tif").path, sampleType: .uint16,
                                              pixelSizeMicrometres: pixelSize)
+        maskWriter.displayRange = (0, 1)
         try maskWriter.append(mask.frame)
         try maskWriter.close()
         // Classic TIFF offsets are 32-bit: a contrast stack past ~4 GB must be BigTIFF.
         let contrastBytes = Double(reference.width * reference.height * 4) * Double(expectedFrames)
         let bigTIFF = contrastBytes > 3.9e9
         if bigTIFF { note(String(format: "contrast.tif will be %.1f GB: written as BigTIFF", contrastBytes / 1e9)) }
+        var labelled: [Mask] = []
+        if options.labelParticles {
+            let (labels, particles) = Masking.labelledParticles(reference, threshold: threshold)
+            labelled = particles
+            let labelWriter = try TIFFStackWriter(path: out.appendingPathComponent("labels.tif").path, sampleType: .uint16,
+                                                  pixelSizeMicrometres: pixelSize)
+            labelWriter.displayRange = (0, Double(max(1, particles.count)))
+            try labelWriter.append(BinnedFrame(width: reference.width, height: reference.height,
+                                               pixels: labels.map { Float($0) }))
+            try labelWriter.close()
+            progress("labels: \(particles.count) particle(s) → labels.tif")
+        }
         let contrastWriter = try TIFFStackWriter(path: out.appendingPathComponent("contrast.tif").path, sampleType: .float32,
                                                  pixelSizeMicrometres: pixelSize,
                                                  frameIntervalSeconds: source.frameIntervalSeconds.map { $0 * Double(options.binFrames) },
@@ -206,24 +235,34 @@ public enum Analysis {
         var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
         var dropped: [Int] = []
         var maxDrift = 0.0
+        var contrastScale = 0.0  // for contrast.tif's display range: robust to a few edge pixels
         var k = 0
         var current: TimedFrame? = first
         var lastReport = Date()
         while let timed = current {
+            guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
+                throw ImagingError.sizeMismatch(path: name, frame: k, found: "\(timed.frame.width)×\(timed.frame.height)",
+                                                expected: "\(reference.width)×\(reference.height)")
+            }
             let m = monitor.process(timed.frame, exposures: timed.exposures)
             let isDropped = m.isDropped
             let (dx, dy, contrast) = (m.driftXPixels, m.driftYPixels, m.contrast)
             let (intensityChange, centreContrast, sdcStd) = (m.intensityChange, m.centreContrast, m.sdcStandardDeviation)
-            if isDropped { dropped.append(k) } else { maxDrift = max(maxDrift, hypot(dx, dy)) }
+            if isDropped { dropped.append(k) } else {
+                maxDrift = max(maxDrift, hypot(dx, dy))
+                if k % 8 == 0 {  // a display range needs no more than a sample of the frames
+                    contrastScale = max(contrastScale, percentileOfMagnitude(contrast, mask: mask, fraction: 0.99))
+                }
+            }
             let t = timed.timeSeconds
             times.append(t); change.append(intensityChange); centre.append(centreContrast); sdc.append(sdcStd)
             try driftCSV.row("\(k),\(csv(dx)),\(csv(dy))")
-            try metricsCSV.row("\(k),\(csv(t)),\(csv(intensityChange)),\(csv(sdcStd)),\(csv(centreContrast))")
+            try metricsCSV.row("\(k),\(csv(t, digits: 10)),\(csv(intensityChange)),\(csv(sdcStd)),\(csv(centreContrast))")
             if !isDropped {
                 for p in ContrastMetrics.lineProfile(contrast, from: profileStart, to: profileEnd,
                                                      widthPixels: options.profileWidthPixels) {
                     let positionMicrometres = (p.positionPixels - Double(leftSteps)) * pixelSize
-                    try profilesCSV.row("\(k),\(csv(t)),\(csv(positionMicrometres)),\(csv(p.value))")
+                    try profilesCSV.row("\(k),\(csv(t, digits: 10)),\(csv(positionMicrometres)),\(csv(p.value))")
                 }
             }
             try contrastWriter.append(contrast)
@@ -234,6 +273,8 @@ public enum Analysis {
             }
             current = try frames.next()
         }
+        // Symmetric about zero, like the seed's colour scale (white = no change).
+        if contrastScale > 0 { contrastWriter.displayRange = (-contrastScale, contrastScale) }
         try contrastWriter.close()
         try driftCSV.close(); try metricsCSV.close(); try profilesCSV.close()
         if !monitor.tracker.failedFits.isEmpty {
@@ -247,22 +288,39 @@ public enum Analysis {
             outline: outline, sdcDropTimeSeconds: drop, timesSeconds: times, intensityChange: change,
             centreContrast: centre, sdcStandardDeviation: sdc, notes: notes,
             wallSeconds: Date().timeIntervalSince(clock))
-        try writeSummaryJSON(summary, input: name, options: options, to: out.appendingPathComponent("summary.json").path)
+        try writeSummaryJSON(summary, input: name, options: options, particles: labelled, pixelSize: pixelSize,
+                             to: out.appendingPathComponent("summary.json").path)
         progress(String(format: "analyse: %d frames in %.1f s → %@", k, summary.wallSeconds, outputDirectory))
         return summary
     }
 
-    static func csv(_ v: Double) -> String {
-        v.isFinite ? String(format: "%.6g", v) : "nan"
+    /// The `fraction` quantile of |value| over the mask's finite pixels (0 when there are none).
+    static func percentileOfMagnitude(_ image: BinnedFrame, mask: Mask, fraction: Double) -> Double {
+        var values: [Float] = []
+        values.reserveCapacity(mask.bits.count / 4)
+        for i in mask.bits.indices where mask.bits[i] && image.pixels[i].isFinite { values.append(abs(image.pixels[i])) }
+        guard !values.isEmpty else { return 0 }
+        values.sort()
+        return Double(values[min(values.count - 1, Int(Double(values.count - 1) * fraction))])
     }
 
-    static func writeSummaryJSON(_ s: AnalysisSummary, input: String, options: AnalysisOptions, to path: String) throws {
+    static func csv(_ v: Double, digits: Int = 6) -> String {
+        v.isFinite ? String(format: "%.\(digits)g", v) : "nan"
+    }
+
+    static func writeSummaryJSON(_ s: AnalysisSummary, input: String, options: AnalysisOptions,
+                                 particles: [Mask], pixelSize: Double, to path: String) throws {
         var drift: [String: Any] = ["failed_fits": s.failedDriftFits.count, "max_drift_px": s.maximumDriftPixels]
         switch s.driftMethod {
         case let .fiducial(x, y): drift["method"] = "fiducial"; drift["fiducial_px"] = [x, y]
         case .phaseCorrelation: drift["method"] = "phase_correlation"
         }
-        let object: [String: Any] = [
+        let labelled: [[String: Any]] = particles.enumerated().map { n, p in
+            let c = p.centroid ?? (x: .nan, y: .nan)
+            return ["label": n + 1, "area_px": p.areaPixels, "area_um2": Double(p.areaPixels) * pixelSize * pixelSize,
+                    "centroid_px": [c.x, c.y]]
+        }
+        var object: [String: Any] = [
             "input": input, "frames": s.frameCount, "dropped_frames": s.droppedFrames,
             "pixel_size_um": s.pixelSizeMicrometres, "threshold": Double(s.threshold),
             "particle_area_px": s.particleAreaPixels,
@@ -273,6 +331,7 @@ public enum Analysis {
             "sdc_drop_time_s": s.sdcDropTimeSeconds.map { $0 as Any } ?? NSNull(),
             "drift": drift, "notes": s.notes, "wall_time_s": s.wallSeconds,
         ]
+        if options.labelParticles { object["particles"] = labelled }
         do {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: URL(fileURLWithPath: path))
@@ -291,11 +350,11 @@ struct BinnedFrames {
     var pending: [TimedFrame] = []
     var finished = false
 
-    init(source: FrameSource, binFrames: Int, intervalSeconds: Double) {
+    init(source: FrameSource, binFrames: Int, intervalSeconds: Double) throws {
         self.source = source
         self.binFrames = binFrames
         if binFrames > 1 {
-            binner = try? TemporalBinner(framesPerBin: binFrames, exposureIntervalSeconds: intervalSeconds)
+            binner = try TemporalBinner(framesPerBin: binFrames, exposureIntervalSeconds: intervalSeconds)
         }
     }
 

@@ -3,7 +3,7 @@
 // dropped exposure lowers that bin's count but never shifts later bins in time.
 
 /// Averages consecutive exposures into bins of `framesPerBin`, keyed by exposure sequence number.
-public struct TemporalBinner {
+public struct TemporalBinner: Sendable {
     /// Exposures per bin.
     public let framesPerBin: Int
     /// Nominal time between exposures, s.
@@ -11,7 +11,8 @@ public struct TemporalBinner {
     /// Time of exposure 0's start, s.
     public let firstExposureSeconds: Double
     private var currentBin: Int?
-    private var sum: [Float] = []
+    /// Double sums: exact for any bin of 16-bit exposures (a Float sum stops being exact past 2²⁴).
+    private var sum: [Double] = []
     private var count: [UInt16] = []
     private var exposures = 0
     private var size: (width: Int, height: Int)?
@@ -50,7 +51,7 @@ public struct TemporalBinner {
         let bin = sequenceNumber / framesPerBin
         if size == nil {
             size = (width, height)
-            sum = [Float](repeating: 0, count: width * height)
+            sum = [Double](repeating: 0, count: width * height)
             count = [UInt16](repeating: 0, count: width * height)
         }
         if let current = currentBin, bin != current {
@@ -61,7 +62,7 @@ public struct TemporalBinner {
         exposures += 1
         for i in 0..<(width * height) {
             let v = value(i)
-            if v.isFinite { sum[i] += v; count[i] += 1 }
+            if v.isFinite { sum[i] += Double(v); count[i] += 1 }
         }
         return done
     }
@@ -81,7 +82,7 @@ public struct TemporalBinner {
     private mutating func emit(_ bin: Int) -> TimedFrame {
         let (w, h) = size ?? (0, 0)
         var pixels = [Float](repeating: .nan, count: w * h)
-        for i in pixels.indices where count[i] > 0 { pixels[i] = sum[i] / Float(count[i]) }
+        for i in pixels.indices where count[i] > 0 { pixels[i] = Float(sum[i] / Double(count[i])) }
         let (start, end) = window(bin)
         let out = TimedFrame(index: bin, startSeconds: start, endSeconds: end, exposures: exposures,
                              frame: BinnedFrame(width: w, height: h, pixels: pixels))

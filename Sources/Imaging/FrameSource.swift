@@ -141,7 +141,8 @@ public struct DatasetFrameSource: FrameSource {
             self.frameIntervalSeconds = given
         } else if rows.count > 1 {
             let steps = zip(rows, rows.dropFirst()).map { $1.startSeconds - $0.startSeconds }.sorted()
-            self.frameIntervalSeconds = steps[steps.count / 2]
+            let median = steps[steps.count / 2]
+            self.frameIntervalSeconds = median > 0 ? median : nil
         } else {
             self.frameIntervalSeconds = first.endSeconds > first.startSeconds ? first.endSeconds - first.startSeconds : nil
         }
@@ -176,4 +177,37 @@ public struct DatasetFrameSource: FrameSource {
         return TimedFrame(index: index, startSeconds: row.startSeconds, endSeconds: row.endSeconds,
                           exposures: row.exposures, frame: f)
     }
+}
+
+/// Frames already in memory (a short live buffer, a test, a figure) as a frame source.
+public struct InMemoryStack: FrameSource {
+    /// A name for messages.
+    public let path: String
+    /// The frames with their timing.
+    public var frames: [TimedFrame]
+    /// Pixel size, µm.
+    public var pixelSizeMicrometres: Double?
+    /// Nominal frame interval, s.
+    public var frameIntervalSeconds: Double?
+    /// Number of frames.
+    public var frameCount: Int { frames.count }
+    /// Frame width (0 when empty).
+    public var width: Int { frames.first?.frame.width ?? 0 }
+    /// Frame height (0 when empty).
+    public var height: Int { frames.first?.frame.height ?? 0 }
+
+    /// Frames timed [kΔt, (k+1)Δt).
+    public init(name: String = "in-memory stack", frames: [BinnedFrame], frameIntervalSeconds: Double,
+                pixelSizeMicrometres: Double? = nil) {
+        path = name
+        self.frames = frames.enumerated().map { k, f in
+            TimedFrame(index: k, startSeconds: Double(k) * frameIntervalSeconds,
+                       endSeconds: Double(k + 1) * frameIntervalSeconds, exposures: 1, frame: f)
+        }
+        self.frameIntervalSeconds = frameIntervalSeconds
+        self.pixelSizeMicrometres = pixelSizeMicrometres
+    }
+
+    /// Frame `index`.
+    public mutating func frame(_ index: Int) throws -> TimedFrame { frames[index] }
 }

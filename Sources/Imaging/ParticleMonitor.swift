@@ -24,7 +24,7 @@ public struct FrameMetrics: Sendable {
 }
 
 /// Drift-corrects frames against frame 0 and measures them; feed frames in order.
-public struct ParticleMonitor {
+public struct ParticleMonitor: Sendable {
     /// Frame 0, the reference I_0 of seed Eq. 1.
     public let reference: BinnedFrame
     /// The particle mask (from frame 0).
@@ -62,18 +62,22 @@ public struct ParticleMonitor {
         ring = Array(repeating: nil, count: sdcLagFrames + 1)
     }
 
-    /// Processes the next frame (the first call must be frame 0 itself). `exposures == 0` or an
-    /// all-NaN frame marks a dropped frame: its metrics are NaN and it still takes its slot.
+    /// Processes the next frame (the first call must be frame 0 itself). `exposures == 0`, an
+    /// all-NaN frame or one of another size marks a dropped frame: its metrics are NaN and it still
+    /// takes its slot.
     public mutating func process(_ frame: BinnedFrame, exposures: Int = 1) -> FrameMetrics {
         let k = nextFrame
         nextFrame += 1
         let slot = k % (sdcLagFrames + 1)
-        let isDropped = exposures == 0 || !frame.pixels.contains { $0.isFinite }
+        // A frame of another size cannot be compared with frame 0: it is treated like a dropped one.
+        let isDropped = exposures == 0 || frame.width != reference.width || frame.height != reference.height
+            || !frame.pixels.contains { $0.isFinite }
         if isDropped {
             ring[slot] = nil
+            tracker.skipFrame()
             return FrameMetrics(frame: k, driftXPixels: .nan, driftYPixels: .nan, intensityChange: .nan,
                                 sdcStandardDeviation: .nan, centreContrast: .nan, isDropped: true,
-                                contrast: BinnedFrame(width: frame.width, height: frame.height, repeating: .nan))
+                                contrast: BinnedFrame(width: reference.width, height: reference.height, repeating: .nan))
         }
         // Frame 0 is the reference: its drift is zero by definition (the fit still runs to keep the
         // tracker's frame count in step).

@@ -1,6 +1,6 @@
 // Fallback drift estimate when there is no fiducial: subpixel phase correlation against frame 0.
-// A small radix-2 FFT on the largest centred power-of-two square (≤ 256 px) with a Hann window;
-// the subpixel peak is a 3-point parabola per axis. Accuracy ~0.1 px: coarser than the Gaussian fit.
+// A small radix-2 FFT over a Hann-windowed square crop (≤ 256 px, zero-padded to a power of two);
+// the subpixel peak is a 3-point parabola per axis. Accuracy ~0.05–0.1 px: coarser than the fit.
 import Foundation
 
 /// Translation between two frames by phase correlation.
@@ -52,37 +52,60 @@ public enum PhaseCorrelation {
 
     /// A reference prepared once: its windowed spectrum.
     public struct Reference: Sendable {
-        let size: Int, x0: Int, y0: Int
+        /// FFT size (power of two), crop size (≤ FFT size) and crop origin in the frame.
+        let size: Int, crop: Int, x0: Int, y0: Int
         let window: [Double]
+        let lowPass: [Double]
         let re: [Double], im: [Double]
 
-        /// Prepares `frame` (frame 0) as the reference.
-        public init(_ frame: BinnedFrame) {
+        /// Prepares `frame` (frame 0) as the reference, over a square crop of at most
+        /// `extentPixels` (and 256 px) centred on `centre` (default: the frame centre) and kept inside
+        /// the frame; the Hann-windowed crop is zero-padded to a power of two.
+        public init(_ frame: BinnedFrame, centre: (x: Double, y: Double)? = nil, extentPixels: Int? = nil) {
+            let m = max(1, min(frame.width, frame.height, 256, extentPixels ?? Int.max))
             var n = 1
-            while n * 2 <= min(frame.width, frame.height, 256) { n *= 2 }
+            while n < m { n *= 2 }
             size = n
-            x0 = (frame.width - n) / 2
-            y0 = (frame.height - n) / 2
-            var w = [Double](repeating: 0, count: n * n)
-            for y in 0..<n {
-                for x in 0..<n {
-                    w[y * n + x] = (0.5 - 0.5 * cos(2 * .pi * Double(x) / Double(n)))
-                        * (0.5 - 0.5 * cos(2 * .pi * Double(y) / Double(n)))
+            crop = m
+            let c = centre ?? (Double(frame.width) / 2, Double(frame.height) / 2)
+            x0 = min(max(0, Int((c.x - Double(m) / 2).rounded())), frame.width - m)
+            y0 = min(max(0, Int((c.y - Double(m) / 2).rounded())), frame.height - m)
+            var w = [Double](repeating: 0, count: m * m)
+            for y in 0..<m {
+                for x in 0..<m {
+                    w[y * m + x] = (0.5 - 0.5 * cos(2 * .pi * (Double(x) + 0.5) / Double(m)))
+                        * (0.5 - 0.5 * cos(2 * .pi * (Double(y) + 0.5) / Double(m)))
                 }
             }
             window = w
-            (re, im) = Self.spectrum(frame, size: n, x0: x0, y0: y0, window: w)
+            var lp = [Double](repeating: 0, count: n * n)
+            let sigma = Double(n) / 8  // 1/8 cycle per pixel
+            for v in 0..<n {
+                for u in 0..<n {
+                    let fu = Double(u <= n / 2 ? u : u - n), fv = Double(v <= n / 2 ? v : v - n)
+                    lp[v * n + u] = exp(-(fu * fu + fv * fv) / (2 * sigma * sigma))
+                }
+            }
+            lowPass = lp
+            (re, im) = Self.spectrum(frame, size: n, crop: m, x0: x0, y0: y0, window: w)
         }
 
-        static func spectrum(_ frame: BinnedFrame, size n: Int, x0: Int, y0: Int, window: [Double]) -> ([Double], [Double]) {
-            var mean = 0.0, count = 0.0
-            for y in 0..<n { for x in 0..<n { let v = frame[x0 + x, y0 + y]; if v.isFinite { mean += Double(v); count += 1 } } }
-            mean /= max(count, 1)
-            var re = [Double](repeating: 0, count: n * n), im = [Double](repeating: 0, count: n * n)
-            for y in 0..<n {
-                for x in 0..<n {
+        static func spectrum(_ frame: BinnedFrame, size n: Int, crop m: Int, x0: Int, y0: Int,
+                             window: [Double]) -> ([Double], [Double]) {
+            // Window-weighted mean, so the taper does not turn a constant offset into structure.
+            var mean = 0.0, weight = 0.0
+            for y in 0..<m {
+                for x in 0..<m {
                     let v = frame[x0 + x, y0 + y]
-                    re[y * n + x] = v.isFinite ? (Double(v) - mean) * window[y * n + x] : 0
+                    if v.isFinite { mean += Double(v) * window[y * m + x]; weight += window[y * m + x] }
+                }
+            }
+            mean /= max(weight, 1e-30)
+            var re = [Double](repeating: 0, count: n * n), im = [Double](repeating: 0, count: n * n)
+            for y in 0..<m {
+                for x in 0..<m {
+                    let v = frame[x0 + x, y0 + y]
+                    re[y * n + x] = v.isFinite ? (Double(v) - mean) * window[y * m + x] : 0
                 }
             }
             fft2D(&re, &im, size: n, inverse: false)
@@ -92,13 +115,16 @@ public enum PhaseCorrelation {
         /// Displacement (dx, dy) of `frame`'s content relative to the reference, in pixels.
         public func displacement(of frame: BinnedFrame) -> (dx: Double, dy: Double) {
             let n = size
-            var (fr, fi) = Self.spectrum(frame, size: n, x0: x0, y0: y0, window: window)
+            var (fr, fi) = Self.spectrum(frame, size: n, crop: crop, x0: x0, y0: y0, window: window)
             // Normalised cross-power spectrum F_k · conj(F_0): its inverse peaks at the displacement.
+            // Whitening gives noise-dominated high frequencies the same weight as the particle's
+            // structure, which breaks the peak in noisy frames; a Gaussian low-pass (σ = n/8 cycles)
+            // keeps the frequencies the particle and its edges occupy.
             for i in 0..<(n * n) {
                 let r = fr[i] * re[i] + fi[i] * im[i]
                 let m = fi[i] * re[i] - fr[i] * im[i]
                 let magnitude = max((r * r + m * m).squareRoot(), 1e-30)
-                fr[i] = r / magnitude; fi[i] = m / magnitude
+                fr[i] = r / magnitude * lowPass[i]; fi[i] = m / magnitude * lowPass[i]
             }
             fft2D(&fr, &fi, size: n, inverse: true)
             var best = 0

@@ -48,14 +48,22 @@ public final class TIFFStackReader {
            metadata.pixelSizeMicrometres == nil {
             var resolutionUnit: UInt16 = 0
             _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), &resolutionUnit)
+            // libtiff hands the rational back as a Float: keep the 7 digits it carries, so 0.0347
+            // reads as 0.0347 and not 0.034700000608901986.
+            func trimmed(_ v: Double) -> Double { Double(String(format: "%.7g", v)) ?? v }
             if let micrometresPerUnit = metadata.imageJMicrometresPerUnit {
-                metadata.pixelSizeMicrometres = micrometresPerUnit / Double(xResolution)
+                metadata.pixelSizeMicrometres = trimmed(micrometresPerUnit / Double(xResolution))
             } else if resolutionUnit == UInt16(RESUNIT_CENTIMETER) {
-                metadata.pixelSizeMicrometres = 1e4 / Double(xResolution)
+                metadata.pixelSizeMicrometres = trimmed(1e4 / Double(xResolution))
             } else if resolutionUnit == UInt16(RESUNIT_INCH), xResolution != 72, xResolution != 96 {
                 // 72 and 96 dpi are screen defaults that writers put in when they know nothing.
-                metadata.pixelSizeMicrometres = 25_400 / Double(xResolution)
+                metadata.pixelSizeMicrometres = trimmed(25_400 / Double(xResolution))
             }
+        }
+        // Thrown before every stored property is set, so deinit will not close the handle again.
+        if pages == 0 || width == 0 || height == 0 {
+            TIFFClose(tif)
+            throw ImagingError.emptyStack(path: path)
         }
         var pageCount = pages
         var contiguousOffset: UInt64? = nil
@@ -73,10 +81,6 @@ public final class TIFFStackReader {
         self.info = StackInfo(width: Int(width), height: Int(height), frameCount: layout.frames,
                               pixelSizeMicrometres: metadata.pixelSizeMicrometres,
                               frameIntervalSeconds: metadata.frameIntervalSeconds)
-        if pages == 0 || width == 0 || height == 0 {
-            TIFFClose(tif)
-            throw ImagingError.emptyStack(path: path)
-        }
     }
 
     deinit { TIFFClose(tif) }
@@ -116,9 +120,13 @@ public final class TIFFStackReader {
         _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_SAMPLEFORMAT), &format)
         _ = operando_tiff_get_u16(tif, UInt32(TIFFTAG_PHOTOMETRIC), &photometric)
         let expected = "grayscale (1 sample per pixel), 8/16/32-bit integer or 32/64-bit float"
-        if samples != 1 || photometric == UInt16(PHOTOMETRIC_PALETTE) || photometric == UInt16(PHOTOMETRIC_RGB) {
+        if samples != 1 || photometric == UInt16(PHOTOMETRIC_RGB) {
             throw ImagingError.unsupportedTIFF(path: path, page: page,
                                                found: "\(samples) samples per pixel (colour)", expected: expected)
+        }
+        if photometric == UInt16(PHOTOMETRIC_PALETTE) {
+            throw ImagingError.unsupportedTIFF(path: path, page: page, found: "a palette (indexed colour) image",
+                                               expected: expected)
         }
         let supported: Set<String> = ["1-8", "1-16", "1-32", "2-8", "2-16", "2-32", "3-32", "3-64"]
         guard supported.contains("\(format)-\(bits)") else {
@@ -354,6 +362,13 @@ public final class TIFFStackWriter {
     private var size: (width: Int, height: Int)?
     /// Fixed-width placeholder for the frame count, patched in place by `close()`.
     private static let countPlaceholder = "frames=0000000000"
+    /// Fixed-width display range placeholder; ImageJ ignores min = max = 0, so it is harmless unpatched.
+    private static let rangePlaceholder = "min=+0.000000000e+00\nmax=+0.000000000e+00"
+
+    /// Display range recorded for ImageJ/Fiji (`min=`/`max=`); may be set any time before `close()`
+    /// (e.g. once the data's range is known). Without it ImageJ scales to page 0, which for a contrast
+    /// stack is all zeros.
+    public var displayRange: (min: Double, max: Double)?
 
     /// Creates (or truncates) `path`. `bigTIFF` writes 64-bit offsets: needed past 4 GB (tifffile and
     /// Fiji's Bio-Formats read it; plain ImageJ 1.x may not), so use it only for files that big.
@@ -398,7 +413,7 @@ public final class TIFFStackWriter {
     }
 
     private func description() -> String {
-        var lines = ["ImageJ=1.11a", Self.countPlaceholder, "hyperstack=true"]
+        var lines = ["ImageJ=1.11a", Self.countPlaceholder, "hyperstack=true", Self.rangePlaceholder]
         if let px = pixelSizeMicrometres {
             lines += ["unit=micron", "spacing=\(px)"]
         }
@@ -435,6 +450,10 @@ public final class TIFFStackWriter {
         if frameCount == 0 && !bigTIFF {
             _ = operando_tiff_set_string(tif, UInt32(TIFFTAG_IMAGEDESCRIPTION), description())
         }
+        // Write the IFD before the pixels (libtiff rewrites it in place afterwards). With each IFD ahead
+        // of its data, no reader can mistake the pages for one contiguous ImageJ block: tifffile does
+        // when page 1's IFD lies beyond where N contiguous frames would end (2-page or tiny stacks).
+        _ = TIFFCheckpointDirectory(tif)
         let written = TIFFWriteEncodedStrip(tif, 0, UnsafeMutableRawPointer(mutating: bytes.baseAddress!),
                                             tmsize_t(bytes.count))
         guard written == bytes.count, TIFFWriteDirectory(tif) == 1 else {
@@ -459,18 +478,28 @@ public final class TIFFStackWriter {
             throw ImagingError.cannotWrite(path: path, reason: "cannot reopen to record the frame count")
         }
         defer { try? handle.close() }
-        // libtiff writes the description right after page 0's pixels and its IFD.
+        // Page 0's IFD and its description are written ahead of its pixels (see `write`), but look
+        // past one page too in case a libtiff version places them after.
         let searchLength = min(4096 + (size.map { $0.width * $0.height * 4 } ?? 0) + 4096,
                                Int((try? handle.seekToEnd()) ?? 0))
         try? handle.seek(toOffset: 0)
         let head = handle.readData(ofLength: searchLength)
-        let needle = Data(Self.countPlaceholder.utf8)
-        guard let range = head.range(of: needle) else {
+        guard let count = head.range(of: Data(Self.countPlaceholder.utf8)) else {
             throw ImagingError.cannotWrite(path: path, reason: "ImageJ description not found to record the frame count")
         }
         let digits = String(frameCount)
         let patched = "frames=" + String(repeating: "0", count: 10 - digits.count) + digits
-        try? handle.seek(toOffset: UInt64(range.lowerBound))
+        try? handle.seek(toOffset: UInt64(count.lowerBound))
         handle.write(Data(patched.utf8))
+        if let range = displayRange, range.min.isFinite, range.max.isFinite,
+           let slot = head.range(of: Data(Self.rangePlaceholder.utf8)) {
+            // %+.9e always takes 16 characters for finite doubles with a 2-digit exponent.
+            func field(_ v: Double) -> String {
+                let text = String(format: "%+.9e", v)
+                return text.count == 16 ? text : String(format: "%+.9e", 0.0)
+            }
+            try? handle.seek(toOffset: UInt64(slot.lowerBound))
+            handle.write(Data("min=\(field(range.min))\nmax=\(field(range.max))".utf8))
+        }
     }
 }
