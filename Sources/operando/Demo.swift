@@ -1,50 +1,117 @@
 import ArgumentParser
 import Electrochemistry
+import FirmwareSim
+import Figures
 import Foundation
+import Imaging
 import ParticleModel
+import Rig
 
 struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the demo: the seed's protocol (C/3 charge to 4.3 V, C/3 discharge to 3.0 V, 2 h hold at 3.0 V) end to end.",
-        discussion: "Writes into --out: model/ (trace.csv, profiles.csv, summary.json) and summary.txt.")
+        abstract: "The whole chain on firmware-sim: run the demo protocol, analyse, calibrate, report.",
+        discussion: """
+        The simulated rig runs the seed's first cycle (C/3 CC charge to 4.3 V, C/3 CC discharge to 3.0 V,
+        2 h CV hold at 3.0 V; 10 Hz exposures binned 30 to one recorded frame) on a virtual clock. Then
+        the dataset is analysed, the model is calibrated against it and the figure report is rendered.
+        Writes into --out: demo.operando/ (dataset with analysis/ and calibration/), report.pdf.
+        """)
 
     @Option(help: "Output directory.")
     var out: String = "reports/demo"
 
-    static let protocolSteps = [
-        "Charge at C/3 until 4.3 V",
-        "Discharge at C/3 until 3.0 V",
-        "Hold at 3.0 V for 2 hours",
-    ]
+    @Option(help: "Rig file for the simulated world (default: firmware-sim defaults).")
+    var rig: String?
+
+    static let protocolText = """
+    # operando demo: the seed's first cycle (Fig. 1E, 2, 4) on firmware-sim.
+    [cell]
+    active_mass_mg = 1.5
+    practical_capacity_mAh_per_g = 210
+
+    [limits]
+    voltage_min_V = 2.8
+    voltage_max_V = 4.4
+    current_max_mA = 2.0
+
+    [imaging]
+    frame_rate_Hz = 10
+    exposure_ms = 2.5
+    bin = 30
+    led_lead_ms = 0.2
+
+    [[steps]]
+    do = "Charge at C/3 until 4.3 V"
+    [[steps]]
+    do = "Discharge at C/3 until 3.0 V"
+    [[steps]]
+    do = "Hold at 3.0 V for 2 hours"
+
+    """
 
     func run() throws {
         let start = Date()
-        let steps = try Self.protocolSteps.enumerated().map {
-            try StepParser.parse($1, location: SourceLocation(file: "demo protocol", line: $0 + 1))
+        func stage(_ s: String) {
+            FileHandle.standardError.write(Data(String(format: "[%5.1f s] demo: %@\n", Date().timeIntervalSince(start), s).utf8))
         }
-        FileHandle.standardError.write("demo: particle model, default particle, Butler–Volmer kinetics\n".data(using: .utf8)!)
-        var options = SimulationOptions()
-        options.kinetics = .butlerVolmer
-        options.profileTimesSeconds = stride(from: 0.0, through: 12 * 3600, by: 600).map { $0 }
-        let sim = try ParticleSimulation(parameters: .nmc87, shape: .ellipse(width: 3.04, height: 2.04), options: options)
-        let progress = ProgressLine()
-        let result = try sim.run(steps: steps) { progress.update($0, $1) }
-        progress.finish()
-        let modelDir = (out as NSString).appendingPathComponent("model")
-        try SimulationOutput.write(result, inputs: ["steps": Self.protocolSteps.joined(separator: " | "),
-                                                     "particle": "ellipse:3.04x2.04um", "parameter_set": "nmc87"],
-                                   to: modelDir)
-        var text = "operando demo — particle model of the demo protocol\n"
-        text += "parameter set nmc87 (a reconstruction that reproduces the seed's statements; docs/model.md)\n"
-        text += String(format: "mesh: %d nodes, %d triangles, min angle %.1f°\n", result.nodes, result.triangles, result.minAngleDegrees)
-        for s in result.steps {
-            text += String(format: "step %d  %-32@ %8.1f → %8.1f s  ended by %@  mean θ %.4f\n",
-                           s.step + 1, s.text as NSString, s.startSeconds, s.endSeconds, s.reason as NSString, s.thetaMeanAtEnd)
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+        } catch {
+            printError("--out \(out): cannot create (\(error.localizedDescription))"); throw ExitCode(1)
         }
-        text += String(format: "mass balance: worst relative error %.2e\n", result.massBalanceWorstRelativeError)
-        text += String(format: "wall time: %.2f s\n", Date().timeIntervalSince(start))
-        try text.write(toFile: (out as NSString).appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
-        print(text, terminator: "")
-        print("report: \(out)/summary.txt, model outputs in \(modelDir)/")
+        let dataset = (out as NSString).appendingPathComponent("demo.operando")
+        if FileManager.default.fileExists(atPath: dataset) {
+            // The demo owns this directory: a fresh run replaces the previous demo dataset.
+            try FileManager.default.removeItem(atPath: dataset)
+        }
+        let protoPath = (out as NSString).appendingPathComponent("demo-protocol.toml")
+        try Self.protocolText.write(toFile: protoPath, atomically: true, encoding: .utf8)
+        let proto = try ProtocolFile.parse(text: Self.protocolText, path: protoPath)
+
+        // 1. The simulated experiment.
+        stage("1/4 running the demo protocol on firmware-sim (virtual clock)")
+        RunInterrupt.install()
+        let hardware = try RigFactory.make(rigPath: rig, protocolFile: proto, realtime: false)
+        let engine = RunEngine(protocolFile: proto, hardware: hardware, options: RunOptions(outputDirectory: dataset))
+        let status = StatusLine()
+        engine.onStatus = { status.show($0) }
+        engine.onNote = { status.note($0) }
+        let run = try engine.run()
+        status.finish()
+        stage(String(format: "run: %@ after %.0f s simulated; %d frames recorded, %d lockstep violations",
+                     run.endReason, run.runSeconds, run.recordedFrames, run.lockstepViolations))
+        guard run.completed else {
+            printError("demo run did not complete: \(run.endReason) (dataset kept at \(dataset))")
+            throw ExitCode(1)
+        }
+
+        // 2. Offline analysis.
+        stage("2/4 analysing the images")
+        let analysis = try Analysis.run(input: dataset) { stage("analyse: " + $0) }
+        if let t = analysis.sdcDropTimeSeconds { stage(String(format: "SDC std drop (front reaches the centre) at %.0f s", t)) }
+
+        // 3. Calibration.
+        stage("3/4 calibrating the model against the images")
+        try DemoCalibration.run(dataset: dataset, stage: stage)
+
+        // 4. Report.
+        stage("4/4 rendering the report")
+        let pdf = (out as NSString).appendingPathComponent("report.pdf")
+        let report = try Figures.Report.render(datasetDirectory: dataset, to: pdf,
+                                               frameSource: ClosureFrameSource(ContrastStackLoader.load),
+                                               progress: { stage("report: " + $0) })
+        let summary = String(format: """
+            operando demo
+            dataset: %@
+            run: %@, %.0f s simulated, %d recorded frames, %d lockstep violations
+            analysis: %d frames, drift %@
+            report: %@ (%d pages)
+            wall time: %.1f s
+
+            """, dataset, run.endReason, run.runSeconds, run.recordedFrames, run.lockstepViolations,
+            analysis.frameCount, "\(analysis.driftMethod)", report.path, report.pages.count, Date().timeIntervalSince(start))
+        try summary.write(toFile: (out as NSString).appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
+        print(summary, terminator: "")
+        print("report: \(report.path)")
     }
 }
