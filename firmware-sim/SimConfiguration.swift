@@ -54,7 +54,7 @@ public struct SimConfiguration: Sendable, Equatable {
     /// Electrons per ms of lit exposure from the particle at θ_ref.
     public var particleElectronsPerMillisecond = 4800.0
     /// Hot pixels per megapixel.
-    public var hotPixelsPerMegapixel = 20.0
+    public var hotPixelsPerMegapixel = 60.0
     /// Faults to inject, at run times.
     public var faults: [ScheduledFault] = []
 
