@@ -56,6 +56,20 @@ public final class SimCell {
         self.seriesResistanceOhms = seriesResistanceOhms
     }
 
+    private var lastDriveWasVoltage = false
+    private var faradayOverRT: Double {
+        PhysicalConstants.faraday / (PhysicalConstants.gas * imaged.parameters.temperatureKelvin)
+    }
+
+    /// Electrode exchange current, A: i0(θ̄)·surface of the imaged particle, scaled from its 1C to the
+    /// electrode's (a tangent estimate for the voltage control, not part of the model's physics).
+    var exchangeCurrentAmps: Double {
+        let p = imaged.parameters
+        let t = min(max(imaged.meanTheta, 0.01), 0.99)
+        let surfaceCm2 = imaged.mesh.perimeterMicrometres * p.thicknessMicrometres * 1e-8
+        return p.exchangeCurrentRefAmpsPerCm2 * 2 * (t * (1 - t)).squareRoot() * surfaceCm2 / imaged.oneCAmps * oneCAmps
+    }
+
     /// The electrode's 1C current, A: active mass × practical capacity per hour.
     public var oneCAmps: Double { activeMassMilligrams * 1e-3 * practicalCapacityMilliampHoursPerGram * 1e-3 }
 
@@ -92,12 +106,21 @@ public final class SimCell {
             // Uniform current per unit capacity: every particle sees the electrode's C-rate.
             particleDrive = .current(cRate: amps / oneCAmps)
         case .voltage(let volts):
-            // The particles see the set voltage minus the ohmic drop of the last step's current
-            // (explicit in I; stable while R·dI/dφ ≪ 1, which holds by orders of magnitude here).
-            particleDrive = .potential(volts: volts - currentAmps * totalResistanceOhms)
+            // The particles see the set voltage minus I·R. I(φ) is only known after a step, so φ comes
+            // from a Newton-like update on the Butler–Volmer tangent at the last current,
+            //   φ + R·(I + g·(φ − φ_prev)) = V,  g = dI/dφ = (F/2RT)·√(I² + 4·I0²)  (α = ½),
+            // which stays stable even with a MΩ contact fault (an explicit I·R diverges there).
+            // Limiting φ's change per step keeps the model inside its tables on a sudden change.
+            let r = totalResistanceOhms
+            let phiPrev = electrodePotentialVolts
+            let g = 0.5 * faradayOverRT * (currentAmps * currentAmps + 4 * exchangeCurrentAmps * exchangeCurrentAmps).squareRoot()
+            var phi = (volts - r * currentAmps + r * g * phiPrev) / (1 + r * g)
+            if lastDriveWasVoltage || r * abs(currentAmps) > 0.05 { phi = min(max(phi, phiPrev - 0.1), phiPrev + 0.1) }
+            particleDrive = .potential(volts: phi)
         case .openCircuit:
             particleDrive = .openCircuit
         }
+        if case .voltage = drive { lastDriveWasVoltage = true } else { lastDriveWasVoltage = false }
         try imaged.advance(by: seconds, drive: particleDrive)
         for p in population { try p.advance(by: seconds, drive: particleDrive) }
         timeSeconds += seconds
