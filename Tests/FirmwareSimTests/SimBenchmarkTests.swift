@@ -1,4 +1,5 @@
 import Foundation
+import Rig
 import Testing
 @testable import FirmwareSim
 
@@ -14,4 +15,35 @@ func printSimBenchmarks() throws {
     let rig = try SimBenchmarks.rigThroughput(cRate: 1.0 / 3, simulatedSeconds: 600)
     print(String(format: "whole rig, C/3 charge, 10 Hz frames 256×256: %.1f simulated s per wall s (%d frames)",
                  rig.simulatedSecondsPerWallSecond, rig.frames))
+}
+
+// The demo protocol on the sim cell alone (no frames): C/3 charge to 4.3 V, C/3 discharge to 3.0 V,
+// 2 h hold at 3.0 V. Long; run with OPERANDO_BENCH=1.
+@Test(.enabled(if: ProcessInfo.processInfo.environment["OPERANDO_BENCH"] != nil))
+func demoProtocolRunsOnTheSimCell() throws {
+    let rig = try SimRig(configuration: SimConfiguration())
+    let p = rig.potentiostat
+    let oneC = rig.cell.oneCAmps
+    let start = SimBenchmarks.wallSeconds()
+    func runUntil(_ done: (ElectrochemSample) -> Bool, maxSeconds: Double) throws -> ElectrochemSample {
+        let t0 = rig.runTimeSeconds
+        while true {
+            rig.clock.sleep(untilNanoseconds: rig.clock.monotonicNanoseconds + 1_000_000_000)
+            let s = try p.read()
+            if done(s) || rig.runTimeSeconds - t0 >= maxSeconds { return s }
+        }
+    }
+    try p.apply(.constantCurrent(amps: oneC / 3, voltageComplianceVolts: 2.5...4.4))
+    let charged = try runUntil({ $0.voltageVolts >= 4.3 }, maxSeconds: 6 * 3600)
+    let tCharge = rig.runTimeSeconds
+    let capCharge = (0.95 - rig.cell.meanTheta) * 275
+    try p.apply(.constantCurrent(amps: -oneC / 3, voltageComplianceVolts: 2.5...4.4))
+    let discharged = try runUntil({ $0.voltageVolts <= 3.0 }, maxSeconds: 6 * 3600)
+    let tDischarge = rig.runTimeSeconds - tCharge
+    let thetaEndCC = rig.cell.meanTheta
+    try p.apply(.constantVoltage(volts: 3.0, currentComplianceAmps: 10 * oneC))
+    let held = try runUntil({ _ in false }, maxSeconds: 2 * 3600)
+    print(String(format: "charge: %.0f s to %.3f V, %.1f mAh/g; discharge: %.0f s to %.3f V, θ %.3f; hold 2 h: θ %.3f, I %.3g A (C/%.0f); wall %.1f s",
+                 tCharge, charged.voltageVolts, capCharge, tDischarge, discharged.voltageVolts, thetaEndCC,
+                 rig.cell.meanTheta, held.currentAmps, oneC / max(1e-12, abs(held.currentAmps)), SimBenchmarks.wallSeconds() - start))
 }
