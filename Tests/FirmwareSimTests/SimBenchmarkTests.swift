@@ -47,3 +47,16 @@ func demoProtocolRunsOnTheSimCell() throws {
                  tCharge, charged.voltageVolts, capCharge, tDischarge, discharged.voltageVolts, thetaEndCC,
                  rig.cell.meanTheta, held.currentAmps, oneC / max(1e-12, abs(held.currentAmps)), SimBenchmarks.wallSeconds() - start))
 }
+
+// Writes a frame as PGM for a look (OPERANDO_SIM_FRAME=path).
+@Test(.enabled(if: ProcessInfo.processInfo.environment["OPERANDO_SIM_FRAME"] != nil))
+func writeOneFrameForInspection() throws {
+    let path = ProcessInfo.processInfo.environment["OPERANDO_SIM_FRAME"]!
+    let (rig, led, trigger) = try quietRig { $0.noise = 1; $0.hotPixelsPerMegapixel = 60 }
+    try rig.potentiostat.apply(.constantCurrent(amps: rig.cell.oneCAmps / 3, voltageComplianceVolts: 2.5...4.4))
+    wait(rig, untilSeconds: 900)
+    let f = try expose(rig, led, trigger, ledOn: -200_000, ledOff: 2_500_000)
+    var data = Data("P5\n\(f.width) \(f.height)\n4095\n".utf8)
+    for p in f.pixels { data.append(UInt8(p >> 8)); data.append(UInt8(p & 0xFF)) }
+    try data.write(to: URL(fileURLWithPath: path))
+}
