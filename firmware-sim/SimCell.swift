@@ -57,6 +57,7 @@ public final class SimCell {
     }
 
     private var lastDriveWasVoltage = false
+    private var heldPotentialVolts: Double?
     private var faradayOverRT: Double {
         PhysicalConstants.faraday / (PhysicalConstants.gas * imaged.parameters.temperatureKelvin)
     }
@@ -116,6 +117,10 @@ public final class SimCell {
             let g = 0.5 * faradayOverRT * (currentAmps * currentAmps + 4 * exchangeCurrentAmps * exchangeCurrentAmps).squareRoot()
             var phi = (volts - r * currentAmps + r * g * phiPrev) / (1 + r * g)
             if lastDriveWasVoltage || r * abs(currentAmps) > 0.05 { phi = min(max(phi, phiPrev - 0.1), phiPrev + 0.1) }
+            // Hysteresis of 50 µV (below the instrument's accuracy): an unchanged drive lets the model
+            // keep its step size, while every change restarts its step history at 10 ms.
+            if let held = heldPotentialVolts, lastDriveWasVoltage, abs(phi - held) < 5e-5 { phi = held }
+            heldPotentialVolts = phi
             particleDrive = .potential(volts: phi)
         case .openCircuit:
             particleDrive = .openCircuit
