@@ -8,6 +8,8 @@ import ParticleModel
 /// magnification, 34.7 nm pixels in the sample plane, 740 nm LED, diffraction-limited to 265 nm,
 /// FLIR Grasshopper3 GS3-U3-23S6M-C = Sony IMX174: 1920×1200, 12-bit ADC).
 public struct OpticsParameters: Sendable, Equatable {
+    /// LED centre wavelength, nm (seed: 740 nm; for the dataset's metadata, the PSF uses the resolution).
+    public var ledWavelengthNanometres = 740.0
     /// Pixel size in the sample plane, µm (seed: 34.7 nm px⁻¹).
     public var pixelSizeMicrometres = 0.0347
     /// Lateral resolution, taken as the FWHM of a Gaussian PSF, µm (seed: 265 nm = λ/2NA at 740 nm, NA 1.4).

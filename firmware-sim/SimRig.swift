@@ -109,6 +109,13 @@ public final class SimRig {
                            })
     }
 
+    /// The chip by name, as `gpiod_chip_open_by_name` finds it: only `gpiochip-sim` exists here.
+    /// - Throws: `GPIOError.chipUnavailable` (ENOENT) for any other name.
+    public func openChip(named chipName: String) throws(GPIOError) -> SimGPIOChip {
+        guard chipName == chip.name else { throw .chipUnavailable(chip: chipName, reason: "no such device") }
+        return chip
+    }
+
     /// Run time: seconds since the rig was built.
     public var runTimeSeconds: Double { Double(clock.monotonicNanoseconds - originNanoseconds) * 1e-9 }
 
