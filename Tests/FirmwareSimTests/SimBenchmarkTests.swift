@@ -21,7 +21,9 @@ func printSimBenchmarks() throws {
 // 2 h hold at 3.0 V. Long; run with OPERANDO_BENCH=1.
 @Test(.enabled(if: ProcessInfo.processInfo.environment["OPERANDO_BENCH"] != nil))
 func demoProtocolRunsOnTheSimCell() throws {
-    let rig = try SimRig(configuration: SimConfiguration())
+    var config = SimConfiguration()
+    config.populationCount = Int(ProcessInfo.processInfo.environment["OPERANDO_SIM_POPULATION"] ?? "0") ?? 0
+    let rig = try SimRig(configuration: config)
     let p = rig.potentiostat
     let oneC = rig.cell.oneCAmps
     let start = SimBenchmarks.wallSeconds()

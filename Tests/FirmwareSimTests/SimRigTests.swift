@@ -25,21 +25,37 @@ import Testing
     #expect(throws: CameraError.self) { _ = try rig.camera.nextFrame(timeoutSeconds: 0.01) }
 }
 
-// With a population the electrode potential is the population's capacity-weighted mean.
+// With a population the electrode is an equipotential: the particles share one potential, their
+// currents add up to the galvanostat's, and at open circuit they exchange lithium among themselves.
 @Test func populationCarriesTheElectrodeCurrent() throws {
     var c = SimConfiguration()
     c.noise = 0
-    c.populationCount = 3
+    c.populationCount = 4
     c.populationMedianMicrometres = 1.5
+    c.populationLogSigma = 0.5
     let rig = try SimRig(configuration: c)
     let amps = rig.cell.oneCAmps / 3
     try rig.potentiostat.apply(.constantCurrent(amps: amps, voltageComplianceVolts: 2.5...4.4))
-    wait(rig, untilSeconds: 120)
+    wait(rig, untilSeconds: 600)
     let s = try rig.potentiostat.read()
-    var phi = 0.0
-    for (p, w) in zip(rig.cell.population, rig.cell.populationWeights) { phi += w * p.potentialVolts }
+    let phi = rig.cell.population[0].potentialVolts
+    for p in rig.cell.population + [rig.cell.imaged] { #expect(abs(p.potentialVolts - phi) < 1e-12) }
     #expect(abs(s.voltageVolts - (phi + amps * 20)) < 1e-9)
     #expect(abs(s.currentAmps - amps) < 1e-15)
-    // Every particle passed the same charge per capacity.
-    for p in rig.cell.population { #expect(abs(p.meanTheta - rig.cell.imaged.meanTheta) < 1e-6) }
+    // The charge passed is the galvanostat's: 10 min at C/3.
+    let expectedDrop = 600.0 / 3 / 3600 * 210 / 275
+    #expect(abs((0.95 - rig.cell.meanTheta) - expectedDrop) < 2e-4, "Δθ \(0.95 - rig.cell.meanTheta) vs \(expectedDrop)")
+    // Particles of different sizes took different shares.
+    let thetas = rig.cell.population.map(\.meanTheta)
+    #expect(thetas.max()! - thetas.min()! > 1e-3)
+    #expect(rig.cell.imaged.meanTheta < 0.95)
+    // Open circuit: no net current, the charge stays, the particles relax towards one another.
+    try rig.potentiostat.apply(.openCircuit)
+    let mean = rig.cell.meanTheta
+    wait(rig, untilSeconds: 2400)
+    let rest = try rig.potentiostat.read()
+    #expect(rest.currentAmps == 0)
+    #expect(abs(rig.cell.meanTheta - mean) < 2e-4)
+    let after = rig.cell.population.map(\.meanTheta)
+    #expect(after.max()! - after.min()! < thetas.max()! - thetas.min()!)
 }
