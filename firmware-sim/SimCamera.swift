@@ -74,8 +74,9 @@ public final class SimCamera: Camera {
             switch $0.fault { case .cameraDrop, .cameraTimeout: return true; default: return false }
         }.sorted { $0.atSeconds < $1.atSeconds }
         queue.reserveCapacity(queueCapacity)
-        chip.addEdgeObserver { [unowned self] offset, rising, t in
-            if offset == SimGPIOChip.triggerOffset && rising { self.trigger(at: t) }
+        // Weak: the chip may outlive the camera (a caller keeping only the chip).
+        chip.addEdgeObserver { [weak self] offset, rising, t in
+            if offset == SimGPIOChip.triggerOffset && rising { self?.trigger(at: t) }
         }
     }
 

@@ -103,9 +103,9 @@ public final class SimRig {
         optics.hotPixelsPerMegapixel = c.hotPixelsPerMegapixel
         self.optics = optics
         camera = SimCamera(optics: optics, chip: chip, clock: clock, particle: imaged, drift: drift, seed: c.seed,
-                           faults: c.faults, synchronise: { [unowned potentiostat] t in
+                           faults: c.faults, synchronise: { [weak potentiostat] t in
                                // A model failure is reported by the potentiostat's next command.
-                               try? potentiostat.synchronise(toNanoseconds: t, exact: false)
+                               try? potentiostat?.synchronise(toNanoseconds: t, exact: false)
                            })
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Rig
 import Testing
 @testable import FirmwareSim
@@ -120,4 +121,13 @@ import Testing
     #expect(a.1 == b.1)
     #expect(a.0 != c.0)
     #expect(a.1 != c.1)
+}
+
+@Test func exampleSimRigFileParses() throws {
+    let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("examples/rigs/sim.toml").path
+    let c = try SimConfiguration.load(rigFile: path)
+    #expect(abs(c.opticalGain - 1 / 0.95) < 1e-4)
+    #expect(c.faults.count == 2)
+    #expect(throws: SimConfigurationError.self) { try SimConfiguration.load(rigFile: "/nonexistent/rig.toml") }
 }
