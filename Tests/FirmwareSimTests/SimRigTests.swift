@@ -1,4 +1,5 @@
 import Foundation
+import ParticleModel
 import Rig
 import Testing
 @testable import FirmwareSim
@@ -58,4 +59,29 @@ import Testing
     #expect(abs(rig.cell.meanTheta - mean) < 2e-4)
     let after = rig.cell.population.map(\.meanTheta)
     #expect(after.max()! - after.min()! < thetas.max()! - thetas.min()!)
+}
+
+// The camera images the model's θ field: during a C/3 charge the rim delithiates first and shows a
+// higher total contrast than the core (seed Fig. 2B), and the centre's contrast is A·(θ0 − θ_centre)
+// (seed Eq. 17).
+@Test func framesShowTheModelsThetaFieldDuringACharge() throws {
+    let (rig, led, trigger) = try quietRig {
+        $0.driftNanometresPerMinute = 0
+        $0.driftWalkNanometresPerSqrtMinute = 0
+    }
+    let black = rig.optics.blackLevelDN + rig.optics.darkCurrentElectronsPerSecond * 0.002 / rig.optics.gainElectronsPerDN
+    let first = try expose(rig, led, trigger, ledOn: -200_000, ledOff: 2_500_000)
+    try rig.potentiostat.apply(.constantCurrent(amps: rig.cell.oneCAmps / 3, voltageComplianceVolts: 2.5...4.4))
+    wait(rig, untilSeconds: 900)
+    let later = try expose(rig, led, trigger, ledOn: -200_000, ledOff: 2_500_000)
+    func contrast(x: ClosedRange<Int>, y: ClosedRange<Int>) -> Double {
+        boxMean(later.pixels, x: x, y: y, black: black) / boxMean(first.pixels, x: x, y: y, black: black) - 1
+    }
+    let centre = contrast(x: 126...130, y: 126...130)
+    let rim = contrast(x: 89...93, y: 126...130)          // 1.2 µm left of the centre, 0.3 µm inside the edge
+    #expect(rim > centre + 0.02, "rim \(rim), centre \(centre)")
+    let sampler = rig.cell.imaged.sampler(points: [Point2(0, 0)])
+    var theta: [Float] = [0]
+    rig.cell.imaged.sample(sampler, into: &theta)
+    #expect(abs(centre - (1 / 0.95) * (0.95 - Double(theta[0]))) < 0.01, "centre contrast \(centre), θ_centre \(theta[0])")
 }
