@@ -82,6 +82,7 @@ public struct OpticsParameters: Sendable, Equatable {
 /// quantised to 1/16 px ≈ 2 nm, so a slow drift re-blurs the background only every few hundred
 /// frames). Per frame only the particle's neighbourhood is blurred; `render` does not allocate.
 public final class OpticsRenderer {
+    /// The optics and sensor rendered.
     public let parameters: OpticsParameters
     /// The region of the sensor rendered, pixels.
     public let roiX: Int, roiY: Int, roiWidth: Int, roiHeight: Int

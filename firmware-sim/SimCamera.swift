@@ -11,6 +11,7 @@ import Rig
 /// A trigger that arrives while an exposure is running is ignored (counted in `ignoredTriggers`), as
 /// the sensor is busy. Frame ids start just below 2³² so 32-bit truncation bugs show within 8 frames.
 public final class SimCamera: Camera {
+    /// Device name in error messages (`sim-camera`).
     public let name: String
     public var sensorWidth: Int { optics.sensorWidth }
     public var sensorHeight: Int { optics.sensorHeight }

@@ -4,8 +4,11 @@ import TOMLKit
 
 /// A bad `[sim]` table: names the file, the key and what was expected.
 public struct SimConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The rig file (or `protocol` for the cell's mass and capacity).
     public var file: String
+    /// The offending key, with its path inside `[sim]` (e.g. `faults[0].kind`).
     public var key: String
+    /// What was wrong and what was expected.
     public var problem: String
     public init(file: String, key: String, problem: String) { self.file = file; self.key = key; self.problem = problem }
     public var description: String { "\(file): [sim] \(key): \(problem)" }

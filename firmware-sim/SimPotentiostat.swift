@@ -10,6 +10,7 @@ import Rig
 /// at constant voltage (`inCompliance`); a CV step whose current exceeds the limit is held at the
 /// limit current until the voltage reaches the set point again.
 public final class SimPotentiostat: Potentiostat {
+    /// Device name in error messages (`sim-potentiostat`).
     public let name: String
     /// The cell the instrument drives.
     public let cell: SimCell

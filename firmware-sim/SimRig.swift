@@ -14,13 +14,19 @@ import Rig
 /// try rig.potentiostat.apply(.constantCurrent(amps: rig.cell.oneCAmps / 3, voltageComplianceVolts: 2.5...4.4))
 /// ```
 public final class SimRig {
+    /// The `[sim]` table the rig was built from.
     public let configuration: SimConfiguration
     /// Virtual (default) or wall clock (`realtime`).
     public let clock: any Clock
+    /// GPIO chip `gpiochip-sim` with the `led` and `trigger` lines.
     public let chip: SimGPIOChip
+    /// The simulated cell (ground truth: θ fields, mean θ, 1C current).
     public let cell: SimCell
+    /// The potentiostat channel driving `cell`.
     public let potentiostat: SimPotentiostat
+    /// The hardware-triggered camera.
     public let camera: SimCamera
+    /// The stage drift path (ground truth for drift correction).
     public let drift: DriftPath
     /// The optics the camera renders with.
     public let optics: OpticsParameters
