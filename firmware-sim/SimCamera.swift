@@ -81,6 +81,11 @@ public final class SimCamera: Camera {
         }
     }
 
+    /// Delay from the trigger's rising edge to the start of the exposure (GS3 datasheet: ≈ 7.5 µs),
+    /// so an LED switched on exactly at the trigger still covers the exposure, but a loop must not
+    /// assume the edge time is the exposure start: frames carry the true window.
+    public var triggerLatencySeconds = 7.5e-6
+
     /// Readout time after the exposure ends: IMX174 row time ≈ 6 µs per row plus transfer set-up.
     public var readoutSeconds: Double { 6e-6 * Double(roi.height) + 2e-4 }
 
@@ -147,7 +152,8 @@ public final class SimCamera: Camera {
         lock.lock(); defer { lock.unlock() }
         guard isAcquiring, t >= busyUntil else { ignoredTriggers += 1; return }
         fireScheduledFaults(upTo: t)
-        let end = t + Int64((exposureSeconds * 1e9).rounded())
+        let start = t + Int64((triggerLatencySeconds * 1e9).rounded())
+        let end = start + Int64((exposureSeconds * 1e9).rounded())
         busyUntil = end
         var lost = false
         if dropRemaining > 0 { dropRemaining -= 1; lost = true }
@@ -155,7 +161,7 @@ public final class SimCamera: Camera {
         let id = nextFrameID
         nextFrameID &+= 1
         if lost || queue.count >= queueCapacity { droppedFrames += 1; return }
-        queue.append(Exposure(frameID: id, start: t, end: end, lost: false))
+        queue.append(Exposure(frameID: id, start: start, end: end, lost: false))
     }
 
     /// The next frame read out, waiting up to `timeoutSeconds` of the rig's clock. On the virtual

@@ -37,11 +37,13 @@ func expose(_ rig: SimRig, _ led: DigitalLine, _ trigger: DigitalLine, ledOn: In
     let (rig, led, trigger) = try quietRig()
     let black = rig.optics.blackLevelDN
     func signal(_ f: RawFrame) -> Double { boxMean(f.pixels, x: 113...143, y: 121...135, black: black) }
+    // The exposure starts 7.5 µs after the trigger edge (the camera's trigger latency).
+    let latency: Int64 = 7_500
     let full = signal(try expose(rig, led, trigger, ledOn: -200_000, ledOff: 2_500_000))
-    let half = signal(try expose(rig, led, trigger, ledOn: -200_000, ledOff: 1_000_000))
-    let quarter = signal(try expose(rig, led, trigger, ledOn: 1_500_000, ledOff: 3_000_000))
-    let none = signal(try expose(rig, led, trigger, ledOn: 2_100_000, ledOff: 4_000_000))
-    let before = signal(try expose(rig, led, trigger, ledOn: -3_000_000, ledOff: -1_000_000))
+    let half = signal(try expose(rig, led, trigger, ledOn: -200_000, ledOff: latency + 1_000_000))
+    let quarter = signal(try expose(rig, led, trigger, ledOn: latency + 1_500_000, ledOff: 3_000_000))
+    let none = signal(try expose(rig, led, trigger, ledOn: latency + 2_000_000, ledOff: 4_000_000))
+    let before = signal(try expose(rig, led, trigger, ledOn: -3_000_000, ledOff: latency))
     #expect(full > 1000)
     #expect(abs(half / full - 0.5) < 0.003)
     #expect(abs(quarter / full - 0.25) < 0.003)
@@ -60,9 +62,10 @@ func expose(_ rig: SimRig, _ led: DigitalLine, _ trigger: DigitalLine, ledOn: In
     }
     #expect(ids == (0..<10).map { SimCamera.firstFrameID + UInt64($0) })
     #expect(ids.contains(UInt64(UInt32.max) + 1))
-    // The trigger edge is the exposure start.
-    let rising = rig.chip.edges(line: SimGPIOChip.triggerOffset).filter(\.rising)
-    #expect(rising.last!.monotonicNanoseconds + 2_000_000 == rig.chip.edges(line: 0).last!.monotonicNanoseconds - 500_000)
+    // The exposure starts one trigger latency (7.5 µs) after the trigger's rising edge.
+    let last = try expose(rig, led, trigger, ledOn: -200_000, ledOff: 2_500_000)
+    let lastRising = rig.chip.edges(line: SimGPIOChip.triggerOffset).filter(\.rising).last!
+    #expect(last.exposureStartNanoseconds == lastRising.monotonicNanoseconds + 7_500)
 }
 
 @Test func cameraRefusesBadSettingsAndTimesOutWithoutATrigger() throws {
