@@ -33,8 +33,9 @@ public struct OpticsParameters: Sendable, Equatable {
     public var illuminationDiameterMicrometres = 35.0
     /// Sensor full well, electrons (IMX174 ≈ 32 500 e⁻).
     public var fullWellElectrons = 32_500.0
-    /// Conversion gain, electrons per DN (full well ≈ 4060 DN above the black level).
-    public var gainElectronsPerDN = 8.0
+    /// Conversion gain, electrons per DN: the full well maps just past the 12-bit range, so a
+    /// saturated pixel reads 4095 as on the camera.
+    public var gainElectronsPerDN = 7.9
     /// Read noise, electrons rms (IMX174 ≈ 7 e⁻).
     public var readNoiseElectrons = 7.0
     /// Black level (offset), DN.

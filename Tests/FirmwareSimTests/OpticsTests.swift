@@ -154,3 +154,13 @@ func spotMoments(_ pixels: [UInt16], around centre: (x: Double, y: Double), half
     #expect(abs(Double(sorted[sorted.count / 2]) - o.blackLevelDN) <= 1)     // dark frame: black level
     for h in r.hotPixels { #expect(Double(pixels[h.y * 256 + h.x]) > o.blackLevelDN + 20) }
 }
+
+@Test func overexposedPixelsSaturateAtTheTopADCCode() throws {
+    let o = OpticsParameters()
+    let p = try uniformParticle(theta: 0.95)
+    var rng = SeededRandom(seed: 4)
+    var pixels: [UInt16] = []
+    renderer(o, p).render(particle: p, driftPixels: (0, 0), ledOnSeconds: 0.02, exposureSeconds: 0.02, rng: &rng, into: &pixels)
+    #expect(pixels[128 * 256 + 128] == 4095)
+    #expect(pixels.max()! == 4095)
+}
