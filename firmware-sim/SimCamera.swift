@@ -45,7 +45,7 @@ public final class SimCamera: Camera {
     private var rng: SeededRandom
     private var nextFrameID = SimCamera.firstFrameID
 
-    private struct Exposure { var frameID: UInt64; var start: Int64; var end: Int64; var lost: Bool }
+    private struct Exposure { var frameID: UInt64; var start: Int64; var end: Int64 }
     private var queue: [Exposure] = []
     private let queueCapacity = 64
     private var busyUntil: Int64 = .min
@@ -161,7 +161,7 @@ public final class SimCamera: Camera {
         let id = nextFrameID
         nextFrameID &+= 1
         if lost || queue.count >= queueCapacity { droppedFrames += 1; return }
-        queue.append(Exposure(frameID: id, start: start, end: end, lost: false))
+        queue.append(Exposure(frameID: id, start: start, end: end))
     }
 
     /// The next frame read out, waiting up to `timeoutSeconds` of the rig's clock. On the virtual
