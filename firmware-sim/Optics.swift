@@ -8,6 +8,8 @@ import ParticleModel
 /// magnification, 34.7 nm pixels in the sample plane, 740 nm LED, diffraction-limited to 265 nm,
 /// FLIR Grasshopper3 GS3-U3-23S6M-C = Sony IMX174: 1920×1200, 12-bit ADC).
 public struct OpticsParameters: Sendable, Equatable {
+    /// LED centre wavelength, nm (seed: 740 nm; for the dataset's metadata, the PSF uses the resolution).
+    public var ledWavelengthNanometres = 740.0
     /// Pixel size in the sample plane, µm (seed: 34.7 nm px⁻¹).
     public var pixelSizeMicrometres = 0.0347
     /// Lateral resolution, taken as the FWHM of a Gaussian PSF, µm (seed: 265 nm = λ/2NA at 740 nm, NA 1.4).
@@ -31,8 +33,9 @@ public struct OpticsParameters: Sendable, Equatable {
     public var illuminationDiameterMicrometres = 35.0
     /// Sensor full well, electrons (IMX174 ≈ 32 500 e⁻).
     public var fullWellElectrons = 32_500.0
-    /// Conversion gain, electrons per DN (full well ≈ 4060 DN above the black level).
-    public var gainElectronsPerDN = 8.0
+    /// Conversion gain, electrons per DN: the full well maps just past the 12-bit range, so a
+    /// saturated pixel reads 4095 as on the camera.
+    public var gainElectronsPerDN = 7.9
     /// Read noise, electrons rms (IMX174 ≈ 7 e⁻).
     public var readNoiseElectrons = 7.0
     /// Black level (offset), DN.
@@ -40,7 +43,7 @@ public struct OpticsParameters: Sendable, Equatable {
     /// Dark current, electrons per second.
     public var darkCurrentElectronsPerSecond = 20.0
     /// Hot pixels per megapixel of sensor.
-    public var hotPixelsPerMegapixel = 20.0
+    public var hotPixelsPerMegapixel = 60.0
     /// Mean extra dark signal of a hot pixel, electrons per ms of exposure.
     public var hotPixelElectronsPerMillisecond = 400.0
     /// Multiplier of all noise (0: noiseless frames, for tests).
@@ -80,6 +83,7 @@ public struct OpticsParameters: Sendable, Equatable {
 /// quantised to 1/16 px ≈ 2 nm, so a slow drift re-blurs the background only every few hundred
 /// frames). Per frame only the particle's neighbourhood is blurred; `render` does not allocate.
 public final class OpticsRenderer {
+    /// The optics and sensor rendered.
     public let parameters: OpticsParameters
     /// The region of the sensor rendered, pixels.
     public let roiX: Int, roiY: Int, roiWidth: Int, roiHeight: Int
@@ -98,7 +102,8 @@ public final class OpticsRenderer {
 
     // Particle region (sensor coordinates, zero drift): bounding box padded by 2(radius+1).
     let px0: Int, py0: Int, pw: Int, ph: Int
-    private let particleIllumination: [Float]     // illumination at region pixels (0 outside particle)
+    private let particleIllumination: [Float]     // illumination at each particle pixel
+    private let particleIndex: [Int32]            // region index of each particle pixel
     private let particleInside: [Bool]
     private let sampler: ThetaSampler
     private var theta: [Float]
@@ -107,6 +112,7 @@ public final class OpticsRenderer {
     private var pV: [Float]
 
     private var expected: [Float]
+    private var gaussians: [Float]
     private var hotIndex: [Int32] = []
     private var hotElectronsPerSecond: [Float] = []
     private let normals: [Float]
@@ -127,6 +133,7 @@ public final class OpticsRenderer {
         kernelY = Array(repeating: 0, count: taps)
         normals = NormalTable().values
         expected = Array(repeating: 0, count: roiWidth * roiHeight)
+        gaussians = Array(repeating: 0, count: roiWidth * roiHeight)
 
         // Particle bounding box on the sensor (y up in the particle's plane, rows down on the sensor).
         let p = parameters.pixelSizeMicrometres
@@ -144,19 +151,23 @@ public final class OpticsRenderer {
                 points.append(Point2((Double(px0 + c) + 0.5 - cx) * p, -(Double(py0 + r) + 0.5 - cy) * p))
             }
         }
-        sampler = particle.sampler(points: points)
-        theta = Array(repeating: .nan, count: pw * ph)
-        particle.sample(sampler, into: &theta)
+        // Find the pixels inside the particle once, then sample θ only there every frame.
+        let probe = particle.sampler(points: points)
+        var probeTheta = [Float](repeating: .nan, count: pw * ph)
+        particle.sample(probe, into: &probeTheta)
         var inside = [Bool](repeating: false, count: pw * ph)
-        var illum = [Float](repeating: 0, count: pw * ph)
-        for r in 0..<ph {
-            for c in 0..<pw where !theta[r * pw + c].isNaN {
-                inside[r * pw + c] = true
-                illum[r * pw + c] = Float(OpticsRenderer.illumination(parameters, Double(px0 + c) + 0.5, Double(py0 + r) + 0.5))
-            }
+        var index: [Int32] = [], illum: [Float] = [], insidePoints: [Point2] = []
+        for k in 0..<(pw * ph) where !probeTheta[k].isNaN {
+            inside[k] = true
+            index.append(Int32(k))
+            insidePoints.append(points[k])
+            illum.append(Float(OpticsRenderer.illumination(parameters, Double(px0 + k % pw) + 0.5, Double(py0 + k / pw) + 0.5)))
         }
         particleInside = inside
+        particleIndex = index
         particleIllumination = illum
+        sampler = particle.sampler(points: insidePoints)
+        theta = Array(repeating: 0, count: insidePoints.count)
         pScene = Array(repeating: 0, count: pw * ph)
         pH = Array(repeating: 0, count: pw * ph)
         pV = Array(repeating: 0, count: pw * ph)
@@ -255,34 +266,47 @@ public final class OpticsRenderer {
         for t in 0..<k.count { k[t] = Float(Double(k[t]) / sum) }
     }
 
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+    @inline(__always)
+    static func store8(_ v: SIMD8<Float>, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Float>.self) }
+
+    /// dst[i] = Σ_t k[t] · src[i − (t − radius)·stride] for i in 0..<n: all taps accumulated in
+    /// registers, eight outputs at a time (explicit SIMD: the auto-vectoriser leaves this scalar).
+    @inline(__always)
+    static func convolve(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, n: Int, stride: Int,
+                         kernel k: UnsafeBufferPointer<Float>, radius: Int) {
+        var i = 0
+        while i + 8 <= n {
+            var acc = SIMD8<Float>()
+            for t in 0..<k.count { acc += SIMD8(repeating: k[t]) * load8(src + i - (t - radius) * stride) }
+            store8(acc, dst + i)
+            i += 8
+        }
+        while i < n {
+            var acc: Float = 0
+            for t in 0..<k.count { acc += k[t] * src[i - (t - radius) * stride] }
+            dst[i] = acc
+            i += 1
+        }
+    }
+
     /// out[r, c] = Σ_m kx[m] · in[r, c − m], then Σ_n ky[n] · ·[r − n, c], over a w × h buffer; the
-    /// border of width radius+1 is left invalid. Written as row-wise axpys so the compiler vectorises.
+    /// border of width radius+1 is left invalid.
     private static func separableBlur(_ input: UnsafeBufferPointer<Float>, _ tmp: UnsafeMutableBufferPointer<Float>,
                                       _ output: UnsafeMutableBufferPointer<Float>, width w: Int, height h: Int,
-                                      kx: UnsafeBufferPointer<Float>, ky: UnsafeBufferPointer<Float>, radius: Int) {
+                                      kx: UnsafeBufferPointer<Float>, ky: UnsafeBufferPointer<Float>, radius: Int,
+                                      nonzeroRows: Range<Int>? = nil) {
         let lo = radius + 1, hiX = w - radius, hiY = h - radius
         guard hiX > lo, hiY > lo else { return }
         let n = hiX - lo
-        for r in 0..<h {
-            let row = r * w
-            let dst = tmp.baseAddress! + row + lo
-            for i in 0..<n { dst[i] = 0 }
-            for t in 0..<kx.count {
-                let m = t - radius
-                let wgt = kx[t]
-                let src = input.baseAddress! + row + lo - m
-                for i in 0..<n { dst[i] += wgt * src[i] }
-            }
+        // Rows known to be zero in the input stay zero in `tmp` (it starts zeroed and is never written there).
+        for r in nonzeroRows ?? 0..<h {
+            convolve(tmp.baseAddress! + r * w + lo, input.baseAddress! + r * w + lo, n: n, stride: 1, kernel: kx, radius: radius)
         }
         for r in lo..<hiY {
-            let dst = output.baseAddress! + r * w + lo
-            for i in 0..<n { dst[i] = 0 }
-            for t in 0..<ky.count {
-                let m = t - radius
-                let wgt = ky[t]
-                let src = UnsafePointer(tmp.baseAddress!) + (r - m) * w + lo
-                for i in 0..<n { dst[i] += wgt * src[i] }
-            }
+            convolve(output.baseAddress! + r * w + lo, UnsafePointer(tmp.baseAddress!) + r * w + lo, n: n, stride: w,
+                     kernel: ky, radius: radius)
         }
     }
 
@@ -327,16 +351,19 @@ public final class OpticsRenderer {
         // Particle reflectance from θ (seed Eq. 17: I/I0 − 1 = A·(θ0 − θ)).
         particle.sample(sampler, into: &theta)
         let a = Float(o.opticalGain), ref = Float(o.referenceTheta)
-        for k in 0..<(pw * ph) {
-            pScene[k] = particleInside[k] ? particleIllumination[k] * (1 + a * (ref - theta[k])) : 0
+        // Outside the particle pScene stays 0 from construction.
+        for k in 0..<particleIndex.count {
+            pScene[Int(particleIndex[k])] = particleIllumination[k] * (1 + a * (ref - theta[k]))
         }
         let (pwv, phv, rad) = (pw, ph, radius)
+        let padRows = (2 * (radius + 1))..<(ph - 2 * (radius + 1))
         pScene.withUnsafeBufferPointer { s in
             pH.withUnsafeMutableBufferPointer { t in
                 pV.withUnsafeMutableBufferPointer { b in
                     kernelX.withUnsafeBufferPointer { kx in
                         kernelY.withUnsafeBufferPointer { ky in
-                            Self.separableBlur(s, t, b, width: pwv, height: phv, kx: kx, ky: ky, radius: rad)
+                            Self.separableBlur(s, t, b, width: pwv, height: phv, kx: kx, ky: ky, radius: rad,
+                                               nonzeroRows: padRows)
                         }
                     }
                 }
@@ -374,25 +401,53 @@ public final class OpticsRenderer {
         let read2 = Float(o.readNoiseElectrons * o.readNoiseElectrons)
         let full = Float(o.fullWellElectrons)
         let invGain = Float(1 / o.gainElectronsPerDN)
-        let black = Float(o.blackLevelDN) + 0.5           // + 0.5: round to nearest on truncation
+        let black = Float(o.blackLevelDN)
         let top = Float(OpticsParameters.adcMaximum)
         let n = roiWidth * roiHeight
-        expected.withUnsafeBufferPointer { e in
+        // Two passes: the scalar one draws the normals (one 64-bit draw gives five table lookups), the
+        // arithmetic one has no dependencies between pixels and vectorises.
+        gaussians.withUnsafeMutableBufferPointer { g in
             normals.withUnsafeBufferPointer { z in
+                var k = 0
+                while k + 5 <= n {
+                    let bits = rng.next()
+                    g[k] = z[Int(bits & 4095)]
+                    g[k + 1] = z[Int((bits >> 12) & 4095)]
+                    g[k + 2] = z[Int((bits >> 24) & 4095)]
+                    g[k + 3] = z[Int((bits >> 36) & 4095)]
+                    g[k + 4] = z[Int((bits >> 48) & 4095)]
+                    k += 5
+                }
+                if k < n {
+                    var bits = rng.next()
+                    while k < n { g[k] = z[Int(bits & 4095)]; bits >>= 12; k += 1 }
+                }
+            }
+        }
+        // Round to nearest by the 2²³ trick (exact for 0 ≤ v < 2²²): no trapping float→int conversion.
+        let magic = SIMD8<Float>(repeating: 8_388_608)
+        expected.withUnsafeBufferPointer { e in
+            gaussians.withUnsafeBufferPointer { g in
                 pixels.withUnsafeMutableBufferPointer { out in
+                    let ep = e.baseAddress!, gp = g.baseAddress!
                     var k = 0
+                    while k + 8 <= n {
+                        let mean = Self.load8(ep + k).replacing(with: full, where: Self.load8(ep + k) .> full)
+                        let sd = (mean.replacing(with: 0, where: mean .< 0) + read2).squareRoot() * noise
+                        var v = mean + sd * Self.load8(gp + k)
+                        v = v.replacing(with: full, where: v .> full) * invGain + black
+                        v = v.replacing(with: 0, where: v .< 0)
+                        v = v.replacing(with: top, where: v .> top) + magic
+                        let bits = unsafeBitCast(v, to: SIMD8<UInt32>.self)
+                        for j in 0..<8 { out[k + j] = UInt16(truncatingIfNeeded: bits[j]) }
+                        k += 8
+                    }
                     while k < n {
-                        var bits = rng.next()
-                        let end = min(n, k + 5)
-                        while k < end {
-                            let mean = min(e[k], full)
-                            let sd = (max(mean, 0) + read2).squareRoot() * noise
-                            var v = mean + sd * z[Int(bits & 4095)]
-                            bits >>= 12
-                            v = min(v, full) * invGain + black
-                            out[k] = UInt16(min(max(v, 0), top))
-                            k += 1
-                        }
+                        let mean = min(e[k], full)
+                        let sd = (max(mean, 0) + read2).squareRoot() * noise
+                        let v = min(max(min(mean + sd * g[k], full) * invGain + black, 0), top) + 8_388_608
+                        out[k] = UInt16(truncatingIfNeeded: v.bitPattern)
+                        k += 1
                     }
                 }
             }

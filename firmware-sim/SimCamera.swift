@@ -11,6 +11,7 @@ import Rig
 /// A trigger that arrives while an exposure is running is ignored (counted in `ignoredTriggers`), as
 /// the sensor is busy. Frame ids start just below 2³² so 32-bit truncation bugs show within 8 frames.
 public final class SimCamera: Camera {
+    /// Device name in error messages (`sim-camera`).
     public let name: String
     public var sensorWidth: Int { optics.sensorWidth }
     public var sensorHeight: Int { optics.sensorHeight }
@@ -44,7 +45,7 @@ public final class SimCamera: Camera {
     private var rng: SeededRandom
     private var nextFrameID = SimCamera.firstFrameID
 
-    private struct Exposure { var frameID: UInt64; var start: Int64; var end: Int64; var lost: Bool }
+    private struct Exposure { var frameID: UInt64; var start: Int64; var end: Int64 }
     private var queue: [Exposure] = []
     private let queueCapacity = 64
     private var busyUntil: Int64 = .min
@@ -74,10 +75,16 @@ public final class SimCamera: Camera {
             switch $0.fault { case .cameraDrop, .cameraTimeout: return true; default: return false }
         }.sorted { $0.atSeconds < $1.atSeconds }
         queue.reserveCapacity(queueCapacity)
-        chip.addEdgeObserver { [unowned self] offset, rising, t in
-            if offset == SimGPIOChip.triggerOffset && rising { self.trigger(at: t) }
+        // Weak: the chip may outlive the camera (a caller keeping only the chip).
+        chip.addEdgeObserver { [weak self] offset, rising, t in
+            if offset == SimGPIOChip.triggerOffset && rising { self?.trigger(at: t) }
         }
     }
+
+    /// Delay from the trigger's rising edge to the start of the exposure (GS3 datasheet: ≈ 7.5 µs),
+    /// so an LED switched on exactly at the trigger still covers the exposure, but a loop must not
+    /// assume the edge time is the exposure start: frames carry the true window.
+    public var triggerLatencySeconds = 7.5e-6
 
     /// Readout time after the exposure ends: IMX174 row time ≈ 6 µs per row plus transfer set-up.
     public var readoutSeconds: Double { 6e-6 * Double(roi.height) + 2e-4 }
@@ -145,7 +152,8 @@ public final class SimCamera: Camera {
         lock.lock(); defer { lock.unlock() }
         guard isAcquiring, t >= busyUntil else { ignoredTriggers += 1; return }
         fireScheduledFaults(upTo: t)
-        let end = t + Int64((exposureSeconds * 1e9).rounded())
+        let start = t + Int64((triggerLatencySeconds * 1e9).rounded())
+        let end = start + Int64((exposureSeconds * 1e9).rounded())
         busyUntil = end
         var lost = false
         if dropRemaining > 0 { dropRemaining -= 1; lost = true }
@@ -153,7 +161,7 @@ public final class SimCamera: Camera {
         let id = nextFrameID
         nextFrameID &+= 1
         if lost || queue.count >= queueCapacity { droppedFrames += 1; return }
-        queue.append(Exposure(frameID: id, start: t, end: end, lost: false))
+        queue.append(Exposure(frameID: id, start: start, end: end))
     }
 
     /// The next frame read out, waiting up to `timeoutSeconds` of the rig's clock. On the virtual

@@ -4,8 +4,11 @@ import TOMLKit
 
 /// A bad `[sim]` table: names the file, the key and what was expected.
 public struct SimConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The rig file (or `protocol` for the cell's mass and capacity).
     public var file: String
+    /// The offending key, with its path inside `[sim]` (e.g. `faults[0].kind`).
     public var key: String
+    /// What was wrong and what was expected.
     public var problem: String
     public init(file: String, key: String, problem: String) { self.file = file; self.key = key; self.problem = problem }
     public var description: String { "\(file): [sim] \(key): \(problem)" }
@@ -54,7 +57,7 @@ public struct SimConfiguration: Sendable, Equatable {
     /// Electrons per ms of lit exposure from the particle at θ_ref.
     public var particleElectronsPerMillisecond = 4800.0
     /// Hot pixels per megapixel.
-    public var hotPixelsPerMegapixel = 20.0
+    public var hotPixelsPerMegapixel = 60.0
     /// Faults to inject, at run times.
     public var faults: [ScheduledFault] = []
 

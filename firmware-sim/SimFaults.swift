@@ -21,6 +21,7 @@ public enum SimFault: Sendable, Equatable {
 public struct ScheduledFault: Sendable, Equatable {
     /// Run time at which the fault takes effect, s.
     public var atSeconds: Double
+    /// What happens then.
     public var fault: SimFault
     public init(atSeconds: Double, fault: SimFault) { self.atSeconds = atSeconds; self.fault = fault }
 }

@@ -20,6 +20,7 @@ public final class SimGPIOChip: GPIOChip {
     /// Offset of the camera's trigger line (rising edge starts one exposure).
     public static let triggerOffset: UInt32 = 1
 
+    /// Chip name (`gpiochip-sim`).
     public let name: String
     /// Line names by offset (`led`, `trigger`, then spare lines).
     public let lineNames: [String]

@@ -10,6 +10,7 @@ import Rig
 /// at constant voltage (`inCompliance`); a CV step whose current exceeds the limit is held at the
 /// limit current until the voltage reaches the set point again.
 public final class SimPotentiostat: Potentiostat {
+    /// Device name in error messages (`sim-potentiostat`).
     public let name: String
     /// The cell the instrument drives.
     public let cell: SimCell
@@ -196,12 +197,11 @@ public final class SimPotentiostat: Potentiostat {
         case (.constantVoltage(_, let limit), .voltage):
             let i = cell.currentAmps
             if abs(i) > limit { imposed = .current(amps: i > 0 ? limit : -limit); inCompliance = true }
-        case (.constantVoltage(let set, let limit), .current(let amps)):
+        case (.constantVoltage(let set, _), .current(let amps)):
             // Current-limited: return to CV once the voltage has reached the set point.
             if (amps > 0 && v >= set) || (amps < 0 && v <= set) {
                 imposed = .voltage(volts: set)
                 inCompliance = false
-                _ = limit
             }
         default: break
         }

@@ -14,13 +14,19 @@ import Rig
 /// try rig.potentiostat.apply(.constantCurrent(amps: rig.cell.oneCAmps / 3, voltageComplianceVolts: 2.5...4.4))
 /// ```
 public final class SimRig {
+    /// The `[sim]` table the rig was built from.
     public let configuration: SimConfiguration
     /// Virtual (default) or wall clock (`realtime`).
     public let clock: any Clock
+    /// GPIO chip `gpiochip-sim` with the `led` and `trigger` lines.
     public let chip: SimGPIOChip
+    /// The simulated cell (ground truth: θ fields, mean θ, 1C current).
     public let cell: SimCell
+    /// The potentiostat channel driving `cell`.
     public let potentiostat: SimPotentiostat
+    /// The hardware-triggered camera.
     public let camera: SimCamera
+    /// The stage drift path (ground truth for drift correction).
     public let drift: DriftPath
     /// The optics the camera renders with.
     public let optics: OpticsParameters
@@ -103,10 +109,17 @@ public final class SimRig {
         optics.hotPixelsPerMegapixel = c.hotPixelsPerMegapixel
         self.optics = optics
         camera = SimCamera(optics: optics, chip: chip, clock: clock, particle: imaged, drift: drift, seed: c.seed,
-                           faults: c.faults, synchronise: { [unowned potentiostat] t in
+                           faults: c.faults, synchronise: { [weak potentiostat] t in
                                // A model failure is reported by the potentiostat's next command.
-                               try? potentiostat.synchronise(toNanoseconds: t, exact: false)
+                               try? potentiostat?.synchronise(toNanoseconds: t, exact: false)
                            })
+    }
+
+    /// The chip by name, as `gpiod_chip_open_by_name` finds it: only `gpiochip-sim` exists here.
+    /// - Throws: `GPIOError.chipUnavailable` (ENOENT) for any other name.
+    public func openChip(named chipName: String) throws(GPIOError) -> SimGPIOChip {
+        guard chipName == chip.name else { throw .chipUnavailable(chip: chipName, reason: "no such device") }
+        return chip
     }
 
     /// Run time: seconds since the rig was built.

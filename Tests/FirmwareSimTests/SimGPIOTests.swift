@@ -68,3 +68,9 @@ import Testing
     chip.injectIOFault(line: 1, reason: nil)
     try trig.set(false)
 }
+
+@Test func onlyTheSimChipExists() throws {
+    let rig = try SimRig(configuration: SimConfiguration())
+    #expect(try rig.openChip(named: "gpiochip-sim") === rig.chip)
+    #expect(throws: GPIOError.chipUnavailable(chip: "gpiochip0", reason: "no such device")) { _ = try rig.openChip(named: "gpiochip0") }
+}
