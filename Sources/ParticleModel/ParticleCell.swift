@@ -70,8 +70,12 @@ public final class ParticleCell {
     public func advance(by seconds: Double, drive: Drive) throws {
         guard seconds > 0 else { return }
         let cond = try condition(drive)
-        if drive != lastDrive {
-            // A change of drive is a discontinuity: restart the step-size history.
+        if let last = lastDrive, Self.isSmallChange(from: last, to: drive) {
+            // A potentiostat nudging its set point (noise, compliance) is not a discontinuity:
+            // keep the step size, or every sample would restart the step history at 10 ms.
+            lastDrive = drive
+        } else if drive != lastDrive {
+            // A change of drive kind or a large jump is a discontinuity: restart the step-size history.
             lastDt = min(lastDt, 0.01)
             previousTheta = nil
             previousDt = nil
@@ -118,6 +122,19 @@ public final class ParticleCell {
             timeSeconds += h
         }
         timeSeconds = end
+    }
+
+    static func isSmallChange(from a: Drive, to b: Drive) -> Bool {
+        switch (a, b) {
+        case (.current(let x), .current(let y)):
+            return x == y || (x * y > 0 && abs(x - y) <= 0.02 * abs(x))
+        case (.potential(let x), .potential(let y)):
+            return abs(x - y) <= 2e-3
+        case (.openCircuit, .openCircuit):
+            return true
+        default:
+            return false
+        }
     }
 
     /// Particle potential, V vs Li/Li⁺ (under `flux`: V_oc of the boundary-averaged θ).

@@ -18,7 +18,7 @@ func quietRig(_ edit: (inout SimConfiguration) -> Void = { _ in }) throws -> (Si
 }
 
 /// One exposure with the LED switched on at `ledOn` and off at `ledOff` (ns relative to the trigger).
-func expose(_ rig: SimRig, _ led: DigitalLine, _ trigger: DigitalLine, ledOn: Int64?, ledOff: Int64?) throws -> RawFrame {
+func expose(_ rig: SimRig, _ led: DigitalLine, _ trigger: DigitalLine, ledOn: Int64?, ledOff: Int64?) throws -> CameraFrame {
     let t = rig.clock.monotonicNanoseconds + 10_000_000
     var events: [(Int64, () throws -> Void)] = [(t, { try trigger.set(true); try trigger.set(false) })]
     if let on = ledOn { events.append((t + on, { try led.set(true) })) }
@@ -36,7 +36,7 @@ func expose(_ rig: SimRig, _ led: DigitalLine, _ trigger: DigitalLine, ledOn: In
 @Test func lightIsProportionalToTheLEDOverlapWithTheExposure() throws {
     let (rig, led, trigger) = try quietRig()
     let black = rig.optics.blackLevelDN
-    func signal(_ f: RawFrame) -> Double { boxMean(f.pixels, x: 113...143, y: 121...135, black: black) }
+    func signal(_ f: CameraFrame) -> Double { boxMean(f.pixels, x: 113...143, y: 121...135, black: black) }
     // The exposure starts 7.5 µs after the trigger edge (the camera's trigger latency).
     let latency: Int64 = 7_500
     let full = signal(try expose(rig, led, trigger, ledOn: -200_000, ledOff: 2_500_000))

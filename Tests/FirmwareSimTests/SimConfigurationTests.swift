@@ -128,6 +128,8 @@ import Testing
         .deletingLastPathComponent().appendingPathComponent("examples/rigs/sim.toml").path
     let c = try SimConfiguration.load(rigFile: path)
     #expect(abs(c.opticalGain - 1 / 0.95) < 1e-4)
-    #expect(c.faults.count == 2)
+    #expect(c.faults.isEmpty)
+    let faults = try SimConfiguration.load(rigFile: path.replacingOccurrences(of: "sim.toml", with: "sim-faults.toml"))
+    #expect(faults.faults.count == 2)
     #expect(throws: SimConfigurationError.self) { try SimConfiguration.load(rigFile: "/nonexistent/rig.toml") }
 }
