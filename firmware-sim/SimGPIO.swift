@@ -1,3 +1,4 @@
+import Foundation
 import Rig
 
 /// One recorded transition of a simulated GPIO line.
@@ -37,6 +38,9 @@ public final class SimGPIOChip: GPIOChip {
     /// Edges ever logged (the ring keeps the last `capacity`).
     public private(set) var edgeCount = 0
     private var observers: [(UInt32, Bool, Int64) -> Void] = []
+    /// With `--realtime` the exposure thread drives the lines while the camera (main thread) reads the
+    /// log: the simulated chip serialises them. (The real chip's driver takes no lock.)
+    private let lock = NSLock()
 
     /// - Parameters:
     ///   - name: chip name (`gpiochip-sim`).
@@ -103,6 +107,7 @@ public final class SimGPIOChip: GPIOChip {
 
     /// Edges still in the ring, oldest first, optionally of one line.
     public func edges(line offset: UInt32? = nil) -> [GPIOEdge] {
+        lock.lock(); defer { lock.unlock() }
         var out: [GPIOEdge] = []
         let first = max(0, edgeCount - capacity)
         for n in first..<edgeCount {
@@ -117,6 +122,7 @@ public final class SimGPIOChip: GPIOChip {
     /// Exact as long as the window's edges are still in the ring.
     public func highNanoseconds(line offset: UInt32, from start: Int64, to end: Int64) -> Int64 {
         guard end > start else { return 0 }
+        lock.lock(); defer { lock.unlock() }
         // Walk back from the newest edge of this line to find the level at `start` and the edges inside.
         var total: Int64 = 0
         var segmentEnd = end
@@ -140,6 +146,7 @@ public final class SimGPIOChip: GPIOChip {
 
     func drive(offset: UInt32, high: Bool) {
         let k = Int(offset)
+        lock.lock(); defer { lock.unlock() }
         guard values[k] != high else { return }   // no transition, no edge
         values[k] = high
         let t = clock.monotonicNanoseconds

@@ -37,9 +37,17 @@ enum ContrastStackLoader {
         let info = reader.info
         let times = try ReportInputs.frameTimesSeconds(datasetDirectory: dataset)
             ?? (0..<info.frameCount).map { Double($0) * (info.frameIntervalSeconds ?? 1) }
+        // The stack can be gigabytes (a demo's is ~2 GB): read at most 400 evenly spaced frames, which
+        // is finer than any time the report picks images at.
+        let count = min(info.frameCount, times.count)
+        let stride = max(1, Int((Double(count) / 400).rounded(.up)))
         var frames: [[Float]] = []
-        for k in 0..<info.frameCount { frames.append(try reader.readFrame(k).pixels) }
+        var picked: [Double] = []
+        for k in Swift.stride(from: 0, to: count, by: stride) {
+            frames.append(try reader.readFrame(k).pixels)
+            picked.append(times[k])
+        }
         return ImageStack(width: info.width, height: info.height, pixelSizeMicrometres: info.pixelSizeMicrometres ?? 0.0347,
-                          timesSeconds: Array(times.prefix(info.frameCount)), frames: frames)
+                          timesSeconds: picked, frames: frames)
     }
 }
