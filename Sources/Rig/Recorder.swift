@@ -14,6 +14,8 @@ public final class Recorder {
     private var framesIndex: FileHandle
     private var monitorFile: FileHandle
     private var events: FileHandle
+    private var edgesFile: FileHandle
+    private var edgesBuffer = ""
     private var pending: [(frame: TimedFrame, step: Int, ledOnFraction: Double)] = []
     private var chunkIndex = 0
     public private(set) var recordedFrames = 0
@@ -50,6 +52,7 @@ public final class Recorder {
         framesIndex = try open("frames.csv", header: "frame,chunk,page,t_start_s,t_end_s,exposures,led_on_fraction,step")
         monitorFile = try open("monitor.csv", header: "frame,time_s,intensity_change,sdc_std,drift_x_px,drift_y_px")
         events = try open("events.jsonl", header: nil)
+        edgesFile = try open("edges.csv", header: "frame,step,skipped,intended_led_on_us,actual_led_on_us,intended_trigger_us,actual_trigger_us,intended_led_off_us,actual_led_off_us")
     }
 
     static func writeDurably(_ data: Data, to path: String) throws {
@@ -93,6 +96,19 @@ public final class Recorder {
         write(monitorFile, "\(frame),\(g(timeSeconds)),\(g(intensityChange)),\(g(sdcStd)),\(g(driftX)),\(g(driftY))")
     }
 
+    /// One frame's intended and actual edge times (µs from run start); buffered, flushed with each chunk.
+    public func recordEdges(_ line: String) {
+        edgesBuffer += line
+        edgesBuffer += "\n"
+        if edgesBuffer.utf8.count > 1 << 16 { flushEdges() }
+    }
+
+    private func flushEdges() {
+        guard !edgesBuffer.isEmpty else { return }
+        edgesFile.write(Data(edgesBuffer.utf8))
+        edgesBuffer.removeAll(keepingCapacity: true)
+    }
+
     /// Queues a recorded (binned) frame; a full chunk is written and indexed.
     public func recordFrame(_ frame: TimedFrame, step: Int, ledOnFraction: Double) throws {
         pending.append((frame, step, ledOnFraction))
@@ -101,6 +117,7 @@ public final class Recorder {
 
     /// Writes the queued frames as one chunk: temp file, fsync, rename, dir fsync, then index rows.
     public func flushChunk() throws {
+        flushEdges()
         guard !pending.isEmpty else { return }
         let name = String(format: "%06d.tif", chunkIndex)
         let path = (directory as NSString).appendingPathComponent("frames/" + name)
@@ -133,7 +150,8 @@ public final class Recorder {
     /// Flushes the last chunk and syncs every file.
     public func close() throws {
         try flushChunk()
-        for h in [echem, framesIndex, monitorFile, events] {
+        flushEdges()
+        for h in [echem, framesIndex, monitorFile, events, edgesFile] {
             h.synchronizeFile()
             h.closeFile()
         }

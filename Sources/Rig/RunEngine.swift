@@ -322,6 +322,8 @@ public final class RunEngine {
 
     /// After a frame's edges: fetch its camera frame, check lockstep, bin.
     private func handleEdges(_ r: FrameEdges, camera: Camera, timing: ExposureTiming) throws {
+        func us(_ ns: Int64) -> String { r.skipped && ns == 0 ? "" : String(format: "%.3f", Double(ns - t0) / 1e3) }
+        recorder.recordEdges("\(r.frame),\(r.step),\(r.skipped ? 1 : 0),\(us(r.intendedLedOn)),\(us(r.actualLedOn)),\(us(r.intendedTrigger)),\(us(r.actualTrigger)),\(us(r.intendedLedOff)),\(us(r.actualLedOff))")
         let slot = Int(r.frame) / protocolFile.imaging.bin
         if slot != binSlot {
             flushBin()

@@ -41,3 +41,33 @@ private let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     let capacity = Double(echem.last!["capacity_mAh_per_g"]!)!
     #expect(abs(capacity - 70.0 / 3) < 0.5, "capacity \(capacity) mAh/g")
 }
+
+/// The C/3 CCCV example (seed Fig. 1E) runs to completion in virtual time with a valid dataset:
+/// charge to 4.3 V, discharge to 3.0 V, CV hold; the capacity counts up then down; the hold's current decays.
+@Test func cccvExampleRunsToCompletion() throws {
+    let proto = try ProtocolFile.load(path: examples + "/c3-cccv.toml")
+    let (sim, hw) = try makeSimRig(protocolFile: proto)
+    var options = RunOptions(outputDirectory: temporaryDataset("cccv"))
+    options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)
+    let summary = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
+    #expect(summary.completed, "\(summary.endReason)")
+    #expect(summary.lockstepViolations == 0 && summary.droppedFrames == 0 && summary.skippedFrames == 0)
+    try verifyDataset(options.outputDirectory)
+    #expect(!sim.chip.value(ofLine: SimGPIOChip.ledOffset))
+    let events = try readEvents(options.outputDirectory)
+    let ends = events.filter { $0["event"] as? String == "step_ended" }.map { $0["reason"] as! String }
+    #expect(ends.count == 4)
+    #expect(ends[1].contains("4.3 V") && ends[2].contains("3 V"))
+    let echem = try readCSV(options.outputDirectory + "/echem.csv")
+    let capacity = echem.map { Double($0["capacity_mAh_per_g"]!)! }
+    let peak = capacity.max()!
+    #expect(peak > 100, "charge capacity \(peak) mAh/g")
+    let hold = echem.filter { $0["step_kind"] == "hold" }.map { abs(Double($0["current_A"]!)!) }
+    #expect(hold.count > 600)
+    let holdStart: Double = hold.prefix(10).reduce(0, +) / 10
+    let holdEnd: Double = hold.suffix(10).reduce(0, +) / 10
+    #expect(holdEnd < 0.2 * holdStart)
+    let monitor = try readCSV(options.outputDirectory + "/monitor.csv")
+    let change = monitor.compactMap { Double($0["intensity_change"]!) }.filter(\.isFinite)
+    #expect(change.max()! > 0.2)                 // delithiation brightens the particle (A·Δθ)
+}

@@ -57,6 +57,14 @@ import Testing
         }
         #expect(Double(row["led_on_fraction"]!) == 1)
     }
+    // The dataset keeps every edge's intended and actual time: LED on before the trigger, off after the
+    // exposure counted from the actual trigger.
+    let edges = try readCSV(options.outputDirectory + "/edges.csv")
+    #expect(edges.count == c.triggers)
+    for e in edges.prefix(20_000) {
+        let on = Double(e["actual_led_on_us"]!)!, trig = Double(e["actual_trigger_us"]!)!, off = Double(e["actual_led_off_us"]!)!
+        #expect(on <= trig && off >= trig + 2500)
+    }
     let timing = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: options.outputDirectory + "/timing.json"))) as! [String: Any]
     #expect(timing["every_trigger_matched_one_frame"] as? Bool == true)
 }
