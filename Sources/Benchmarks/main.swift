@@ -3,6 +3,7 @@ import Electrochemistry
 import Foundation
 import ParticleModel
 import Rig
+import FirmwareSim
 import Imaging
 import Figures
 
@@ -136,4 +137,17 @@ do {
     let path = NSTemporaryDirectory() + "operando-bench-report.pdf"
     let s = try Report.benchmarkSeconds(pdfPath: path)
     line(String(format: "%.2f s  %@", s, s <= 2 ? "≤ 2 s met" : "≤ 2 s MISSED"))
+} catch { line("FAILED: \(error)") }
+
+// MARK: - firmware-sim
+
+line("")
+line("== firmware-sim: camera exposures rendered per second; whole simulated rig in virtual time ==")
+do {
+    let small = try SimBenchmarks.renderRate(width: 256, height: 256)
+    let full = try SimBenchmarks.renderRate(width: 1920, height: 1200)
+    line(String(format: "render 256×256:   %7.0f exposures/s  %@", small, small >= 2000 ? "≥ 2000 met" : "≥ 2000 MISSED"))
+    line(String(format: "render 1920×1200: %7.0f exposures/s  %@", full, full >= 60 ? "≥ 60 met" : "≥ 60 MISSED"))
+    let throughput = try SimBenchmarks.rigThroughput()
+    line(String(format: "simulated rig during a C/3 charge (cell, potentiostat, 10 Hz camera): %.0f simulated s per wall s (%d frames)", throughput.simulatedSecondsPerWallSecond, throughput.frames))
 } catch { line("FAILED: \(error)") }
