@@ -44,6 +44,9 @@ public struct CalibrationOptions: Sendable {
     /// Weight of the smoothness penalty of the D(θ) fit (second differences of log10 D at the knots),
     /// relative to the data misfit at the S-only fit.
     public var smoothness: Double = 1e-3
+    /// S held during the D(θ) fit (nil: the centre fit's S). Only D/S matters to the model, so a fitted
+    /// table is always relative to the S it was fitted at.
+    public var diffusivityFitScale: Double?
     /// Largest number of Levenberg–Marquardt iterations of the D(θ) fit.
     public var diffusivityIterations: Int = 10
 
@@ -81,6 +84,9 @@ public struct CalibrationOptions: Sendable {
         }
         if let t = endSeconds, !(t > 0 && t.isFinite) {
             throw CalibrationError.badValue(option: "--until", value: "\(t)", expected: "a positive time in seconds")
+        }
+        if let s = diffusivityFitScale, !(s > 0 && s.isFinite) {
+            throw CalibrationError.badValue(option: "--diffusivity-scale", value: "\(s)", expected: "a positive S")
         }
         if !(psfFWHMMicrometres >= 0 && psfFWHMMicrometres < 5) {
             throw CalibrationError.badValue(option: "--psf-fwhm", value: "\(psfFWHMMicrometres)", expected: "a resolution in µm from 0 to 5")
@@ -264,8 +270,18 @@ public enum CalibrationRun {
         // 5. Optional D(θ) fit to the spatio-temporal contrast.
         var diffusivity: DiffusivityFitResult?
         if options.fitDiffusivity {
-            let fit = try DiffusivityFit.run(problem: problem, scale: bestScale, startSSE: best.profile.bestSSE,
-                                             startThetaRange: outputModel.thetaRange, progress: progress)
+            var startSSE = best.profile.bestSSE, range = outputModel.thetaRange
+            let fitScale = options.diffusivityFitScale ?? bestScale
+            if let s = options.diffusivityFitScale {
+                var r = problem.request(scale: s)
+                r.traceIntervalSeconds = 10
+                let m = try runModel(r)
+                runs += 1
+                startSSE = problem.evaluate(m).profile.bestSSE
+                range = m.thetaRange
+            }
+            let fit = try DiffusivityFit.run(problem: problem, scale: fitScale, startSSE: startSSE,
+                                             startThetaRange: range, progress: progress)
             runs += fit.modelRuns
             diffusivity = fit
         }
