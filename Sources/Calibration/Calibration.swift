@@ -263,7 +263,7 @@ public enum CalibrationRun {
         let profileAtCentre = best.profile.rmse(gain: best.centre.bestGain)
 
         let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain, rmse: best.centre.bestRMSE, points: n)
-        progress(String(format: "calibrate: S = %.4f ± %.4f, A = %.4f ± %.4f, e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
+        progress(String(format: "calibrate: S = %.4f ± %.2g, A = %.4f ± %.2g, e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
                         bestScale, varScale.squareRoot(), centreFit.gain, varGain.squareRoot(), centreFit.rmse, n,
                         profileFit.scale, profileFit.gain, profileFit.rmse))
 

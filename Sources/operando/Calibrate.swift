@@ -82,7 +82,7 @@ struct Calibrate: ParsableCommand {
             let s = try CalibrationRun.run(dataset: dataset, options: o) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
-            print(String(format: "S = %.3f ± %.3f, A = %.4f ± %.4f, e = %.5f (centre trace, %d frames)",
+            print(String(format: "S = %.4f ± %.2g, A = %.4f ± %.2g, e = %.5f (centre trace, %d frames)",
                          s.centre.scale, s.scaleStandardError, s.centre.gain, s.gainStandardError, s.centre.rmse, s.centre.points))
             print(String(format: "line profiles: S = %.3f, A = %.4f, e = %.5f; at the centre fit e = %.5f",
                          s.profile.scale, s.profile.gain, s.profile.rmse, s.profileRMSEAtCentreFit))
