@@ -7,10 +7,11 @@ import ParticleModel
 import Rig
 
 /// A firmware-sim rig wired as `operando run` wires it (as in RigTests).
-func makeSimRig(rigText: String, protocolFile: ProtocolFile) throws -> (SimRig, RigHardware) {
+func makeSimRig(rigText: String, protocolFile: ProtocolFile, parameters: ParameterSet = .nmc87) throws -> (SimRig, RigHardware) {
     let config = try SimConfiguration.parse(rigFileText: rigText, file: "test-rig.toml")
     let sim = try SimRig(configuration: config, activeMassMilligrams: protocolFile.cell.activeMassMilligrams ?? 1.5,
-                         practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram)
+                         practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram,
+                         parameters: parameters)
     let led = try sim.chip.requestOutput(offset: SimGPIOChip.ledOffset, consumer: "operando", initialHigh: false)
     let trigger = try sim.chip.requestOutput(offset: SimGPIOChip.triggerOffset, consumer: "operando", initialHigh: false)
     let hw = RigHardware(backend: "firmware-sim (virtual clock)", clock: sim.clock, led: led, trigger: trigger,
@@ -25,7 +26,8 @@ func temporaryDirectory(_ name: String) -> String {
 }
 
 /// A firmware-sim dataset of `steps` with the given S and A, noise and drift on (the sim's defaults).
-func makeSimDataset(name: String, scale: Double, gain: Double, steps: [String]) throws -> String {
+func makeSimDataset(name: String, scale: Double, gain: Double, steps: [String],
+                    parameters: ParameterSet = .nmc87) throws -> String {
     var text = """
     [cell]
     active_mass_mg = 1.5
@@ -43,7 +45,7 @@ func makeSimDataset(name: String, scale: Double, gain: Double, steps: [String]) 
     for s in steps { text += "[[steps]]\ndo = \"\(s)\"\n" }
     let proto = try ProtocolFile.parse(text: text, path: "calibration-test.toml")
     let rig = "[sim]\nscale = \(scale)\noptical_gain = \(gain)\nnoise = 1.0\ndrift_nm_per_min = 5\nseed = 7\n"
-    let (_, hw) = try makeSimRig(rigText: rig, protocolFile: proto)
+    let (_, hw) = try makeSimRig(rigText: rig, protocolFile: proto, parameters: parameters)
     var options = RunOptions(outputDirectory: temporaryDirectory(name + ".operando"))
     options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)   // the particle and the drift fiducial
     _ = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
