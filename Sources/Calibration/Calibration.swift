@@ -233,10 +233,30 @@ public enum CalibrationRun {
         // Profile likelihood: where SSE(S) crosses SSE_min + 3.84 σ²·inflation among the evaluated S.
         let threshold = best.centre.bestSSE + 3.84 * sigma2 * inflation
         let sortedS = evaluated.keys.sorted()
+        // Crossing on one side (points ordered away from the optimum): a quadratic through the optimum
+        // and the two evaluated points that bracket the threshold (the sum of squares is convex there, so
+        // straight-line interpolation would make the interval too narrow).
         func crossing(_ range: [Double]) -> Double? {
+            let fStar = best.centre.bestSSE
             for (p, q) in zip(range, range.dropFirst()) {
                 let fp = evaluated[p]!.centre.bestSSE, fq = evaluated[q]!.centre.bestSSE
-                if fp <= threshold && fq > threshold { return p + (q - p) * (threshold - fp) / (fq - fp) }
+                guard fp <= threshold && fq > threshold else { continue }
+                if p == bestScale {
+                    let c = (fq - fStar) / ((q - bestScale) * (q - bestScale))
+                    return bestScale + (q > bestScale ? 1 : -1) * ((threshold - fStar) / c).squareRoot()
+                }
+                // Quadratic through (S*, f*), (p, fp), (q, fq) in u = S − S*.
+                let u1 = p - bestScale, u2 = q - bestScale
+                let den = u1 * u2 * (u2 - u1)
+                let a = ((fq - fStar) * u1 - (fp - fStar) * u2) / den
+                let b = ((fp - fStar) * u2 * u2 - (fq - fStar) * u1 * u1) / den
+                let c = fStar - threshold
+                let disc = b * b - 4 * a * c
+                if a > 0, disc >= 0 {
+                    let roots = [(-b + disc.squareRoot()) / (2 * a), (-b - disc.squareRoot()) / (2 * a)]
+                    if let u = roots.first(where: { ($0 - u1) * ($0 - u2) <= 0 }) { return bestScale + u }
+                }
+                return p + (q - p) * (threshold - fp) / (fq - fp)
             }
             return nil
         }
