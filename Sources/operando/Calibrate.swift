@@ -7,9 +7,9 @@ struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fit the model's S and A to a dataset's centre trace (seed Eq. 16–18); optionally fit D(θ).",
         discussion: """
-        Reads DATASET/run.json, echem.csv and DATASET/analysis/ (running the analysis first when it is
-        missing); writes calibration.json, error_map.csv, centre_fit.csv, profile_fit.csv,
-        profile_objective.csv, model/trace.csv and model/profiles.csv (and diffusivity_fit.csv with
+        Reads DATASET/run.json, echem.csv and DATASET/analysis/ (running the analysis first when it is \
+        missing); writes calibration.json, error_map.csv, centre_fit.csv, profile_fit.csv, \
+        profile_objective.csv, model/trace.csv and model/profiles.csv (and diffusivity_fit.csv with \
         --fit-diffusivity) into --out (default DATASET/calibration/). See docs/calibrate.md.
         """)
 
@@ -22,16 +22,16 @@ struct Calibrate: ParsableCommand {
     @Option(help: "Analysis directory to read (default DATASET/analysis/).")
     var analysis: String?
 
-    @Option(name: .customLong("theta0"), help: "θ0 of seed Eq. 17 and the model's initial occupancy (default 0.95).")
+    @Option(name: .customLong("theta0"), help: "θ0 of seed Eq. 17 and the model's initial occupancy.")
     var theta0: Double = 0.95
 
-    @Option(name: .customLong("scale-range"), help: "Range of S to scan, LOW:HIGH (default 1:10).")
+    @Option(name: .customLong("scale-range"), help: "Range of S to scan, LOW:HIGH.")
     var scaleRange: String = "1:10"
 
-    @Option(name: .customLong("scale-steps"), help: "Log-spaced S values in the scan (default 13).")
+    @Option(name: .customLong("scale-steps"), help: "Log-spaced S values in the scan.")
     var scaleSteps: Int = 13
 
-    @Option(name: .customLong("gain-steps"), help: "A values per S in error_map.csv (default 41).")
+    @Option(name: .customLong("gain-steps"), help: "A values per S in error_map.csv.")
     var gainSteps: Int = 41
 
     @Option(help: "Parameter-set file (TOML) replacing the default set nmc87.")
@@ -40,25 +40,28 @@ struct Calibrate: ParsableCommand {
     @Option(name: .customLong("element-size"), help: "Model element size in µm (default: longest extent / 30).")
     var elementSize: Double?
 
-    @Option(name: .customLong("time-tolerance"), help: "Model time-step tolerance in θ (default 1e-4).")
+    @Option(name: .customLong("time-tolerance"), help: "Model time-step tolerance in θ.")
     var timeTolerance: Double = 1e-4
 
     @Option(help: "Use data only up to this many seconds from the start.")
     var until: Double?
 
-    @Option(name: .customLong("edge-margin"), help: "Leave out profile points this close to the particle edge, µm (default 0.1).")
+    @Option(name: .customLong("edge-margin"), help: "Leave out profile points this close to the particle edge, µm.")
     var edgeMargin: Double = 0.1
 
-    @Option(name: .customLong("psf-fwhm"), help: "Microscope resolution (Gaussian PSF FWHM) in µm applied to the model (default 0.265; 0: none).")
+    @Option(name: .customLong("psf-fwhm"), help: "Microscope resolution (Gaussian PSF FWHM) in µm applied to the model (0: none).")
     var psfFWHM: Double = 0.265
 
-    @Option(name: .customLong("max-profiles"), help: "Line profiles used by the spatio-temporal objectives (default 120).")
+    @Option(name: .customLong("max-profiles"), help: "Line profiles used by the spatio-temporal objectives.")
     var maxProfiles: Int = 120
 
     @Flag(name: .customLong("fit-diffusivity"), help: "Also fit the D_Li(θ) table to the line-profile contrast.")
     var fitDiffusivity = false
 
-    @Option(help: "Smoothness weight of the D(θ) fit (default 0.001).")
+    @Option(name: .customLong("diffusivity-scale"), help: "S held during the D(θ) fit (default: the centre fit's S).")
+    var diffusivityScale: Double?
+
+    @Option(help: "Smoothness weight of the D(θ) fit.")
     var smoothness: Double = 1e-3
 
     func run() throws {
@@ -79,6 +82,7 @@ struct Calibrate: ParsableCommand {
             o.psfFWHMMicrometres = psfFWHM
             o.fitDiffusivity = fitDiffusivity
             o.smoothness = smoothness
+            o.diffusivityFitScale = diffusivityScale
             let s = try CalibrationRun.run(dataset: dataset, options: o) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
