@@ -34,8 +34,9 @@ let package = Package(
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", .product(name: "TOMLKit", package: "TOMLKit")],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
+        .target(name: "Calibration", dependencies: ["ParticleModel", "Imaging", "Electrochemistry"]),
         .executableTarget(name: "operando",
-                          dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures", "Rig", "RigDrivers", "FirmwareSim",
+                          dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures"]),
@@ -46,5 +47,6 @@ let package = Package(
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
+        .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
 )

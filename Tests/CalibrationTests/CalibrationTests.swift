@@ -1,0 +1,75 @@
+@testable import Calibration
+import Foundation
+import ParticleModel
+import Testing
+
+/// Seed Fig. S2B: e(S, A) has a unique minimum at the (S, A) the data were made with. Firmware-sim
+/// datasets (noise and drift on) made with S and A away from the defaults; the calibration recovers
+/// both within 5 %.
+@Test(arguments: [2.0, 6.0])
+func calibrationRecoversScaleAndGainFromSimDataset(scale: Double) throws {
+    let gain = 1.2
+    let dir = try makeSimDataset(name: "S\(scale)", scale: scale, gain: gain,
+                                 steps: ["Rest for 2 minutes", "Charge at C/3 for 25 minutes"])
+    let s = try CalibrationRun.run(dataset: dir)   // runs the analysis first: the dataset has none
+    print(String(format: "S = %.2f, A = %.2f: recovered S = %.4f ± %.4f (%+.2f %%), A = %.4f ± %.4f (%+.2f %%), e = %.5f; profiles S = %.3f A = %.4f; %d runs, %.1f s",
+                 scale, gain, s.centre.scale, s.scaleStandardError, 100 * (s.centre.scale / scale - 1),
+                 s.centre.gain, s.gainStandardError, 100 * (s.centre.gain / gain - 1), s.centre.rmse,
+                 s.profile.scale, s.profile.gain, s.modelRuns, s.wallSeconds))
+    #expect(abs(s.centre.scale / scale - 1) < 0.05, "S \(s.centre.scale) vs \(scale)")
+    #expect(abs(s.centre.gain / gain - 1) < 0.05, "A \(s.centre.gain) vs \(gain)")
+    #expect(s.scaleStandardError > 0 && s.scaleStandardError < 0.1 * scale)
+    // The outputs interfaces.md promises.
+    let out = dir + "/calibration"
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/calibration.json"))) as! [String: Any]
+    for key in ["scale", "gain", "rmse", "theta0", "scale_standard_error", "gain_standard_error"] { #expect(json[key] != nil, "\(key)") }
+    let map = try String(contentsOfFile: out + "/error_map.csv", encoding: .utf8).split(separator: "\n")
+    #expect(map.first == "scale,gain,rmse" && map.count > 13 * 41)
+    let centre = try String(contentsOfFile: out + "/centre_fit.csv", encoding: .utf8).split(separator: "\n")
+    #expect(centre.first == "time_s,measured,model" && centre.count > 500)
+    let trace = try String(contentsOfFile: out + "/model/trace.csv", encoding: .utf8).split(separator: "\n")
+    #expect(trace.first == "time_s,theta_centre,theta_mean,theta_min,theta_max,voltage_V,current_A")
+    let profiles = try String(contentsOfFile: out + "/model/profiles.csv", encoding: .utf8).split(separator: "\n")
+    #expect(profiles.first == "time_s,position_um,theta" && profiles.count > 100)
+    try? FileManager.default.removeItem(atPath: dir)
+}
+
+/// Bad inputs give errors that name the file or value at fault.
+@Test func badInputsNameTheInput() throws {
+    let missing = temporaryDirectory("missing.operando")
+    #expect(throws: CalibrationError.self) { try CalibrationRun.run(dataset: missing) }
+    do { _ = try CalibrationRun.run(dataset: missing) } catch { #expect("\(error)".contains(missing)) }
+
+    // A dataset with run.json and echem.csv but no frames and no analysis.
+    let dir = temporaryDirectory("noframes.operando")
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    try #"{"pixel_size_um": 0.0347, "active_mass_mg": 1.5, "practical_capacity_mAh_per_g": 210}"#
+        .write(toFile: dir + "/run.json", atomically: true, encoding: .utf8)
+    try "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g\n0,0,charge,3.8,1e-4,0\n1,0,charge,3.8,1e-4,0\n"
+        .write(toFile: dir + "/echem.csv", atomically: true, encoding: .utf8)
+    do { _ = try CalibrationRun.run(dataset: dir); Issue.record("expected an error") } catch {
+        #expect("\(error)".contains("frames.csv"), "\(error)")
+    }
+    // A broken echem row names the file and line.
+    try "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g\n0,0,charge,3.8,1e-4,0\nx,0,charge,3.8,oops,0\n"
+        .write(toFile: dir + "/echem.csv", atomically: true, encoding: .utf8)
+    do { _ = try CalibrationRun.run(dataset: dir); Issue.record("expected an error") } catch {
+        #expect("\(error)".contains("echem.csv:3"), "\(error)")
+    }
+    // run.json without a pixel size.
+    try #"{"active_mass_mg": 1.5}"#.write(toFile: dir + "/run.json", atomically: true, encoding: .utf8)
+    do { _ = try CalibrationRun.run(dataset: dir); Issue.record("expected an error") } catch {
+        #expect("\(error)".contains("run.json") && "\(error)".contains("pixel_size_um"), "\(error)")
+    }
+    // Flags.
+    #expect(throws: CalibrationError.badValue(option: "--scale-range", value: "10:1", expected: "LOW:HIGH with 0 < LOW < HIGH, e.g. 1:10")) {
+        try CalibrationOptions.parseScaleRange("10:1")
+    }
+    var o = CalibrationOptions()
+    o.theta0 = 1.5
+    do { _ = try CalibrationRun.run(dataset: dir, options: o); Issue.record("expected an error") } catch {
+        #expect("\(error)".contains("--theta0 1.5"), "\(error)")
+    }
+    try? FileManager.default.removeItem(atPath: dir)
+}
+
