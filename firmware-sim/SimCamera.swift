@@ -16,6 +16,7 @@ public final class SimCamera: Camera {
     public var sensorWidth: Int { optics.sensorWidth }
     public var sensorHeight: Int { optics.sensorHeight }
     public var pixelSizeMicrometres: Double { optics.pixelSizeMicrometres }
+    public var blackLevelCounts: Double { optics.blackLevelDN }
     /// The default ROI: 256 × 256 centred on the particle.
     public static let defaultROI = RegionOfInterest(x: 832, y: 472, width: 256, height: 256)
     /// First frame id.

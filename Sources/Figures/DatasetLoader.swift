@@ -4,7 +4,7 @@ import ParticleModel
 extension ReportInputs {
     /// Reads whatever report inputs a dataset directory holds: `echem.csv`, `analysis/metrics.csv`,
     /// `analysis/profiles.csv`, `calibration/error_map.csv`, `calibration/centre_fit.csv`,
-    /// `calibration/calibration.json`, `model/trace.csv`, `model/profiles.csv`; contrast frames come
+    /// `calibration/calibration.json`, `calibration/model/` (or `model/`) `trace.csv`, `profiles.csv`; contrast frames come
     /// from `frameSource` (the Imaging TIFF reader, supplied by the caller). Missing files leave their
     /// piece `nil`; a present but malformed file is an error naming the file and line.
     /// The parameter set defaults to `ParameterSet.nmc87` with the calibrated scale, if any.
@@ -31,11 +31,13 @@ extension ReportInputs {
             inp.measuredProfiles = profiles(time: try t.numbers("time_s"), position: try t.numbers("position_um"),
                                             value: try t.numbers("contrast"))
         }
-        if let t = try CSVTable.read(path("model/profiles.csv")) {
+        // `operando calibrate` writes its model run under calibration/model/; a hand-made model/ also works.
+        let modelDir = FileManager.default.fileExists(atPath: path("calibration/model/trace.csv")) ? "calibration/model" : "model"
+        if let t = try CSVTable.read(path(modelDir + "/profiles.csv")) {
             inp.modelProfiles = profiles(time: try t.numbers("time_s"), position: try t.numbers("position_um"),
                                          value: try t.numbers("theta"))
         }
-        if let t = try CSVTable.read(path("model/trace.csv")) {
+        if let t = try CSVTable.read(path(modelDir + "/trace.csv")) {
             inp.modelTrace = ModelTrace(timeSeconds: try t.numbers("time_s"), thetaCentre: try t.numbers("theta_centre"),
                                         thetaMean: t.has("theta_mean") ? try t.numbers("theta_mean") : [])
         }

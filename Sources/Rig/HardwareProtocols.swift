@@ -165,6 +165,9 @@ public protocol Camera: AnyObject {
     var sensorHeight: Int { get }
     /// Pixel size in the sample plane, µm.
     var pixelSizeMicrometres: Double { get }
+    /// Offset the sensor adds to every pixel (counts); subtracted before contrast is formed, since
+    /// I/I0 − 1 is biased by any constant offset.
+    var blackLevelCounts: Double { get }
     /// Sets the ROI and the exposure time; only while stopped.
     func configure(roi: RegionOfInterest, exposureSeconds: Double) throws
     /// Arms the camera for hardware triggers.

@@ -172,6 +172,7 @@ public final class RunEngine {
             "exposure_ms": img.exposureMilliseconds,
             "led_lead_ms": img.ledLeadMilliseconds,
             "led_wavelength_nm": 740,
+            "black_level_subtracted_counts": camera.blackLevelCounts,
             "active_mass_mg": protocolFile.cell.activeMassMilligrams ?? NSNull(),
             "practical_capacity_mAh_per_g": protocolFile.cell.practicalCapacityMilliampHoursPerGram,
         ]
@@ -385,7 +386,8 @@ public final class RunEngine {
         var pixels = [Float](repeating: .nan, count: width * height)
         if n > 0, binSum.count == pixels.count {
             let inv = 1 / Float(n)
-            for i in 0..<pixels.count { pixels[i] = binSum[i] * inv }
+            let black = Float(hardware.camera.blackLevelCounts)
+            for i in 0..<pixels.count { pixels[i] = binSum[i] * inv - black }
         }
         let timed = TimedFrame(index: recordedIndex, startSeconds: binStart, endSeconds: binEnd, exposures: n,
                                frame: BinnedFrame(width: width, height: height, pixels: pixels))

@@ -92,7 +92,7 @@ struct Demo: ParsableCommand {
 
         // 3. Calibration.
         stage("3/4 calibrating the model against the images")
-        try DemoCalibration.run(dataset: dataset, stage: stage)
+        let calibration = try DemoCalibration.run(dataset: dataset, stage: stage)
 
         // 4. Report.
         stage("4/4 rendering the report")
@@ -105,11 +105,13 @@ struct Demo: ParsableCommand {
             dataset: %@
             run: %@, %.0f s simulated, %d recorded frames, %d lockstep violations
             analysis: %d frames, drift %@
+            calibration (C/3 charge): S = %.3f, A = %.4f, rmse %.2e (firmware-sim truth: S = 3.5, A = 1.0526)
             report: %@ (%d pages)
             wall time: %.1f s
 
             """, dataset, run.endReason, run.runSeconds, run.recordedFrames, run.lockstepViolations,
-            analysis.frameCount, "\(analysis.driftMethod)", report.path, report.pages.count, Date().timeIntervalSince(start))
+            analysis.frameCount, "\(analysis.driftMethod)", calibration.centre.scale, calibration.centre.gain,
+            calibration.centre.rmse, report.path, report.pages.count, Date().timeIntervalSince(start))
         try summary.write(toFile: (out as NSString).appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
         print(summary, terminator: "")
         print("report: \(report.path)")
