@@ -16,7 +16,7 @@ public final class Recorder {
     private var events: FileHandle
     private var edgesFile: FileHandle
     private var edgesBuffer = ""
-    private var pending: [(frame: TimedFrame, step: Int, ledOnFraction: Double)] = []
+    private var pending: [(frame: TimedFrame, step: Int, ledOnFraction: Double, echem: String)] = []
     private var chunkIndex = 0
     public private(set) var recordedFrames = 0
     private let frameIntervalSeconds: Double
@@ -49,7 +49,7 @@ public final class Recorder {
         let json = try JSONSerialization.data(withJSONObject: runInfo, options: [.prettyPrinted, .sortedKeys])
         try Self.writeDurably(json, to: (directory as NSString).appendingPathComponent("run.json"))
         echem = try open("echem.csv", header: "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g")
-        framesIndex = try open("frames.csv", header: "frame,chunk,page,t_start_s,t_end_s,exposures,led_on_fraction,step")
+        framesIndex = try open("frames.csv", header: "frame,chunk,page,t_start_s,t_end_s,exposures,led_on_fraction,step,echem_time_s,voltage_V,current_A")
         monitorFile = try open("monitor.csv", header: "frame,time_s,intensity_change,sdc_std,drift_x_px,drift_y_px")
         events = try open("events.jsonl", header: nil)
         edgesFile = try open("edges.csv", header: "frame,step,skipped,intended_led_on_us,actual_led_on_us,intended_trigger_us,actual_trigger_us,intended_led_off_us,actual_led_off_us")
@@ -109,9 +109,11 @@ public final class Recorder {
         edgesBuffer.removeAll(keepingCapacity: true)
     }
 
-    /// Queues a recorded (binned) frame; a full chunk is written and indexed.
-    public func recordFrame(_ frame: TimedFrame, step: Int, ledOnFraction: Double) throws {
-        pending.append((frame, step, ledOnFraction))
+    /// Queues a recorded (binned) frame with the step and the latest electrochemical sample at its
+    /// first exposure; a full chunk is written and indexed.
+    public func recordFrame(_ frame: TimedFrame, step: Int, ledOnFraction: Double,
+                            echemTimeSeconds: Double = .nan, voltageVolts: Double = .nan, currentAmps: Double = .nan) throws {
+        pending.append((frame, step, ledOnFraction, "\(g(echemTimeSeconds)),\(g(voltageVolts)),\(g(currentAmps))"))
         if pending.count >= framesPerChunk { try flushChunk() }
     }
 
@@ -134,7 +136,7 @@ public final class Recorder {
         guard rename(tmp, path) == 0 else { throw RigError.dataset(path: path, problem: "cannot rename the chunk into place") }
         Self.fsyncPath((path as NSString).deletingLastPathComponent)
         for (page, p) in pending.enumerated() {
-            write(framesIndex, "\(p.frame.index),\(chunkIndex),\(page),\(g(p.frame.startSeconds)),\(g(p.frame.endSeconds)),\(p.frame.exposures),\(g(p.ledOnFraction)),\(p.step)")
+            write(framesIndex, "\(p.frame.index),\(chunkIndex),\(page),\(g(p.frame.startSeconds)),\(g(p.frame.endSeconds)),\(p.frame.exposures),\(g(p.ledOnFraction)),\(p.step),\(p.echem)")
             recordedFrames += 1
         }
         pending.removeAll(keepingCapacity: true)

@@ -107,6 +107,7 @@ public final class RunEngine {
     private var binEnd = 0.0
     private var binLedFraction = 0.0
     private var binStep = 0
+    private var binSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
     private var recordedIndex = 0
     private var triggers = 0, cameraFrames = 0, skipped = 0, dropped = 0, violations = 0
     private var consecutiveTimeouts = 0
@@ -331,6 +332,7 @@ public final class RunEngine {
             binSlot = slot
             binStart = seconds(r.intendedTrigger)
             binStep = Int(r.step)
+            binSample = lastSample
             binLedFraction = 0
         }
         binEnd = seconds(r.intendedTrigger + timing.exposureNanoseconds)
@@ -392,7 +394,9 @@ public final class RunEngine {
         let timed = TimedFrame(index: recordedIndex, startSeconds: binStart, endSeconds: binEnd, exposures: n,
                                frame: BinnedFrame(width: width, height: height, pixels: pixels))
         do {
-            try recorder.recordFrame(timed, step: binStep, ledOnFraction: n > 0 ? binLedFraction / Double(n) : 0)
+            try recorder.recordFrame(timed, step: binStep, ledOnFraction: n > 0 ? binLedFraction / Double(n) : 0,
+                                     echemTimeSeconds: binSample.voltageVolts.isFinite ? seconds(binSample.monotonicNanoseconds) : .nan,
+                                     voltageVolts: binSample.voltageVolts, currentAmps: binSample.currentAmps)
         } catch {
             event(.fault(device: "recorder", message: "\(error)"))
         }

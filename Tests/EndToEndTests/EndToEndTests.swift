@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+// The whole chain as a user runs it, through the built `operando` binary:
+// run (firmware-sim) → analyse → calibrate → report.
+
+private func operando() throws -> String {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [dir, dir.deletingLastPathComponent()] {
+        let p = candidate.appendingPathComponent("operando").path
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: dir.path + "/operando"])
+}
+
+@discardableResult
+private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+@Test func runAnalyseCalibrateReport() throws {
+    let bin = try operando()
+    let root = NSTemporaryDirectory() + "operando-e2e-\(getpid())"
+    try? FileManager.default.removeItem(atPath: root)
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    let protocolPath = root + "/short.toml"
+    try """
+    [cell]
+    active_mass_mg = 1.5
+    [limits]
+    voltage_min_V = 2.8
+    voltage_max_V = 4.4
+    [imaging]
+    frame_rate_Hz = 10
+    exposure_ms = 2.5
+    bin = 30
+    [[steps]]
+    do = "Rest for 2 minutes"
+    [[steps]]
+    do = "Charge at 1C for 15 minutes"
+    """.write(toFile: protocolPath, atomically: true, encoding: .utf8)
+    let dataset = root + "/short.operando"
+
+    let run = try sh(bin, ["run", protocolPath, "--out", dataset])
+    #expect(run.status == 0, "\(run.err)")
+    #expect(run.out.contains("0 lockstep violations"))
+
+    let analyse = try sh(bin, ["analyse", dataset])
+    #expect(analyse.status == 0, "\(analyse.err)")
+    for f in ["drift.csv", "metrics.csv", "contrast.tif", "mask.tif", "profiles.csv"] {
+        #expect(FileManager.default.fileExists(atPath: dataset + "/analysis/" + f), "\(f)")
+    }
+
+    let calibrate = try sh(bin, ["calibrate", dataset])
+    #expect(calibrate.status == 0, "\(calibrate.err)")
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dataset + "/calibration/calibration.json"))) as! [String: Any]
+    let scale = try #require(json["scale"] as? Double), gain = try #require(json["gain"] as? Double)
+    #expect(abs(scale - 3.5) < 0.35, "S = \(scale) (firmware-sim truth 3.5)")
+    #expect(abs(gain - 1 / 0.95) < 0.05, "A = \(gain) (truth 1.0526)")
+
+    let pdf = root + "/report.pdf"
+    let report = try sh(bin, ["report", dataset, "--out", pdf])
+    #expect(report.status == 0, "\(report.err)")
+    let info = try sh("/usr/bin/pdfinfo", [pdf])
+    let pages = info.out.split(separator: "\n").first { $0.hasPrefix("Pages:") }.map { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0 } ?? 0
+    #expect(pages >= 5, "\(info.out)")
+
+    // Bad input: a clear one-line error naming the input, non-zero exit, nothing written.
+    let missing = try sh(bin, ["analyse", root + "/nope.operando"])
+    #expect(missing.status != 0 && missing.err.contains("nope.operando"))
+    let badProtocol = root + "/bad.toml"
+    try "[[steps]]\ndo = \"Charge at C/3\"\n".write(toFile: badProtocol, atomically: true, encoding: .utf8)
+    let bad = try sh(bin, ["run", badProtocol, "--out", root + "/bad.operando"])
+    #expect(bad.status == 2 && bad.err.contains("bad.toml:2") && bad.err.contains("never ends"))
+    #expect(!FileManager.default.fileExists(atPath: root + "/bad.operando"))
+    let exists = try sh(bin, ["run", protocolPath, "--out", dataset])
+    #expect(exists.status != 0 && exists.err.contains("already holds a dataset"))
+}
