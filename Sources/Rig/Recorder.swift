@@ -50,7 +50,7 @@ public final class Recorder {
         try Self.writeDurably(json, to: (directory as NSString).appendingPathComponent("run.json"))
         echem = try open("echem.csv", header: "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g")
         framesIndex = try open("frames.csv", header: "frame,chunk,page,t_start_s,t_end_s,exposures,led_on_fraction,step,echem_time_s,voltage_V,current_A")
-        monitorFile = try open("monitor.csv", header: "frame,time_s,intensity_change,sdc_std,drift_x_px,drift_y_px")
+        monitorFile = try open("monitor.csv", header: "frame,time_s,intensity_change,sdc_std,drift_x_px,drift_y_px,heterogeneous")
         events = try open("events.jsonl", header: nil)
         edgesFile = try open("edges.csv", header: "frame,step,skipped,intended_led_on_us,actual_led_on_us,intended_trigger_us,actual_trigger_us,intended_led_off_us,actual_led_off_us")
     }
@@ -92,8 +92,8 @@ public final class Recorder {
 
     /// One monitor row.
     public func recordMonitor(frame: Int, timeSeconds: Double, intensityChange: Double, sdcStd: Double,
-                              driftX: Double, driftY: Double) {
-        write(monitorFile, "\(frame),\(g(timeSeconds)),\(g(intensityChange)),\(g(sdcStd)),\(g(driftX)),\(g(driftY))")
+                              driftX: Double, driftY: Double, heterogeneous: Bool) {
+        write(monitorFile, "\(frame),\(g(timeSeconds)),\(g(intensityChange)),\(g(sdcStd)),\(g(driftX)),\(g(driftY)),\(heterogeneous ? 1 : 0)")
     }
 
     /// One frame's intended and actual edge times (µs from run start); buffered, flushed with each chunk.

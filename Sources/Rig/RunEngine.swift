@@ -113,6 +113,9 @@ public final class RunEngine {
     private var consecutiveTimeouts = 0
     private var lastSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
     private var lastMetrics: (Double, Double) = (.nan, .nan)
+    /// SDC standard deviations of the first recorded frames: the noise floor the heterogeneity flag
+    /// compares against (a front inside the particle raises the SDC spread well above it).
+    private var sdcBaseline: [Double] = []
     private var width = 256, height = 256
     private var latencyP99: Double = .nan
 
@@ -412,8 +415,12 @@ public final class RunEngine {
         if var m = monitor {
             let metrics = m.process(timed.frame, exposures: n)
             monitor = m
+            let sdc = metrics.sdcStandardDeviation
+            if sdc.isFinite && sdcBaseline.count < 10 { sdcBaseline.append(sdc) }
+            let floor = sdcBaseline.count >= 5 ? sdcBaseline.sorted()[sdcBaseline.count / 2] : .infinity
             recorder.recordMonitor(frame: recordedIndex, timeSeconds: timed.timeSeconds, intensityChange: metrics.intensityChange,
-                                   sdcStd: metrics.sdcStandardDeviation, driftX: metrics.driftXPixels, driftY: metrics.driftYPixels)
+                                   sdcStd: sdc, driftX: metrics.driftXPixels, driftY: metrics.driftYPixels,
+                                   heterogeneous: sdc.isFinite && sdc > 2 * floor)
             lastMetrics = (metrics.intensityChange, metrics.sdcStandardDeviation)
         }
         recordedIndex += 1

@@ -31,6 +31,10 @@ private let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     #expect(peak.t < 300 + 600, "the peak comes early in the charge (at \(peak.t) s)")
     let endOfCharge = charge.suffix(10).map(\.sdc).reduce(0, +) / 10
     #expect(endOfCharge < 0.6 * peak.sdc, "and falls by the end of the charge (\(endOfCharge))")
+    // The on-line heterogeneity flag is raised early in the charge and cleared before its end.
+    let flags = try readCSV(options.outputDirectory + "/monitor.csv").map { (t: Double($0["time_s"]!)!, on: $0["heterogeneous"] == "1") }
+    #expect(flags.contains { $0.on && $0.t > 300 && $0.t < 900 })
+    #expect(!flags.contains { $0.on && $0.t < 300 })
     // Intensity change (seed Eq. 1) grows through the charge and holds at rest.
     let atStart = charge.first!.change, atEnd = charge.last!.change
     #expect(atEnd - atStart > 0.05)
