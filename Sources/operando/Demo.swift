@@ -49,6 +49,13 @@ struct Demo: ParsableCommand {
 
     """
 
+    static func describe(_ m: DriftMethod) -> String {
+        switch m {
+        case .fiducial(let x, let y): return String(format: "Gaussian fit of the fiducial at (%.1f, %.1f) px", x, y)
+        case .phaseCorrelation: return "phase correlation (no fiducial found)"
+        }
+    }
+
     func run() throws {
         let start = Date()
         func stage(_ s: String) {
@@ -110,7 +117,7 @@ struct Demo: ParsableCommand {
             wall time: %.1f s
 
             """, dataset, run.endReason, run.runSeconds, run.recordedFrames, run.lockstepViolations,
-            analysis.frameCount, "\(analysis.driftMethod)", calibration.centre.scale, calibration.centre.gain,
+            analysis.frameCount, Self.describe(analysis.driftMethod), calibration.centre.scale, calibration.centre.gain,
             calibration.centre.rmse, report.path, report.pages.count, Date().timeIntervalSince(start))
         try summary.write(toFile: (out as NSString).appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
         print(summary, terminator: "")
