@@ -12,7 +12,7 @@ struct Simulate: ParsableCommand {
         "nmc87" is a reconstruction that reproduces the seed paper's statements (docs/model.md).
         """)
 
-    @Argument(help: "Protocol step strings, e.g. \"Charge at C/3 until 4.3 V\" \"Rest for 10 minutes\".")
+    @Argument(help: "Protocol step strings, e.g. \"Charge at C/3 until 4.3 V\" \"Rest for 10 minutes\", or one protocol file (.toml).")
     var steps: [String]
 
     @Option(help: "Particle: ellipse:AxBum (full axes), circle:Dum, hexagon:Wum[,corner=Rum], polygon:FILE.csv.")
@@ -63,8 +63,14 @@ struct Simulate: ParsableCommand {
     }
 
     func execute() throws {
-        let parsed = try steps.enumerated().map { k, text in
-            try StepParser.parse(text, location: SourceLocation(file: "command line argument", line: k + 1))
+        let parsed: [Step]
+        if steps.count == 1, steps[0].hasSuffix(".toml") {
+            // One path to a protocol file: its steps, repeats unrolled (imaging and limits do not apply).
+            parsed = try ProtocolFile.load(path: steps[0]).plannedSteps.map(\.step)
+        } else {
+            parsed = try steps.enumerated().map { k, text in
+                try StepParser.parse(text, location: SourceLocation(file: "command line argument", line: k + 1))
+            }
         }
         let parameters = try params.map { try ParameterSet.load(path: $0) } ?? .nmc87
         var shape = try ParticleShape.parse(particle)
