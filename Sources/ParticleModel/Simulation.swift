@@ -223,10 +223,6 @@ public final class ParticleSimulation {
                 nextOutput = options.outputIntervalSeconds
                 while let p = pendingProfiles.first, p <= 0 { pendingProfiles.removeFirst(); recordProfile() }
             }
-            if kinetics == .butlerVolmer, case .totalFlux = condition {
-                // A current step starts from the present potential; a fresh Newton guess helps.
-                _ = 0
-            }
             let endTime = step.durationSeconds.map { stepStart + $0 }
             var dt = 0.01
             var previousDt: Double? = nil

@@ -207,7 +207,7 @@ public final class RunEngine {
             if !hardware.clock.isVirtual {
                 let thread = RealtimeThread { loop.runUntilStopped() }
                 try thread.start(priority: options.realtimePriority)
-                for w in thread.report.warnings { event(.warning(w)) }
+                for w in thread.report.warnings where !(selfTestReport?.warnings.contains(w) ?? false) { event(.warning(w)) }
                 rtThread = thread
             }
             mainLoop: while true {
