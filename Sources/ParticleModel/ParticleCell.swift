@@ -21,13 +21,11 @@ public final class ParticleCell {
     let law: TransportLaw
     let oneCFlux: Double
     let ampsPerFlux: Double
-    let timeTolerance: Double
     /// Simulated time since creation, s.
     public private(set) var timeSeconds: Double = 0
     private var lastDrive: Drive?
     private var lastDt = 0.01
-    private var previousTheta: [Double]?
-    private var previousDt: Double?
+    private var stepper: StepController
 
     /// - Parameters:
     ///   - theta0: initial uniform occupancy.
@@ -49,7 +47,7 @@ public final class ParticleCell {
         oneCFlux = ratio * solver.area / 3600
         ampsPerFlux = PhysicalConstants.faraday * parameters.siteConcentrationMolPerCm3 * 1e-8
             * parameters.thicknessMicrometres * 1e-4
-        timeTolerance = options.timeTolerance
+        stepper = StepController(tolerance: options.timeTolerance)
     }
 
     private func condition(_ drive: Drive) throws -> SurfaceCondition {
@@ -77,8 +75,7 @@ public final class ParticleCell {
         } else if drive != lastDrive {
             // A change of drive kind or a large jump is a discontinuity: restart the step-size history.
             lastDt = min(lastDt, 0.01)
-            previousTheta = nil
-            previousDt = nil
+            stepper.reset()
             lastDrive = drive
         }
         let end = timeSeconds + seconds
@@ -86,39 +83,24 @@ public final class ParticleCell {
         while timeSeconds < end - 1e-12 {
             var h = min(lastDt, end - timeSeconds, 60)
             if end - timeSeconds - h < 1e-9 { h = end - timeSeconds }
-            let saved = solver.theta
-            let savedPotential = solver.potential
-            var guess: [Double]? = nil
-            if let pt = previousTheta, let pdt = previousDt {
-                guess = (0..<solver.n).map { saved[$0] + (saved[$0] - pt[$0]) * h / pdt }
-            }
-            guard try solver.step(dt: h, condition: cond, guess: guess) else {
+            let clipped = h == end - timeSeconds
+            let (outcome, saved, _) = try stepper.attempt(solver, h: h, condition: cond)
+            switch outcome {
+            case .diverged:
                 lastDt = h / 4
                 attempts += 1
                 if lastDt < 1e-7 || attempts > 200 {
                     throw SolverError.stalled("particle cell: no convergence at t = \(timeSeconds) s under \(drive) (θ range \(solver.theta.min()!)…\(solver.theta.max()!))")
                 }
                 continue
-            }
-            if let pt = previousTheta, let pdt = previousDt {
-                var err = 0.0
-                for i in 0..<solver.n { err = max(err, abs(solver.theta[i] - (saved[i] + (saved[i] - pt[i]) * h / pdt))) }
-                err *= h / (h + pdt)
-                if err > 2 * timeTolerance && h > 1e-4 {
-                    solver.theta = saved
-                    solver.potential = savedPotential
-                    lastDt = h * max(0.2, 0.9 * (timeTolerance / err).squareRoot())
-                    continue
-                }
-                let grow = err > 0 ? 0.9 * (timeTolerance / err).squareRoot() : 2.5
-                let next = h * min(2.5, max(0.3, grow))
+            case .rejected(let retry):
+                lastDt = retry
+                continue
+            case .accepted(let next):
                 // A step clipped to the interval end should not shrink the next one.
-                lastDt = max(next, h == end - timeSeconds ? lastDt : 0)
-            } else {
-                lastDt = h * 2
+                lastDt = clipped ? max(next, lastDt) : next
             }
-            previousTheta = saved
-            previousDt = h
+            stepper.commit(savedTheta: saved, h: h)
             timeSeconds += h
         }
         timeSeconds = end

@@ -225,8 +225,7 @@ public final class ParticleSimulation {
             }
             let endTime = step.durationSeconds.map { stepStart + $0 }
             var dt = 0.01
-            var previousDt: Double? = nil
-            var previousTheta: [Double]? = nil
+            var stepper = StepController(tolerance: options.timeTolerance)
             var reason = "duration"
             var lastVoltage = voltage(condition)
             var stepDone = false
@@ -268,14 +267,9 @@ public final class ParticleSimulation {
                     h = t - time
                     clippedTo = t
                 }
-                let savedTheta = solver.theta
-                let savedPotential = solver.potential
-                var guess: [Double]? = nil
-                if let pt = previousTheta, let pdt = previousDt {
-                    guess = (0..<solver.n).map { savedTheta[$0] + (savedTheta[$0] - pt[$0]) * h / pdt }
-                }
-                let ok = try solver.step(dt: h, condition: condition, guess: guess)
-                if !ok {
+                let (outcome, savedTheta, savedPotential) = try stepper.attempt(solver, h: h, condition: condition)
+                switch outcome {
+                case .diverged:
                     rejected += 1
                     dt = h / 4
                     if dt < 1e-7 {
@@ -284,32 +278,19 @@ public final class ParticleSimulation {
                         if kinetics == .flux, cRate < 0, (solver.theta.max() ?? 0) > 1 - 1e-3 {
                             reason = "rim saturated (θ → 1)"
                             record(step: index, condition: condition)
-                            break
+                            stepDone = true
+                            continue
                         }
                         throw Self.stallError(solver: solver, law: law, parameters: parameters, step: step, time: time)
                     }
                     continue
-                }
-                // Local error estimate against the linear predictor.
-                if let pt = previousTheta, let pdt = previousDt {
-                    var err = 0.0
-                    for i in 0..<solver.n {
-                        let pred = savedTheta[i] + (savedTheta[i] - pt[i]) * h / pdt
-                        err = max(err, abs(solver.theta[i] - pred))
-                    }
-                    err *= h / (h + pdt)
-                    if err > 2 * options.timeTolerance && h > 1e-4 {
-                        solver.theta = savedTheta
-                        solver.potential = savedPotential
-                        rejected += 1
-                        dt = h * max(0.2, 0.9 * (options.timeTolerance / err).squareRoot())
-                        continue
-                    }
-                    let grow = err > 0 ? 0.9 * (options.timeTolerance / err).squareRoot() : 2.5
-                    dt = h * min(2.5, max(0.3, grow))
-                    if clippedTo != nil { dt = max(dt, previousDt ?? dt) }
-                } else {
-                    dt = h * 2
+                case .rejected(let retry):
+                    rejected += 1
+                    dt = retry
+                    continue
+                case .accepted(let next):
+                    // A step clipped to an output or end time should not shrink the next one.
+                    dt = clippedTo != nil ? max(next, stepper.lastStep ?? next) : next
                 }
                 // End conditions: locate a crossing by secant on the step length.
                 var crossing: EndCondition? = nil
@@ -372,8 +353,7 @@ public final class ParticleSimulation {
                     let r = (jmax * jmin > 0) ? max(jmax / jmin, jmin / jmax) : .infinity
                     worstFluxRatio = max(worstFluxRatio ?? 1, r)
                 }
-                previousTheta = savedTheta
-                previousDt = h
+                stepper.commit(savedTheta: savedTheta, h: h)
                 lastVoltage = voltage(condition)
                 if case .voltageSlope(let r)? = step.endConditions.first(where: { if case .voltageSlope = $0 { return true }; return false }),
                    time - stepStart > 60, h > 0 {

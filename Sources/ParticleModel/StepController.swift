@@ -1,0 +1,61 @@
+/// Backward-Euler step-size control shared by protocol runs (`ParticleSimulation`) and stepped cells
+/// (`ParticleCell`): the linear predictor from the last two accepted states is both Newton's starting
+/// guess and the local-error estimate, err ≈ h/(h + h_prev)·max|θ_BE − θ_pred|.
+struct StepController {
+    /// Target local error in θ.
+    let tolerance: Double
+    private var previousTheta: [Double]?   // state before the last accepted step
+    private var previousDt: Double?
+
+    init(tolerance: Double) { self.tolerance = tolerance }
+
+    enum Outcome {
+        /// Newton did not converge; the state is restored. Retry with a shorter step.
+        case diverged
+        /// Converged but the local error is too large; the state is restored.
+        case rejected(retryDt: Double)
+        /// Converged within tolerance; the state is the new one (call `commit` once it is kept).
+        case accepted(nextDt: Double)
+    }
+
+    /// Forgets the history (a discontinuity in the drive).
+    mutating func reset() {
+        previousTheta = nil
+        previousDt = nil
+    }
+
+    /// Tries one step of length `h` from the solver's state. `saved` is that state, for `commit` and
+    /// for callers that re-step (end conditions).
+    func attempt(_ solver: ParticleSolver, h: Double, condition: SurfaceCondition) throws
+        -> (outcome: Outcome, savedTheta: [Double], savedPotential: Double) {
+        let saved = solver.theta
+        let savedPotential = solver.potential
+        var guess: [Double]? = nil
+        if let pt = previousTheta, let pdt = previousDt {
+            guess = (0..<solver.n).map { saved[$0] + (saved[$0] - pt[$0]) * h / pdt }
+        }
+        guard try solver.step(dt: h, condition: condition, guess: guess) else {
+            return (.diverged, saved, savedPotential)
+        }
+        guard let pt = previousTheta, let pdt = previousDt else { return (.accepted(nextDt: 2 * h), saved, savedPotential) }
+        var err = 0.0
+        for i in 0..<solver.n { err = max(err, abs(solver.theta[i] - (saved[i] + (saved[i] - pt[i]) * h / pdt))) }
+        err *= h / (h + pdt)
+        if err > 2 * tolerance && h > 1e-4 {
+            solver.theta = saved
+            solver.potential = savedPotential
+            return (.rejected(retryDt: h * max(0.2, 0.9 * (tolerance / err).squareRoot())), saved, savedPotential)
+        }
+        let grow = err > 0 ? 0.9 * (tolerance / err).squareRoot() : 2.5
+        return (.accepted(nextDt: h * min(2.5, max(0.3, grow))), saved, savedPotential)
+    }
+
+    /// Records an accepted step of length `h` taken from `savedTheta`.
+    mutating func commit(savedTheta: [Double], h: Double) {
+        previousTheta = savedTheta
+        previousDt = h
+    }
+
+    /// Length of the last accepted step.
+    var lastStep: Double? { previousDt }
+}
