@@ -114,6 +114,17 @@ public enum StepParser {
     }
 }
 
+extension StepParser {
+    /// Parses a duration with the step language's units (`30 s`, `5min`, `2 hours`, `1 d`) to seconds.
+    public static func duration(_ text: String, location: SourceLocation) throws -> Double {
+        guard case .duration(let s)? = try Quantity.parse(text, location: location, stepText: text) else {
+            throw ProtocolError(location: location, text: text,
+                                problem: "expected a duration such as \"30 s\", \"5 min\", \"2 h\"")
+        }
+        return s
+    }
+}
+
 /// A number with a unit, classified by dimension (internal to parsing).
 enum Quantity: Equatable {
     case current(CurrentSetpoint)

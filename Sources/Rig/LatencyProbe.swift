@@ -21,22 +21,30 @@ public final class CPUDMALatencyGuard {
 /// Measures the exposure loop's wake-up latency on the real clock with given lines (nil: idle),
 /// on a SCHED_FIFO thread — the run's latency self-test and the benchmark.
 public enum LatencyProbe {
-    public static func measure(periodNanoseconds: Int64, seconds: Double, priority: Int32,
-                               led: DigitalLine? = nil, trigger: DigitalLine? = nil,
-                               exposureNanoseconds: Int64 = 0) throws -> (histogram: LatencyHistogram, report: RealtimeReport, missed: Int) {
+    /// Runs the loop for `seconds` with the given timing (lines nil: idle) on the real clock.
+    public static func measure(timing: ExposureTiming, seconds: Double, priority: Int32,
+                               led: DigitalLine? = nil, trigger: DigitalLine? = nil)
+        throws -> (histogram: LatencyHistogram, report: RealtimeReport, missed: Int) {
         let clock = MonotonicClock()
-        let frames = Int64(max(1, seconds * 1e9 / Double(periodNanoseconds)))
-        let lead = min(200_000, periodNanoseconds / 10)
-        let timing = ExposureTiming(periodNanoseconds: periodNanoseconds, ledLeadNanoseconds: lead,
-                                    exposureNanoseconds: exposureNanoseconds, ledTailNanoseconds: 0,
-                                    missMarginNanoseconds: periodNanoseconds)
+        let frames = Int64(max(1, seconds * 1e9 / Double(timing.periodNanoseconds)))
+        // Start far enough ahead for the thread to be created and its stack locked.
         let loop = ExposureLoop(clock: clock, led: led, trigger: trigger, timing: timing,
                                 firstTriggerNanoseconds: clock.monotonicNanoseconds + 200_000_000, frameLimit: frames)
-        let guardDMA = CPUDMALatencyGuard()
+        let dmaLatency = CPUDMALatencyGuard()
         let thread = RealtimeThread { loop.runUntilStopped() }
         try thread.start(priority: priority)
         thread.join()
-        _ = guardDMA.isHeld
+        withExtendedLifetime(dmaLatency) {}
         return (loop.latency, thread.report, loop.missedDeadlines)
+    }
+
+    /// The benchmark's form: a bare period (LED lead 10 % of it up to 200 µs, no exposure).
+    public static func measure(periodNanoseconds: Int64, seconds: Double, priority: Int32)
+        throws -> (histogram: LatencyHistogram, report: RealtimeReport, missed: Int) {
+        try measure(timing: ExposureTiming(periodNanoseconds: periodNanoseconds,
+                                           ledLeadNanoseconds: min(200_000, periodNanoseconds / 10),
+                                           exposureNanoseconds: 0, ledTailNanoseconds: 0,
+                                           missMarginNanoseconds: periodNanoseconds),
+                    seconds: seconds, priority: priority)
     }
 }

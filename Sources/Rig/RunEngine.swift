@@ -151,16 +151,15 @@ public final class RunEngine {
         var selfTest: LatencyHistogram? = nil
         var selfTestReport: RealtimeReport? = nil
         if !hardware.clock.isVirtual && options.latencySelfTestSeconds > 0 {
-            let frames = Int64(max(1, options.latencySelfTestSeconds * img.frameRateHz))
-            let probe = ExposureLoop(clock: hardware.clock, led: nil, trigger: nil, timing: timing,
-                                     firstTriggerNanoseconds: hardware.clock.monotonicNanoseconds + 200_000_000, frameLimit: frames)
-            let thread = RealtimeThread { probe.runUntilStopped() }
-            try thread.start(priority: options.realtimePriority)
-            thread.join()
-            selfTest = probe.latency
-            selfTestReport = thread.report
-            latencyP99 = probe.latency.percentileMicroseconds(0.99)
+            let probe = try LatencyProbe.measure(timing: timing, seconds: options.latencySelfTestSeconds,
+                                                 priority: options.realtimePriority)
+            selfTest = probe.histogram
+            selfTestReport = probe.report
+            latencyP99 = probe.histogram.percentileMicroseconds(0.99)
         }
+        // Keep the CPU out of deep idle states for the whole real-clock run, as cyclictest does.
+        let dmaLatency = hardware.clock.isVirtual ? nil : CPUDMALatencyGuard()
+        defer { withExtendedLifetime(dmaLatency) {} }
 
         let runInfo: [String: Any] = [
             "software_version": options.softwareVersion,
@@ -298,7 +297,7 @@ public final class RunEngine {
             "exposure_ms": Double(timing.exposureNanoseconds) / 1e6,
             "led_lead_ms": Double(timing.ledLeadNanoseconds) / 1e6,
             "miss_margin_ms": Double(timing.missMarginNanoseconds) / 1e6,
-            "triggers": triggers, "camera_frames": cameraFrames, "recorded_frames": recorder.recordedFrames + (binCount > 0 ? 1 : 0),
+            "triggers": triggers, "camera_frames": cameraFrames, "recorded_frames": recordedIndex,
             "missed_deadlines": skipped, "dropped_frames": dropped, "lockstep_violations": violations,
             "every_trigger_matched_one_frame": triggers == cameraFrames + dropped && violations == 0,
         ]
@@ -322,7 +321,7 @@ public final class RunEngine {
         RunStatus(runSeconds: t, step: sequencer.index, stepText: sequencer.current.text, voltageVolts: lastSample.voltageVolts,
                   currentAmps: lastSample.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram,
                   intensityChange: lastMetrics.0, sdcStd: lastMetrics.1, loopP99Microseconds: latencyP99,
-                  droppedFrames: dropped + skipped, recordedFrames: recorder.recordedFrames, fraction: fraction)
+                  droppedFrames: dropped + skipped, recordedFrames: recordedIndex, fraction: fraction)
     }
 
     /// After a frame's edges: fetch its camera frame, check lockstep, bin.

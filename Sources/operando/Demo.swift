@@ -79,6 +79,8 @@ struct Demo: ParsableCommand {
         stage("1/4 running the demo protocol on firmware-sim (virtual clock)")
         RunInterrupt.install()
         let hardware = try RigFactory.make(rigPath: rig, protocolFile: proto, realtime: false)
+        // What the simulated world really is, to print beside what calibration recovers.
+        let truth = try rig.map { try SimConfiguration.load(rigFile: $0) } ?? SimConfiguration()
         let engine = RunEngine(protocolFile: proto, hardware: hardware, options: RunOptions(outputDirectory: dataset))
         let status = StatusLine()
         engine.onStatus = { status.show($0) }
@@ -112,13 +114,13 @@ struct Demo: ParsableCommand {
             dataset: %@
             run: %@, %.0f s simulated, %d recorded frames, %d lockstep violations
             analysis: %d frames, drift %@
-            calibration (C/3 charge): S = %.3f, A = %.4f, rmse %.2e (firmware-sim truth: S = 3.5, A = 1.0526)
+            calibration (C/3 charge): S = %.3f, A = %.4f, rmse %.2e (firmware-sim truth: S = %.3f, A = %.4f)
             report: %@ (%d pages)
             wall time: %.1f s
 
             """, dataset, run.endReason, run.runSeconds, run.recordedFrames, run.lockstepViolations,
             analysis.frameCount, Self.describe(analysis.driftMethod), calibration.centre.scale, calibration.centre.gain,
-            calibration.centre.rmse, report.path, report.pages.count, Date().timeIntervalSince(start))
+            calibration.centre.rmse, truth.scale, truth.opticalGain, report.path, report.pages.count, Date().timeIntervalSince(start))
         try summary.write(toFile: (out as NSString).appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
         print(summary, terminator: "")
         print("report: \(report.path)")

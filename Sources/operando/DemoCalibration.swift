@@ -14,7 +14,7 @@ enum DemoCalibration {
             break
         }
         let s = try CalibrationRun.run(dataset: dataset, options: options) { stage("calibrate: " + $0) }
-        stage(String(format: "calibration: S = %.3f ± %.3f, A = %.4f ± %.4f, rmse %.2e (sim truth: S = 3.5, A = 1/0.95 = 1.0526)",
+        stage(String(format: "calibration: S = %.3f ± %.3f, A = %.4f ± %.4f, rmse %.2e",
                      s.centre.scale, s.scaleStandardError, s.centre.gain, s.gainStandardError, s.centre.rmse))
         return s
     }

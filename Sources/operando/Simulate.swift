@@ -127,26 +127,16 @@ struct Simulate: ParsableCommand {
     }
 }
 
-/// Lists of times such as `5,15,25,35min` or `300,600` (seconds) or `1h,2h`.
+/// Lists of times such as `5,15,25,35min` (the last part's unit applies to bare numbers), `300,600`
+/// (seconds) or `1h,90min`; units are the step language's.
 enum TimeList {
     static func parse(_ text: String, option: String) throws -> [Double] {
-        var unitForAll = 1.0
-        var body = text.trimmingCharacters(in: .whitespaces)
-        for (suffix, f) in [("min", 60.0), ("h", 3600.0), ("s", 1.0)] where body.hasSuffix(suffix) {
-            unitForAll = f
-            body = String(body.dropLast(suffix.count))
-            break
-        }
-        return try body.split(separator: ",").map { part in
-            var p = part.trimmingCharacters(in: .whitespaces)
-            var f = unitForAll
-            for (suffix, g) in [("min", 60.0), ("h", 3600.0), ("s", 1.0)] where p.hasSuffix(suffix) {
-                f = g; p = String(p.dropLast(suffix.count)); break
-            }
-            guard let v = Double(p), v.isFinite, v >= 0 else {
-                throw SolverError.invalidInput("\(option) \(text): \"\(part)\" is not a time (expected e.g. 5,15,25min)")
-            }
-            return v * f
+        let parts = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        let lastUnit = String(parts.last?.drop { $0.isNumber || $0 == "." } ?? "")
+        let location = SourceLocation(file: option)
+        return try parts.map { part in
+            let withUnit = Double(part) != nil ? part + (lastUnit.isEmpty ? "s" : lastUnit) : part
+            return try StepParser.duration(withUnit, location: location)
         }
     }
 }

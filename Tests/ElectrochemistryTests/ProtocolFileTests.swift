@@ -45,7 +45,7 @@ led_lead_ms = 0.2
     #expect(n == 40 && steps.count == 2 && until == .voltage(volts: 4.3))
     #expect(p.plannedSteps.count == 4 + 80)
     // Steps carry their file and line.
-    guard case .step(let charge) = p.entries[1] else { return }
+    guard case .step(let charge) = p.entries[1] else { Issue.record("entry 1 is not a step"); return }
     #expect(charge.location == SourceLocation(file: "p.toml", line: 18))
     #expect(abs(p.cell.oneCAmps! - 0.315e-3) < 1e-15)
 }
