@@ -111,6 +111,7 @@ public final class RunEngine {
     private var recordedIndex = 0
     private var triggers = 0, cameraFrames = 0, skipped = 0, dropped = 0, violations = 0
     private var consecutiveTimeouts = 0
+    private var timedOutSeconds = 0.0     // camera wait summed over the current run of timeouts
     private var lastSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
     private var lastMetrics: (Double, Double) = (.nan, .nan)
     /// SDC standard deviations of the first recorded frames: the noise floor the heterogeneity flag
@@ -226,7 +227,7 @@ public final class RunEngine {
                         try handleEdges(r, camera: camera, timing: timing)
                         if r.lineFailed { throw RigError.aborted("driving the LED/trigger line failed") }
                         if consecutiveTimeouts >= options.maxConsecutiveTimeouts {
-                            throw CameraError.timeout(device: camera.name, seconds: Double(consecutiveTimeouts) * 0.5)
+                            throw CameraError.timeout(device: camera.name, seconds: timedOutSeconds)
                         }
                         continue
                     }
@@ -240,7 +241,7 @@ public final class RunEngine {
                         if r.lineFailed { throw RigError.aborted("driving the LED/trigger line failed") }
                     }
                     if consecutiveTimeouts >= options.maxConsecutiveTimeouts {
-                        throw CameraError.timeout(device: camera.name, seconds: Double(consecutiveTimeouts) * 0.5)
+                        throw CameraError.timeout(device: camera.name, seconds: timedOutSeconds)
                     }
                 }
                 // Electrochemistry sample.
@@ -299,6 +300,7 @@ public final class RunEngine {
             "miss_margin_ms": Double(timing.missMarginNanoseconds) / 1e6,
             "triggers": triggers, "camera_frames": cameraFrames, "recorded_frames": recordedIndex,
             "missed_deadlines": skipped, "dropped_frames": dropped, "lockstep_violations": violations,
+            "edge_ring_overflowed": loop.overflowed,
             "every_trigger_matched_one_frame": triggers == cameraFrames + dropped && violations == 0,
         ]
         if !hardware.clock.isVirtual { timingObject["run_loop_latency"] = loop.latency.jsonObject }
@@ -355,10 +357,12 @@ public final class RunEngine {
         } catch CameraError.timeout(let device, let s) {
             dropped += 1
             consecutiveTimeouts += 1
+            timedOutSeconds += s
             event(.frameDropped(frame: r.frame, reason: "camera \(device): no frame within \(s) s"), at: r.actualTrigger)
             return
         }
         consecutiveTimeouts = 0
+        timedOutSeconds = 0
         cameraFrames += 1
         // Lockstep: the frame belongs to this trigger and its exposure lay inside the LED window.
         if abs(frame.exposureStartNanoseconds - r.actualTrigger) > 100_000 {

@@ -25,8 +25,9 @@ public final class Sequencer {
         oneCAmps = protocolFile.cell.oneCAmps
         massGrams = protocolFile.cell.activeMassMilligrams.map { $0 * 1e-3 }
         for (s, _, _) in planned {
-            if case .charge(let c) = s.kind, try amps(c, s) <= 0 {}
-            if case .discharge(let c) = s.kind, try amps(c, s) <= 0 {}
+            // Every current must be convertible to amperes before anything moves.
+            if case .charge(let c) = s.kind { _ = try amps(c, s) }
+            if case .discharge(let c) = s.kind { _ = try amps(c, s) }
         }
     }
 
