@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "ParticleModel", targets: ["ParticleModel"]),
         .library(name: "Imaging", targets: ["Imaging"]),
         .library(name: "Figures", targets: ["Figures"]),
+        .library(name: "Dataset", targets: ["Dataset"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -29,7 +30,8 @@ let package = Package(
                 dependencies: ["Electrochemistry", "CSuiteSparse",
                                .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Imaging", dependencies: ["CTiff"]),
-        .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging"]),
+        .target(name: "Dataset", dependencies: ["Imaging"]),
+        .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging", "Dataset"]),
         .target(name: "RigDrivers", dependencies: ["Rig", "CGpiod"]),
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", .product(name: "TOMLKit", package: "TOMLKit")],
                 path: "firmware-sim"),
@@ -42,6 +44,7 @@ let package = Package(
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures"]),
 
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
+        .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Imaging"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging"]),

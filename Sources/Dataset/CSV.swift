@@ -1,0 +1,271 @@
+import Foundation
+
+// The one CSV implementation of operando's files: comma separated, first non-comment line the header,
+// `#` lines are comments, fields may be quoted ("a,b", "say ""x""") as RFC 4180 has it. Numbers are
+// written with `%.9g` (or fewer digits where a file says so); "nan" marks a missing value.
+
+/// A CSV file read whole: header, rows of fields, and each row's 1-based line for messages.
+public struct CSVTable: Sendable {
+    /// The file, for messages.
+    public let path: String
+    /// Column names as in the header.
+    public let header: [String]
+    /// Rows of fields (a short row is padded with empty fields).
+    public let rows: [[String]]
+    /// 1-based file line of each row.
+    public let lines: [Int]
+    private let index: [String: Int]
+
+    /// Reads `path`, checking that the header names every column in `required`.
+    /// `appendOnly`: the file is one a run appends to, so a last line without its line break is a
+    /// row the writer did not finish (a crash, a full disk) and is left out.
+    public static func read(_ path: String, required: [String], appendOnly: Bool = false) throws -> CSVTable {
+        var data = try DurableFile.read(path)
+        if appendOnly, let end = data.lastIndex(of: UInt8(ascii: "\n")), end != data.index(before: data.endIndex) {
+            data = data[data.startIndex...end]
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw DatasetError.badFile(path: path, line: 0, text: "not UTF-8 text", expected: "a CSV file")
+        }
+        return try parse(text, path: path, required: required)
+    }
+
+    /// Reads `path` if it exists (nil otherwise).
+    public static func readIfPresent(_ path: String, required: [String], appendOnly: Bool = false) throws -> CSVTable? {
+        FileManager.default.fileExists(atPath: path) ? try read(path, required: required, appendOnly: appendOnly) : nil
+    }
+
+    /// Parses CSV text (see the file comment for the dialect).
+    public static func parse(_ text: String, path: String, required: [String]) throws -> CSVTable {
+        var header: [String]? = nil
+        var rows: [[String]] = []
+        var lines: [Int] = []
+        var fields: [String] = []
+        var field: [UInt8] = []
+        var line = 1, recordLine = 1
+        var inQuotes = false, quoted = false, atRecordStart = true, comment = false
+        let bytes = Array(text.utf8)
+        var i = 0
+        func endField() {
+            var s = String(decoding: field, as: UTF8.self)
+            if !quoted { s = s.trimmingCharacters(in: .whitespaces) }
+            fields.append(s)
+            field.removeAll(keepingCapacity: true)
+            quoted = false
+        }
+        func endRecord() throws {
+            endField()
+            defer { fields.removeAll(keepingCapacity: true); atRecordStart = true }
+            if fields.count == 1 && fields[0].isEmpty { return }   // blank line
+            if header == nil {
+                header = fields
+                return
+            }
+            let n = header!.count
+            if fields.count > n {
+                throw DatasetError.badFile(path: path, line: recordLine, text: fields.joined(separator: ","),
+                                           expected: "\(n) fields as in the header")
+            }
+            while fields.count < n { fields.append("") }
+            rows.append(fields)
+            lines.append(recordLine)
+        }
+        while i < bytes.count {
+            let b = bytes[i]
+            if atRecordStart {
+                recordLine = line
+                atRecordStart = false
+                comment = b == UInt8(ascii: "#")
+            }
+            if comment {
+                if b == UInt8(ascii: "\n") { line += 1; comment = false; atRecordStart = true; fields.removeAll(); field.removeAll() }
+                i += 1
+                continue
+            }
+            if inQuotes {
+                if b == UInt8(ascii: "\"") {
+                    if i + 1 < bytes.count && bytes[i + 1] == UInt8(ascii: "\"") { field.append(b); i += 2; continue }
+                    inQuotes = false
+                } else {
+                    if b == UInt8(ascii: "\n") { line += 1 }
+                    field.append(b)
+                }
+                i += 1
+                continue
+            }
+            switch b {
+            case UInt8(ascii: "\""):
+                if field.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { field.removeAll(); inQuotes = true; quoted = true } else { field.append(b) }
+            case UInt8(ascii: ","): endField()
+            case UInt8(ascii: "\r"): break
+            case UInt8(ascii: "\n"): try endRecord(); line += 1
+            default: field.append(b)
+            }
+            i += 1
+        }
+        if inQuotes {
+            throw DatasetError.badFile(path: path, line: recordLine, text: "an unterminated quoted field", expected: "a closing \"")
+        }
+        if !atRecordStart && !comment { try endRecord() }
+        guard let h = header else {
+            throw DatasetError.badFile(path: path, line: 0, text: "no header", expected: "a header row \(required.joined(separator: ","))")
+        }
+        var index: [String: Int] = [:]
+        for (k, name) in h.enumerated() where index[name] == nil { index[name] = k }
+        for column in required where index[column] == nil {
+            throw DatasetError.missingColumn(path: path, column: column, header: h.joined(separator: ","))
+        }
+        return CSVTable(path: path, header: h, rows: rows, lines: lines, index: index)
+    }
+
+    /// True when the header has `column`.
+    public func has(_ column: String) -> Bool { index[column] != nil }
+
+    /// The column's position in the header.
+    public func column(_ name: String) throws -> Int {
+        guard let i = index[name] else {
+            throw DatasetError.missingColumn(path: path, column: name, header: header.joined(separator: ","))
+        }
+        return i
+    }
+
+    /// Row `k` for typed access by column name.
+    public func row(_ k: Int) -> CSVRow { CSVRow(table: self, index: k) }
+
+    /// A numeric column: empty fields and "nan" are NaN; other text is an error naming file and line.
+    public func doubles(_ name: String) throws -> [Double] {
+        let c = try column(name)
+        var out: [Double] = []
+        out.reserveCapacity(rows.count)
+        for k in rows.indices { out.append(try CSVRow.parseDouble(rows[k][c], table: self, row: k, column: name)) }
+        return out
+    }
+
+    /// A text column.
+    public func strings(_ name: String) throws -> [String] {
+        let c = try column(name)
+        return rows.map { $0[c] }
+    }
+}
+
+/// One row of a `CSVTable`, read by column name.
+public struct CSVRow {
+    let table: CSVTable
+    let index: Int
+
+    /// The row's file line.
+    public var line: Int { table.lines[index] }
+
+    /// The field's text ("" when the column is absent).
+    public func string(_ column: String) -> String {
+        guard let c = try? table.column(column) else { return "" }
+        return table.rows[index][c]
+    }
+
+    /// A number; empty and "nan" give NaN.
+    public func double(_ column: String) throws -> Double {
+        try Self.parseDouble(table.rows[index][try table.column(column)], table: table, row: index, column: column)
+    }
+
+    /// A finite number.
+    public func finite(_ column: String) throws -> Double {
+        let v = try double(column)
+        guard v.isFinite else { throw bad(column, "a finite number") }
+        return v
+    }
+
+    /// A number, or nil when the column is absent.
+    public func optionalDouble(_ column: String) throws -> Double? {
+        table.has(column) ? try double(column) : nil
+    }
+
+    /// A whole number.
+    public func int(_ column: String) throws -> Int {
+        let text = table.rows[index][try table.column(column)]
+        guard let v = Int(text) else { throw bad(column, "a whole number") }
+        return v
+    }
+
+    /// A whole number, or `fallback` when the column is absent or the field empty.
+    public func int(_ column: String, default fallback: Int) throws -> Int {
+        guard table.has(column), !string(column).isEmpty else { return fallback }
+        return try int(column)
+    }
+
+    func bad(_ column: String, _ expected: String) -> DatasetError {
+        .badFile(path: table.path, line: line, text: "\(column) = \(string(column))", expected: expected)
+    }
+
+    static func parseDouble(_ text: String, table: CSVTable, row: Int, column: String) throws -> Double {
+        if text.isEmpty || text == "nan" || text == "NaN" { return .nan }
+        guard let v = Double(text) else {
+            throw DatasetError.badFile(path: table.path, line: table.lines[row], text: "\(column) = \(text)", expected: "a number")
+        }
+        return v
+    }
+}
+
+/// Formatting of CSV fields.
+public enum CSVField {
+    /// A number with `digits` significant digits; "nan" for NaN and infinities.
+    public static func number(_ x: Double, digits: Int = 9) -> String {
+        guard x.isFinite else { return "nan" }
+        return String(format: "%.\(digits)g", x)
+    }
+
+    /// Text, quoted when it holds a comma, a quote, a line break or surrounding spaces.
+    public static func text(_ s: String) -> String {
+        let needs = s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) ||
+            s.first == " " || s.last == " " || s.hasPrefix("#")
+        guard needs else { return s }
+        return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+}
+
+/// Writes a CSV file: the header at creation, then rows. `bufferBytes` 0 writes every row at once (the
+/// run's files: a crash loses nothing already recorded); a larger buffer batches rows (analysis outputs).
+public final class CSVWriter {
+    /// The file.
+    public let path: String
+    /// Column names.
+    public let columns: [String]
+    private let file: AppendFile
+    private let bufferBytes: Int
+    private var buffer = ""
+
+    /// Creates `path` (it must not exist) and writes the header.
+    public init(path: String, columns: [String], bufferBytes: Int = 0) throws {
+        self.path = path
+        self.columns = columns
+        self.bufferBytes = bufferBytes
+        file = try AppendFile(path: path)
+        try file.write(columns.map(CSVField.text).joined(separator: ",") + "\n")
+    }
+
+    /// Appends one row of already formatted fields (`CSVField`); the count must match the header.
+    public func append(_ fields: [String]) throws {
+        precondition(fields.count == columns.count, "CSV row of \(fields.count) fields for \(columns.count) columns in \(path)")
+        var line = fields.joined(separator: ",")
+        line += "\n"
+        if bufferBytes == 0 { try file.write(line); return }
+        buffer += line
+        if buffer.utf8.count >= bufferBytes { try flush() }
+    }
+
+    /// Writes buffered rows.
+    public func flush() throws {
+        guard !buffer.isEmpty else { return }
+        let text = buffer
+        buffer.removeAll(keepingCapacity: true)
+        try file.write(text)
+    }
+
+    /// Flushes the kernel's buffers to the device.
+    public func sync() throws { try flush(); try file.sync() }
+
+    /// Flushes, syncs and closes.
+    public func close() throws {
+        try flush()
+        try file.close()
+    }
+}

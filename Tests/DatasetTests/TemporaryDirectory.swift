@@ -1,0 +1,13 @@
+import Foundation
+
+/// A folder under the system's temporary directory, removed by `remove()` (call it in a `defer`).
+struct TemporaryDirectory {
+    let path: String
+    init(_ label: String = #function) throws {
+        let name = "operando-test-" + label.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString
+        path = (NSTemporaryDirectory() as NSString).appendingPathComponent(name)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
