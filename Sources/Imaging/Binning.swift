@@ -35,7 +35,38 @@ public struct TemporalBinner: Sendable {
     /// completes, including empty ones (`exposures == 0`, NaN pixels) for bins that lost every exposure.
     /// Out-of-order or repeated sequence numbers are ignored.
     public mutating func add(_ frame: RawFrame, sequenceNumber: Int) -> [TimedFrame] {
-        add(width: frame.width, height: frame.height, sequenceNumber: sequenceNumber) { i in Float(frame.pixels[i]) }
+        // The rig's hot path (every exposure): a 16-bit pixel is always finite, so the sums need no
+        // per-pixel test and the loop vectorises.
+        guard let done = prepare(width: frame.width, height: frame.height, sequenceNumber: sequenceNumber) else { return [] }
+        sum.withUnsafeMutableBufferPointer { s in
+            count.withUnsafeMutableBufferPointer { c in
+                frame.pixels.withUnsafeBufferPointer { px in
+                    for i in 0..<min(px.count, s.count) { s[i] += Double(px[i]); c[i] &+= 1 }
+                }
+            }
+        }
+        return done
+    }
+
+    /// Starts exposure `sequenceNumber`: emits the bins it completes; nil when it is to be ignored.
+    private mutating func prepare(width: Int, height: Int, sequenceNumber: Int) -> [TimedFrame]? {
+        guard sequenceNumber > lastSequence else { return nil }
+        if let size, size != (width, height) { return nil }
+        lastSequence = sequenceNumber
+        var done: [TimedFrame] = []
+        let bin = sequenceNumber / framesPerBin
+        if size == nil {
+            size = (width, height)
+            sum = [Double](repeating: 0, count: width * height)
+            count = [UInt16](repeating: 0, count: width * height)
+        }
+        if let current = currentBin, bin != current {
+            done.append(emit(current))
+            for empty in (current + 1)..<bin { done.append(emptyBin(empty)) }
+        }
+        currentBin = bin
+        exposures += 1
+        return done
     }
 
     /// Adds a float exposure; NaN pixels do not count (a partly corrupt frame still contributes).

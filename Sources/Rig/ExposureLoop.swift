@@ -19,15 +19,18 @@ public struct ExposureTiming: Sendable, Equatable {
     }
 }
 
-/// Intended and actual times of one frame's edges (nanoseconds of the rig's clock).
+/// Intended and actual times of one frame's edges (nanoseconds of the rig's clock). An edge that was
+/// not driven (a skipped frame, a failed line) keeps `FrameEdges.absent`, never a made-up time.
 public struct FrameEdges: Sendable, Equatable {
+    /// The value of an actual time whose edge did not happen.
+    public static let absent = Int64.min
     public var frame: Int64 = 0
     public var intendedLedOn: Int64 = 0
     public var intendedTrigger: Int64 = 0
     public var intendedLedOff: Int64 = 0
-    public var actualLedOn: Int64 = 0
-    public var actualTrigger: Int64 = 0
-    public var actualLedOff: Int64 = 0
+    public var actualLedOn: Int64 = FrameEdges.absent
+    public var actualTrigger: Int64 = FrameEdges.absent
+    public var actualLedOff: Int64 = FrameEdges.absent
     /// Wake-up lateness at the LED-on deadline.
     public var latenessNanoseconds: Int64 = 0
     /// True when the frame was skipped for a missed deadline (no edges were driven).

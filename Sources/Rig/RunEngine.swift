@@ -1,3 +1,4 @@
+import Dataset
 import Electrochemistry
 import Foundation
 import Imaging
@@ -5,6 +6,7 @@ import Synchronization
 
 /// The devices a run drives: real drivers (RigDrivers) or firmware-sim twins.
 public struct RigHardware {
+    /// One line for run.json and the summary, e.g. "firmware-sim (virtual clock)".
     public var backend: String
     public var clock: Clock
     public var led: DigitalLine
@@ -12,10 +14,12 @@ public struct RigHardware {
     public var camera: Camera
     public var potentiostat: Potentiostat
     /// The rig configuration as recorded in run.json.
-    public var configuration: [String: Any]
+    public var configuration: JSONValue
+    /// Warnings found while opening the devices (recorded as events when the run starts).
+    public var warnings: [String] = []
 
     public init(backend: String, clock: Clock, led: DigitalLine, trigger: DigitalLine, camera: Camera,
-                potentiostat: Potentiostat, configuration: [String: Any]) {
+                potentiostat: Potentiostat, configuration: JSONValue, warnings: [String] = []) {
         self.backend = backend
         self.clock = clock
         self.led = led
@@ -23,6 +27,7 @@ public struct RigHardware {
         self.camera = camera
         self.potentiostat = potentiostat
         self.configuration = configuration
+        self.warnings = warnings
     }
 }
 
@@ -38,9 +43,11 @@ public struct RunOptions {
     /// Camera ROI (default: 256 × 256 centred).
     public var roi: RegionOfInterest?
     /// Software version for run.json.
-    public var softwareVersion = "operando 0.1"
-    /// Consecutive camera timeouts that end the run as a fault.
+    public var softwareVersion = "operando 0.2"
+    /// Consecutive camera timeouts that end the run as a fault ("the camera stopped").
     public var maxConsecutiveTimeouts = 50
+    /// Wall-clock seconds between status messages (virtual clock: run-time seconds × 60).
+    public var statusIntervalSeconds = 1.0
 
     public init(outputDirectory: String) { self.outputDirectory = outputDirectory }
 }
@@ -48,25 +55,34 @@ public struct RunOptions {
 /// The live status line's content.
 public struct RunStatus: Sendable {
     public var runSeconds: Double
+    /// 0-based step index (shown 1-based: "step 2 of 4").
     public var step: Int
+    public var stepCount: Int
     public var stepText: String
     public var voltageVolts: Double
     public var currentAmps: Double
     public var capacityMilliampHoursPerGram: Double
     public var intensityChange: Double
     public var sdcStd: Double
+    public var heterogeneous: Bool
     public var loopP99Microseconds: Double
     public var droppedFrames: Int
+    public var missedDeadlines: Int
+    public var lockstepViolations: Int
     public var recordedFrames: Int
-    /// Fraction of the protocol's planned time done, when known.
+    public var ledOn: Bool
+    /// Fraction of the protocol's planned time done, when every step has a fixed duration bound.
     public var fraction: Double?
+    /// Planned total run time, s, when known.
+    public var plannedSeconds: Double?
 }
 
 /// What a run did.
 public struct RunSummary: Sendable {
     public var directory: String
-    public var endReason: String
-    public var completed: Bool
+    public var outcome: RunOutcome
+    public var endReason: String { outcome.description }
+    public var completed: Bool { outcome == .completed }
     public var runSeconds: Double
     public var triggers: Int
     public var cameraFrames: Int
@@ -78,15 +94,19 @@ public struct RunSummary: Sendable {
     public var wallSeconds: Double
 }
 
-/// Runs a protocol on a rig: sequencer, lockstep exposure loop, binning, recorder and on-line monitor.
-/// On a virtual clock (firmware-sim) everything runs in one thread, jumping from deadline to deadline;
-/// on a real clock the exposure loop runs on its own SCHED_FIFO thread.
+/// Runs a protocol on a rig: sequencer, lockstep exposure loop and binning, publishing everything that
+/// happens to subscribers (the recorder and on-line monitor inline; the status line, a live view or a
+/// closed-loop controller queued). The supervisor decides when the run must stop and performs the one
+/// safe stop on every path. On a virtual clock (firmware-sim) everything runs in one thread, jumping
+/// from deadline to deadline; on a real clock the exposure loop runs on its own SCHED_FIFO thread.
 public final class RunEngine {
     public let protocolFile: ProtocolFile
     public let hardware: RigHardware
     public let options: RunOptions
-    public var onStatus: ((RunStatus) -> Void)?
-    public var onNote: ((String) -> Void)?
+    /// The message bus: add subscribers before `run()`.
+    public let bus = RunBus()
+    private var extraInline: [RunSubscriber] = []
+    private var extraQueued: [(RunSubscriber, Int)] = []
 
     public init(protocolFile: ProtocolFile, hardware: RigHardware, options: RunOptions) {
         self.protocolFile = protocolFile
@@ -94,271 +114,341 @@ public final class RunEngine {
         self.options = options
     }
 
-    // Run state
-    private var recorder: Recorder!
-    private var sequencer: Sequencer!
-    private var monitor: ParticleMonitor?
-    private var monitorFailed = false
-    private var t0: Int64 = 0
-    private var binSum: [Float] = []
-    private var binCount = 0
-    private var binSlot = -1
-    private var binStart = 0.0
-    private var binEnd = 0.0
-    private var binLedFraction = 0.0
-    private var binStep = 0
-    private var binSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
-    private var recordedIndex = 0
-    private var triggers = 0, cameraFrames = 0, skipped = 0, dropped = 0, violations = 0
-    private var consecutiveTimeouts = 0
-    private var timedOutSeconds = 0.0     // camera wait summed over the current run of timeouts
-    private var lastSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
-    private var lastMetrics: (Double, Double) = (.nan, .nan)
-    /// SDC standard deviations of the first recorded frames: the noise floor the heterogeneity flag
-    /// compares against (a front inside the particle raises the SDC spread well above it).
-    private var sdcBaseline: [Double] = []
-    private var width = 256, height = 256
-    private var latencyP99: Double = .nan
+    /// Adds a subscriber on its own thread with a bounded mailbox (status line, live view).
+    public func subscribe(_ s: RunSubscriber, mailboxCapacity: Int = 4096) { extraQueued.append((s, mailboxCapacity)) }
 
-    private func seconds(_ ns: Int64) -> Double { Double(ns - t0) / 1e9 }
+    /// Adds a subscriber on the engine's thread (it must be quick; a closed-loop controller).
+    public func subscribeInline(_ s: RunSubscriber) { extraInline.append(s) }
 
-    private func event(_ e: RunEvent, at ns: Int64? = nil) {
-        var f = e.fields
-        f["time_s"] = seconds(ns ?? hardware.clock.monotonicNanoseconds)
-        recorder.recordEvent(f)
-        if case .warning(let w) = e { onNote?("warning: \(w)") }
-        if case .fault(let d, let m) = e { onNote?("fault: \(d): \(m)") }
-        if case .limitTripped(let l, let v) = e { onNote?("limit tripped: \(l) at \(v)") }
-    }
-
-    /// Runs the protocol to its end (or a trip, fault or signal). Throws only when the run cannot start;
-    /// a run that starts always closes its dataset consistently and reports how it ended.
+    /// Runs the protocol to its end (or a trip, fault or signal). Throws only when the run cannot start
+    /// (bad settings, a device that refuses its configuration, an output directory in use) — then no
+    /// dataset is left behind; a run that starts always ends through the safe stop and says how.
     public func run() throws -> RunSummary {
         let wallStart = Date()
         let img = protocolFile.imaging
         let camera = hardware.camera
         let roi = options.roi ?? RegionOfInterest(x: (camera.sensorWidth - 256) / 2, y: (camera.sensorHeight - 256) / 2,
                                                   width: min(256, camera.sensorWidth), height: min(256, camera.sensorHeight))
-        width = roi.width
-        height = roi.height
         try camera.configure(roi: roi, exposureSeconds: img.exposureMilliseconds * 1e-3)
         let timing = ExposureTiming(periodNanoseconds: Int64((1e9 / img.frameRateHz).rounded()),
                                     ledLeadNanoseconds: Int64((img.ledLeadMilliseconds * 1e6).rounded()),
                                     exposureNanoseconds: Int64((img.exposureMilliseconds * 1e6).rounded()),
                                     ledTailNanoseconds: Int64((img.ledTailMilliseconds * 1e6).rounded()))
-        sequencer = try Sequencer(protocolFile: protocolFile, potentiostat: hardware.potentiostat)
+        let sequencer = try Sequencer(protocolFile: protocolFile, potentiostat: hardware.potentiostat)
 
         // Latency self-test with the lines idle (real clock only).
-        var selfTest: LatencyHistogram? = nil
-        var selfTestReport: RealtimeReport? = nil
+        var selfTest: (histogram: LatencyHistogram, report: RealtimeReport)? = nil
         if !hardware.clock.isVirtual && options.latencySelfTestSeconds > 0 {
             let probe = try LatencyProbe.measure(timing: timing, seconds: options.latencySelfTestSeconds,
                                                  priority: options.realtimePriority)
-            selfTest = probe.histogram
-            selfTestReport = probe.report
-            latencyP99 = probe.histogram.percentileMicroseconds(0.99)
+            selfTest = (probe.histogram, probe.report)
         }
         // Keep the CPU out of deep idle states for the whole real-clock run, as cyclictest does.
         let dmaLatency = hardware.clock.isVirtual ? nil : CPUDMALatencyGuard()
         defer { withExtendedLifetime(dmaLatency) {} }
 
-        let runInfo: [String: Any] = [
-            "software_version": options.softwareVersion,
-            "protocol_path": protocolFile.path,
-            "protocol_text": protocolFile.text,
-            "rig": hardware.configuration,
-            "backend": hardware.backend,
-            "start_time_utc": ISO8601DateFormatter().string(from: Date()),
-            "pixel_size_um": camera.pixelSizeMicrometres,
-            "roi": ["x": roi.x, "y": roi.y, "width": roi.width, "height": roi.height],
-            "binning": img.bin,
-            "frame_rate_Hz": img.frameRateHz,
-            "exposure_ms": img.exposureMilliseconds,
-            "led_lead_ms": img.ledLeadMilliseconds,
-            "led_wavelength_nm": 740,
-            "black_level_subtracted_counts": camera.blackLevelCounts,
-            "active_mass_mg": protocolFile.cell.activeMassMilligrams ?? NSNull(),
-            "practical_capacity_mAh_per_g": protocolFile.cell.practicalCapacityMilliampHoursPerGram,
-        ]
-        recorder = try Recorder(directory: options.outputDirectory, runInfo: runInfo,
-                                pixelSizeMicrometres: camera.pixelSizeMicrometres,
-                                frameIntervalSeconds: Double(img.bin) / img.frameRateHz, framesPerChunk: options.framesPerChunk)
-        // Start far enough ahead for the real-time thread to be created and its memory locked.
-        t0 = hardware.clock.monotonicNanoseconds + (hardware.clock.isVirtual ? 50_000_000 : 300_000_000)
-        event(.runStarted(backend: hardware.backend), at: t0)
-        for w in selfTestReport?.warnings ?? [] { event(.warning(w), at: t0) }
+        let info = RunInfo(softwareVersion: options.softwareVersion, protocolPath: protocolFile.path, protocolText: protocolFile.text,
+                           rig: hardware.configuration, backend: hardware.backend,
+                           startTimeUTC: ISO8601DateFormatter().string(from: Date()), pixelSizeMicrometres: camera.pixelSizeMicrometres,
+                           roi: (roi.x, roi.y, roi.width, roi.height), binning: img.bin, frameRateHz: img.frameRateHz,
+                           exposureMilliseconds: img.exposureMilliseconds, ledLeadMilliseconds: img.ledLeadMilliseconds,
+                           ledWavelengthNanometres: 740, blackLevelSubtractedCounts: camera.blackLevelCounts,
+                           activeMassMilligrams: protocolFile.cell.activeMassMilligrams,
+                           practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram)
+        let recorder = try Recorder(directory: options.outputDirectory, runInfo: info, framesPerChunk: options.framesPerChunk)
+        let monitor = OnlineMonitor(source: options.outputDirectory)
+        bus.subscribeInline(recorder)
+        bus.subscribeInline(monitor)
+        for s in extraInline { bus.subscribeInline(s) }
+        for (s, capacity) in extraQueued { bus.subscribeQueued(s, capacity: capacity) }
 
-        var endReason = "protocol complete"
-        var completed = true
-        let loop = ExposureLoop(clock: hardware.clock, led: hardware.led, trigger: hardware.trigger, timing: timing,
-                                firstTriggerNanoseconds: t0 + timing.ledLeadNanoseconds + 1_000_000)
-        let sampleNs = Int64((protocolFile.cell.sampleIntervalSeconds * 1e9).rounded())
+        // Start far enough ahead for the real-time thread to be created and its memory locked.
+        let t0 = hardware.clock.monotonicNanoseconds + (hardware.clock.isVirtual ? 50_000_000 : 300_000_000)
+        let run = RunLoop(engine: self, sequencer: sequencer, timing: timing, t0: t0, recorder: recorder, monitor: monitor)
+        bus.onFault = { [unowned run] name, error in run.supervisor.fault(device: name, message: "\(error)") }
+        bus.onQueuedFault = { [unowned run] name, error in run.supervisor.fault(device: name, message: "\(error)") }
+        bus.publish(.started(info, timing))
+        run.publish(.runStarted(backend: hardware.backend), at: t0)
+        for w in hardware.warnings { run.publish(.warning(w), at: t0) }
+        for w in selfTest?.report.warnings ?? [] { run.publish(.warning(w), at: t0) }
+        run.selfTest = selfTest
+        run.latencyP99 = selfTest?.histogram.percentileMicroseconds(0.99) ?? .nan
+        run.execute()
+        let outcome = run.supervisor.outcome ?? .completed
+        return RunSummary(directory: options.outputDirectory, outcome: outcome, runSeconds: run.endSeconds, triggers: run.triggers,
+                          cameraFrames: run.cameraFrames, recordedFrames: recorder.recordedFrames, skippedFrames: run.skipped,
+                          droppedFrames: run.dropped, lockstepViolations: run.violations,
+                          selfTestP99Microseconds: selfTest?.histogram.percentileMicroseconds(0.99),
+                          wallSeconds: Date().timeIntervalSince(wallStart))
+    }
+}
+
+/// The supervisor: the one owner of the decision to stop. The first reason wins; any part may report
+/// (the engine's thread, a queued subscriber's thread), so the state is behind a mutex.
+public final class Supervisor: @unchecked Sendable {
+    private let state = Mutex<RunState>(.starting)
+
+    /// The reason the run is stopping or stopped (nil while it runs on).
+    public var outcome: RunOutcome? {
+        state.withLock { s in
+            switch s {
+            case .stopping(let o), .ended(let o): return o
+            default: return nil
+            }
+        }
+    }
+
+    /// The current state.
+    public var current: RunState { state.withLock { $0 } }
+
+    /// True once a stop was decided.
+    public var mustStop: Bool { outcome != nil }
+
+    func begin() { state.withLock { if $0 == .starting { $0 = .running } } }
+
+    /// Decides the run must stop for `outcome` (ignored when a reason was already decided).
+    public func stop(_ outcome: RunOutcome) {
+        state.withLock { s in
+            switch s {
+            case .starting, .running: s = .stopping(outcome)
+            default: break
+            }
+        }
+    }
+
+    /// A part failed.
+    public func fault(device: String, message: String) { stop(.fault(device: device, message: message)) }
+
+    func finish() { state.withLock { if case .stopping(let o) = $0 { $0 = .ended(o) } } }
+}
+
+/// One run's working state: the main loop, binning and the safe stop. Not public: `RunEngine.run()`
+/// is the interface.
+final class RunLoop {
+    unowned let engine: RunEngine
+    let supervisor = Supervisor()
+    let sequencer: Sequencer
+    let timing: ExposureTiming
+    let t0: Int64
+    let recorder: Recorder
+    let monitor: OnlineMonitor
+    var hardware: RigHardware { engine.hardware }
+    var bus: RunBus { engine.bus }
+    var selfTest: (histogram: LatencyHistogram, report: RealtimeReport)?
+    var latencyP99 = Double.nan
+    let loop: ExposureLoop
+    private var binner: TemporalBinner?
+    private var binMeta: [Int: (step: Int, sample: ElectrochemSample, ledFraction: Double)] = [:]
+    private var recordedIndex = 0
+    private var lastSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
+    var triggers = 0, cameraFrames = 0, skipped = 0, dropped = 0, violations = 0
+    private var consecutiveTimeouts = 0
+    private var timedOutSeconds = 0.0
+    private var terminalLostRecorded = false
+    var endSeconds = 0.0
+
+    init(engine: RunEngine, sequencer: Sequencer, timing: ExposureTiming, t0: Int64, recorder: Recorder, monitor: OnlineMonitor) {
+        self.engine = engine
+        self.sequencer = sequencer
+        self.timing = timing
+        self.t0 = t0
+        self.recorder = recorder
+        self.monitor = monitor
+        loop = ExposureLoop(clock: engine.hardware.clock, led: engine.hardware.led, trigger: engine.hardware.trigger, timing: timing,
+                            firstTriggerNanoseconds: t0 + timing.ledLeadNanoseconds + 1_000_000)
+        binner = try? TemporalBinner(framesPerBin: engine.protocolFile.imaging.bin,
+                                     exposureIntervalSeconds: Double(timing.periodNanoseconds) / 1e9,
+                                     firstExposureSeconds: Double(loop.firstTriggerNanoseconds - t0) / 1e9)
+    }
+
+    func seconds(_ ns: Int64) -> Double { Double(ns - t0) / 1e9 }
+
+    func publish(_ e: RunEvent, at ns: Int64? = nil) {
+        bus.publish(.event(e, seconds: seconds(ns ?? hardware.clock.monotonicNanoseconds)))
+    }
+
+    /// The main loop, then the safe stop. Never throws: every failure becomes the supervisor's outcome.
+    func execute() {
+        let clock = hardware.clock
+        let sampleNs = Int64((engine.protocolFile.cell.sampleIntervalSeconds * 1e9).rounded())
         var nextSample = t0
         var nextFrame: Int64 = 0
         var edges: [FrameEdges] = []
         edges.reserveCapacity(4096)
         var rtThread: RealtimeThread? = nil
         let plannedSeconds = sequencer.planned.compactMap { $0.step.durationSeconds }.reduce(0, +)
-        var lastStatus: Int64? = nil
-
+        let allTimed = sequencer.planned.allSatisfy { $0.step.durationSeconds != nil }
+        var lastStatusWall = Date.distantPast
+        var lastStatusRun: Int64? = nil
+        supervisor.begin()
         do {
-            try camera.start()
-            for e in try sequencer.start(atSeconds: 0) { event(e, at: t0) }
-            if !hardware.clock.isVirtual {
+            try hardware.camera.start()
+            for e in try sequencer.start(atSeconds: 0) { publish(e, at: t0) }
+            if !clock.isVirtual {
+                let loop = self.loop
                 let thread = RealtimeThread { loop.runUntilStopped() }
-                try thread.start(priority: options.realtimePriority)
-                for w in thread.report.warnings where !(selfTestReport?.warnings.contains(w) ?? false) { event(.warning(w)) }
+                try thread.start(priority: engine.options.realtimePriority)
+                for w in thread.report.warnings where !(selfTest?.report.warnings.contains(w) ?? false) { publish(.warning(w)) }
                 rtThread = thread
             }
-            mainLoop: while true {
-                if RunInterrupt.received.load(ordering: .relaxed) != 0 {
-                    event(.interrupted(signal: RunInterrupt.signalName))
-                    endReason = "interrupted by \(RunInterrupt.signalName)"
-                    completed = false
+            while !supervisor.mustStop {
+                let signal = RunInterrupt.received.load(ordering: .relaxed)
+                if signal != 0 {
+                    publish(.interrupted(signal: RunInterrupt.name(of: signal)))
+                    supervisor.stop(.interrupted(signal: signal))
                     break
                 }
-                if hardware.clock.isVirtual {
+                if RunInterrupt.terminalLost && !terminalLostRecorded {
+                    terminalLostRecorded = true
+                    publish(.terminalLost(reason: RunInterrupt.hangup.load(ordering: .relaxed)
+                        ? "SIGHUP: the terminal closed; the run goes on without status output"
+                        : "stderr is broken (EPIPE): the run goes on without status output"))
+                }
+                if clock.isVirtual {
                     // One thread: run whichever deadline comes first.
                     let frameStart = loop.firstTriggerNanoseconds + nextFrame * timing.periodNanoseconds - timing.ledLeadNanoseconds
                     if frameStart < nextSample {
                         loop.currentStep.store(sequencer.index, ordering: .relaxed)
                         let r = loop.fire(frame: nextFrame)
                         nextFrame += 1
-                        try handleEdges(r, camera: camera, timing: timing)
-                        if r.lineFailed { throw RigError.aborted("driving the LED/trigger line failed") }
-                        if consecutiveTimeouts >= options.maxConsecutiveTimeouts {
-                            throw CameraError.timeout(device: camera.name, seconds: timedOutSeconds)
-                        }
+                        try handle(r)
                         continue
                     }
-                    hardware.clock.sleep(untilNanoseconds: nextSample)
+                    clock.sleep(untilNanoseconds: nextSample)
                 } else {
-                    hardware.clock.sleep(untilNanoseconds: nextSample)
+                    clock.sleep(untilNanoseconds: nextSample)
                     edges.removeAll(keepingCapacity: true)
                     loop.drain(into: &edges)
-                    for r in edges {
-                        try handleEdges(r, camera: camera, timing: timing)
-                        if r.lineFailed { throw RigError.aborted("driving the LED/trigger line failed") }
-                    }
-                    if consecutiveTimeouts >= options.maxConsecutiveTimeouts {
-                        throw CameraError.timeout(device: camera.name, seconds: timedOutSeconds)
-                    }
+                    for r in edges { try handle(r) }
                 }
+                if supervisor.mustStop { break }
                 // Electrochemistry sample.
                 let s = try hardware.potentiostat.read()
                 lastSample = s
                 let t = seconds(nextSample)
-                let stepBefore = sequencer.index
-                let kind = sequencer.current.kind.name
-                recorder.recordEchem(timeSeconds: t, step: stepBefore, kind: kind, voltageVolts: s.voltageVolts,
-                                     currentAmps: s.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)
-                for e in try sequencer.onSample(s, runSeconds: t) { event(e, at: nextSample) }
+                bus.publish(.echem(EchemRecord(timeSeconds: t, step: sequencer.index, stepKind: sequencer.current.kind.name,
+                                               voltageVolts: s.voltageVolts, currentAmps: s.currentAmps,
+                                               capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)))
+                for e in try sequencer.onSample(s, runSeconds: t) {
+                    publish(e, at: nextSample)
+                    if case .limitTripped(let limit, let value) = e { supervisor.stop(.limitTripped(limit: limit, value: value)) }
+                }
                 loop.currentStep.store(sequencer.index, ordering: .relaxed)
                 if sequencer.finished {
-                    endReason = sequencer.endReason
-                    completed = endReason == "protocol complete"
-                    break mainLoop
+                    supervisor.stop(sequencer.endReason == "protocol complete" ? .completed
+                                    : .fault(device: hardware.potentiostat.name, message: sequencer.endReason))
+                    break
                 }
                 nextSample += sampleNs
-                if let onStatus, lastStatus.map({ nextSample - $0 >= (hardware.clock.isVirtual ? 60_000_000_000 : 1_000_000_000) }) ?? true {
-                    lastStatus = nextSample
-                    onStatus(status(runSeconds: t, fraction: plannedSeconds > 0 ? t / plannedSeconds : nil))
+                let due = clock.isVirtual ? lastStatusRun.map { nextSample - $0 >= Int64(engine.options.statusIntervalSeconds * 60e9) } ?? true
+                    : Date().timeIntervalSince(lastStatusWall) >= engine.options.statusIntervalSeconds
+                if due {
+                    lastStatusWall = Date()
+                    lastStatusRun = nextSample
+                    bus.publish(.status(status(runSeconds: t, planned: allTimed ? plannedSeconds : nil)))
                 }
             }
         } catch {
-            completed = false
-            let device: String
-            switch error {
-            case is PotentiostatError: device = hardware.potentiostat.name
-            case is CameraError: device = camera.name
-            case is GPIOError: device = "gpio"
-            default: device = "rig"
-            }
-            event(.fault(device: device, message: "\(error)"))
-            endReason = "fault: \(error)"
+            supervisor.fault(device: device(of: error), message: "\(error)")
         }
-        // Safe state on every path: LED off, cell at open circuit, dataset consistent.
+        safeStop(rtThread: rtThread)
+    }
+
+    private func device(of error: Error) -> String {
+        switch error {
+        case is PotentiostatError: return hardware.potentiostat.name
+        case is CameraError: return hardware.camera.name
+        case is GPIOError: return "gpio"
+        case is DatasetError: return "recorder"
+        default: return "rig"
+        }
+    }
+
+    /// The one safe stop, on every path: exposure loop stopped, LED and trigger low, cell at open
+    /// circuit, the safe state sampled and recorded, the last frames and timing written, `run_ended`.
+    /// Each step is attempted even when an earlier one failed.
+    private func safeStop(rtThread: RealtimeThread?) {
+        let outcome = supervisor.outcome ?? .completed
+        let clock = hardware.clock
         loop.stopRequested.store(true, ordering: .relaxed)
         rtThread?.join()
-        try? hardware.led.set(false)
-        try? hardware.trigger.set(false)
-        if let e = sequencer.safeStop() { event(e) }
-        if !hardware.clock.isVirtual {
-            edges.removeAll()
+        // Hardware first: nothing below may delay it.
+        var ledMessage = "LED and trigger lines low"
+        var ledOK = true
+        do { try hardware.led.set(false) } catch { ledOK = false; ledMessage = "LED: \(error)" }
+        do { try hardware.trigger.set(false) } catch { ledOK = false; ledMessage += "; trigger: \(error)" }
+        var outputOK = true
+        var outputMessage = "potentiostat at open circuit"
+        if let e = sequencer.safeStop() {
+            // One more try: a transient error must not leave the cell under current.
+            if let again = sequencer.safeStop() { outputOK = false; outputMessage = "\(again)" } else { outputMessage += " (second attempt; first: \(e))" }
+        }
+        // A fault is recorded where the supervisor learnt of it: here, once, whoever reported it.
+        if case .fault(let device, let message) = outcome { publish(.fault(device: device, message: message)) }
+        if outcome != .completed { publish(.safeStopStarted(reason: outcome.description)) }
+        publish(.ledOff(ok: ledOK, message: ledMessage))
+        publish(.outputOff(ok: outputOK, message: outputMessage))
+        // The safe state as measured: a sample at open circuit (current 0), after any trip or fault.
+        if outputOK {
+            do {
+                let s = try hardware.potentiostat.read()
+                bus.publish(.echem(EchemRecord(timeSeconds: seconds(max(s.monotonicNanoseconds, clock.monotonicNanoseconds)),
+                                               step: sequencer.index, stepKind: EchemRecord.safeStopKind, voltageVolts: s.voltageVolts,
+                                               currentAmps: s.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)))
+            } catch {
+                publish(.warning("could not read the potentiostat after the safe stop: \(error)"))
+            }
+        }
+        if !clock.isVirtual {
+            var edges: [FrameEdges] = []
             loop.drain(into: &edges)
-            for r in edges { try? handleEdges(r, camera: camera, timing: timing) }
+            for r in edges { try? handle(r, stopping: true) }
         }
-        camera.stop()
-        flushBin()
-        let runSeconds = seconds(hardware.clock.monotonicNanoseconds)
-        event(.runEnded(reason: endReason))
-        var timingObject: [String: Any] = [
-            "clock": hardware.clock.isVirtual ? "virtual (firmware-sim): latencies not measured" : "CLOCK_MONOTONIC",
-            "frame_period_ms": Double(timing.periodNanoseconds) / 1e6,
-            "exposure_ms": Double(timing.exposureNanoseconds) / 1e6,
-            "led_lead_ms": Double(timing.ledLeadNanoseconds) / 1e6,
-            "miss_margin_ms": Double(timing.missMarginNanoseconds) / 1e6,
-            "triggers": triggers, "camera_frames": cameraFrames, "recorded_frames": recordedIndex,
-            "missed_deadlines": skipped, "dropped_frames": dropped, "lockstep_violations": violations,
-            "edge_ring_overflowed": loop.overflowed,
-            "every_trigger_matched_one_frame": triggers == cameraFrames + dropped && violations == 0,
-        ]
-        if !hardware.clock.isVirtual { timingObject["run_loop_latency"] = loop.latency.jsonObject }
-        if let selfTest {
-            timingObject["self_test"] = selfTest.jsonObject.merging([
-                "seconds": options.latencySelfTestSeconds, "sched_fifo": selfTestReport?.schedFifo ?? false,
-                "priority": Int(selfTestReport?.priority ?? 0), "memory_locked": selfTestReport?.memoryLocked ?? false,
-            ]) { a, _ in a }
-        }
-        try recorder.writeTiming(timingObject)
-        try recorder.close()
-        return RunSummary(directory: options.outputDirectory, endReason: endReason, completed: completed,
-                          runSeconds: runSeconds, triggers: triggers, cameraFrames: cameraFrames,
-                          recordedFrames: recorder.recordedFrames, skippedFrames: skipped, droppedFrames: dropped,
-                          lockstepViolations: violations, selfTestP99Microseconds: selfTest?.percentileMicroseconds(0.99),
-                          wallSeconds: Date().timeIntervalSince(wallStart))
+        hardware.camera.stop()
+        if var b = binner { for bin in b.finish() { emit(bin) }; binner = b }
+        endSeconds = seconds(clock.monotonicNanoseconds)
+        bus.publish(.timing(timingReport()))
+        publish(.runEnded(reason: outcome.description))
+        supervisor.finish()
+        bus.publish(.ended(outcome))
+        bus.drain()
     }
 
-    private func status(runSeconds t: Double, fraction: Double?) -> RunStatus {
-        RunStatus(runSeconds: t, step: sequencer.index, stepText: sequencer.current.text, voltageVolts: lastSample.voltageVolts,
-                  currentAmps: lastSample.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram,
-                  intensityChange: lastMetrics.0, sdcStd: lastMetrics.1, loopP99Microseconds: latencyP99,
-                  droppedFrames: dropped + skipped, recordedFrames: recordedIndex, fraction: fraction)
-    }
-
-    /// After a frame's edges: fetch its camera frame, check lockstep, bin.
-    private func handleEdges(_ r: FrameEdges, camera: Camera, timing: ExposureTiming) throws {
-        func us(_ ns: Int64) -> String { r.skipped && ns == 0 ? "" : String(format: "%.3f", Double(ns - t0) / 1e3) }
-        recorder.recordEdges("\(r.frame),\(r.step),\(r.skipped ? 1 : 0),\(us(r.intendedLedOn)),\(us(r.actualLedOn)),\(us(r.intendedTrigger)),\(us(r.actualTrigger)),\(us(r.intendedLedOff)),\(us(r.actualLedOff))")
-        let slot = Int(r.frame) / protocolFile.imaging.bin
-        if slot != binSlot {
-            flushBin()
-            binSlot = slot
-            binStart = seconds(r.intendedTrigger)
-            binStep = Int(r.step)
-            binSample = lastSample
-            binLedFraction = 0
+    /// After a frame's edges: record them, fetch the camera frame, check lockstep, bin.
+    private func handle(_ r: FrameEdges, stopping: Bool = false) throws {
+        func us(_ ns: Int64) -> Double? { ns == FrameEdges.absent ? nil : Double(ns - t0) / 1e3 }
+        bus.publish(.edges(EdgeRecord(frame: r.frame, step: Int(r.step), skipped: r.skipped,
+                                      intendedLedOnMicroseconds: us(r.intendedLedOn)!, actualLedOnMicroseconds: us(r.actualLedOn),
+                                      intendedTriggerMicroseconds: us(r.intendedTrigger)!, actualTriggerMicroseconds: us(r.actualTrigger),
+                                      intendedLedOffMicroseconds: us(r.intendedLedOff)!, actualLedOffMicroseconds: us(r.actualLedOff))))
+        let bin = Int(r.frame) / engine.protocolFile.imaging.bin
+        if binMeta[bin] == nil { binMeta[bin] = (Int(r.step), lastSample, 0) }
+        if r.lineFailed {
+            throw GPIOError.io(chip: "rig", line: "led/trigger", reason: "driving the line failed at frame \(r.frame)")
         }
-        binEnd = seconds(r.intendedTrigger + timing.exposureNanoseconds)
         if r.skipped {
             skipped += 1
-            event(.frameSkipped(frame: r.frame, latenessMicroseconds: Double(r.latenessNanoseconds) / 1e3), at: r.intendedLedOn)
+            publish(.frameSkipped(frame: r.frame, latenessMicroseconds: Double(r.latenessNanoseconds) / 1e3), at: r.intendedLedOn)
             return
         }
         triggers += 1
+        let camera = hardware.camera
         let frame: CameraFrame
         do {
             // On a virtual clock a timeout advances time: wait at most half the gap to the next frame
             // so a missing frame cannot push the timeline into skipped deadlines.
             let timeout = hardware.clock.isVirtual
                 ? max(1e-4, 0.5 * Double(timing.periodNanoseconds - timing.ledLeadNanoseconds - timing.exposureNanoseconds - timing.ledTailNanoseconds) / 1e9)
-                : 0.5
+                : (stopping ? 0.05 : 0.5)
             frame = try camera.nextFrame(timeoutSeconds: timeout)
         } catch CameraError.timeout(let device, let s) {
             dropped += 1
             consecutiveTimeouts += 1
             timedOutSeconds += s
-            event(.frameDropped(frame: r.frame, reason: "camera \(device): no frame within \(s) s"), at: r.actualTrigger)
+            publish(.frameDropped(frame: r.frame, reason: "camera \(device): no frame within \(s) s"), at: r.actualTrigger)
+            if consecutiveTimeouts >= engine.options.maxConsecutiveTimeouts && !stopping {
+                throw CameraError.timeout(device: device, seconds: timedOutSeconds)
+            }
             return
         }
         consecutiveTimeouts = 0
@@ -367,68 +457,74 @@ public final class RunEngine {
         // Lockstep: the frame belongs to this trigger and its exposure lay inside the LED window.
         if abs(frame.exposureStartNanoseconds - r.actualTrigger) > 100_000 {
             violations += 1
-            event(.lockstepViolation(frame: r.frame, problem: "camera frame \(frame.frameID) started at \(frame.exposureStartNanoseconds), trigger at \(r.actualTrigger)"))
+            publish(.lockstepViolation(frame: r.frame, problem: "camera frame \(frame.frameID) started at \(frame.exposureStartNanoseconds), trigger at \(r.actualTrigger)"))
         }
         if frame.exposureStartNanoseconds < r.actualLedOn || frame.exposureEndNanoseconds > r.actualLedOff {
             violations += 1
-            event(.lockstepViolation(frame: r.frame, problem: "exposure \(frame.exposureStartNanoseconds)…\(frame.exposureEndNanoseconds) outside LED window \(r.actualLedOn)…\(r.actualLedOff)"))
+            publish(.lockstepViolation(frame: r.frame, problem: "exposure \(frame.exposureStartNanoseconds)…\(frame.exposureEndNanoseconds) outside LED window \(r.actualLedOn)…\(r.actualLedOff)"))
         }
         let exposure = max(1, frame.exposureEndNanoseconds - frame.exposureStartNanoseconds)
         let overlap = max(0, min(frame.exposureEndNanoseconds, r.actualLedOff) - max(frame.exposureStartNanoseconds, r.actualLedOn))
-        binLedFraction += Double(overlap) / Double(exposure)
-        if binSum.count != frame.pixels.count { binSum = [Float](repeating: 0, count: frame.pixels.count) ; binCount = 0 }
-        binSum.withUnsafeMutableBufferPointer { sum in
-            frame.pixels.withUnsafeBufferPointer { px in
-                for i in 0..<px.count { sum[i] += Float(px[i]) }
-            }
-        }
-        binCount += 1
-        width = frame.width
-        height = frame.height
+        binMeta[bin]!.ledFraction += Double(overlap) / Double(exposure)
+        let done = binner?.add(RawFrame(width: frame.width, height: frame.height, pixels: frame.pixels), sequenceNumber: Int(r.frame)) ?? []
+        for b in done { emit(b) }
     }
 
-    /// Writes the bin in progress as one recorded frame (NaN when it holds no exposure).
-    private func flushBin() {
-        guard binSlot >= 0 else { return }
-        let n = binCount
-        var pixels = [Float](repeating: .nan, count: width * height)
-        if n > 0, binSum.count == pixels.count {
-            let inv = 1 / Float(n)
+    /// Publishes a finished bin as one recorded frame (black level subtracted; NaN when it holds no exposure).
+    private func emit(_ bin: TimedFrame) {
+        let meta = binMeta.removeValue(forKey: bin.index)
+        var pixels = bin.frame
+        if bin.exposures > 0 {
             let black = Float(hardware.camera.blackLevelCounts)
-            for i in 0..<pixels.count { pixels[i] = binSum[i] * inv - black }
+            pixels.pixels.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] -= black } }
         }
-        let timed = TimedFrame(index: recordedIndex, startSeconds: binStart, endSeconds: binEnd, exposures: n,
-                               frame: BinnedFrame(width: width, height: height, pixels: pixels))
-        do {
-            try recorder.recordFrame(timed, step: binStep, ledOnFraction: n > 0 ? binLedFraction / Double(n) : 0,
-                                     echemTimeSeconds: binSample.voltageVolts.isFinite ? seconds(binSample.monotonicNanoseconds) : .nan,
-                                     voltageVolts: binSample.voltageVolts, currentAmps: binSample.currentAmps)
-        } catch {
-            event(.fault(device: "recorder", message: "\(error)"))
-        }
-        // On-line monitor.
-        if monitor == nil && !monitorFailed && n > 0 {
-            do {
-                monitor = try ParticleMonitor(reference: timed.frame, source: options.outputDirectory)
-            } catch {
-                monitorFailed = true
-                event(.monitorUnavailable("\(error)"))
-            }
-        }
-        if var m = monitor {
-            let metrics = m.process(timed.frame, exposures: n)
-            monitor = m
-            let sdc = metrics.sdcStandardDeviation
-            if sdc.isFinite && sdcBaseline.count < 10 { sdcBaseline.append(sdc) }
-            let floor = sdcBaseline.count >= 5 ? sdcBaseline.sorted()[sdcBaseline.count / 2] : .infinity
-            recorder.recordMonitor(frame: recordedIndex, timeSeconds: timed.timeSeconds, intensityChange: metrics.intensityChange,
-                                   sdcStd: sdc, driftX: metrics.driftXPixels, driftY: metrics.driftYPixels,
-                                   heterogeneous: sdc.isFinite && sdc > 2 * floor)
-            lastMetrics = (metrics.intensityChange, metrics.sdcStandardDeviation)
-        }
+        let sample = meta?.sample ?? lastSample
+        let record = FrameRecord(frame: recordedIndex, chunk: 0, page: 0, startSeconds: bin.startSeconds, endSeconds: bin.endSeconds,
+                                 exposures: bin.exposures,
+                                 ledOnFraction: bin.exposures > 0 ? (meta?.ledFraction ?? 0) / Double(bin.exposures) : 0,
+                                 step: meta?.step ?? sequencer.index,
+                                 echemTimeSeconds: sample.voltageVolts.isFinite ? seconds(sample.monotonicNanoseconds) : .nan,
+                                 voltageVolts: sample.voltageVolts, currentAmps: sample.currentAmps)
         recordedIndex += 1
-        for i in 0..<binSum.count { binSum[i] = 0 }
-        binCount = 0
-        binSlot = -1
+        bus.publish(.frame(RecordedFrame(frame: pixels, record: record)))
+    }
+
+    private func status(runSeconds t: Double, planned: Double?) -> RunStatus {
+        RunStatus(runSeconds: t, step: sequencer.index, stepCount: sequencer.planned.count, stepText: sequencer.current.text,
+                  voltageVolts: lastSample.voltageVolts, currentAmps: lastSample.currentAmps,
+                  capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram,
+                  intensityChange: monitor.latest?.intensityChange ?? .nan, sdcStd: monitor.latest?.sdcStd ?? .nan,
+                  heterogeneous: monitor.latest?.heterogeneous ?? false,
+                  loopP99Microseconds: hardware.clock.isVirtual ? .nan : (loop.latency.count > 0 ? loop.latency.percentileMicroseconds(0.99) : latencyP99),
+                  droppedFrames: dropped, missedDeadlines: skipped, lockstepViolations: violations,
+                  recordedFrames: recordedIndex, ledOn: !supervisor.mustStop,
+                  fraction: planned.map { $0 > 0 ? min(1, t / $0) : 1 }, plannedSeconds: planned)
+    }
+
+    private func timingReport() -> JSONValue {
+        var o: [String: JSONValue] = [
+            "clock": .string(hardware.clock.isVirtual ? "virtual (firmware-sim): latencies not measured" : "CLOCK_MONOTONIC"),
+            "frame_period_ms": .number(Double(timing.periodNanoseconds) / 1e6),
+            "exposure_ms": .number(Double(timing.exposureNanoseconds) / 1e6),
+            "led_lead_ms": .number(Double(timing.ledLeadNanoseconds) / 1e6),
+            "miss_margin_ms": .number(Double(timing.missMarginNanoseconds) / 1e6),
+            "triggers": .number(Double(triggers)), "camera_frames": .number(Double(cameraFrames)),
+            "recorded_frames": .number(Double(recordedIndex)),
+            "missed_deadlines": .number(Double(skipped)), "dropped_frames": .number(Double(dropped)),
+            "lockstep_violations": .number(Double(violations)),
+            "edge_ring_overflowed": .bool(loop.overflowed),
+            "every_trigger_matched_one_frame": .bool(triggers == cameraFrames + dropped && violations == 0),
+            "subscriber_messages_dropped": .object(bus.droppedByQueuedSubscribers.mapValues { .number(Double($0)) }),
+        ]
+        if !hardware.clock.isVirtual { o["run_loop_latency"] = JSONValue(loop.latency.jsonObject) }
+        if let selfTest {
+            var s = JSONValue(selfTest.histogram.jsonObject).object ?? [:]
+            s["seconds"] = .number(engine.options.latencySelfTestSeconds)
+            s["sched_fifo"] = .bool(selfTest.report.schedFifo)
+            s["priority"] = .number(Double(selfTest.report.priority))
+            s["memory_locked"] = .bool(selfTest.report.memoryLocked)
+            o["self_test"] = .object(s)
+        }
+        return .object(o)
     }
 }

@@ -59,7 +59,7 @@ struct Demo: ParsableCommand {
     func run() throws {
         let start = Date()
         func stage(_ s: String) {
-            FileHandle.standardError.write(Data(String(format: "[%5.1f s] demo: %@\n", Date().timeIntervalSince(start), s).utf8))
+            Terminal.write(String(format: "[%5.1f s] demo: %@\n", Date().timeIntervalSince(start), s))
         }
         do {
             try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
@@ -81,10 +81,11 @@ struct Demo: ParsableCommand {
         let hardware = try RigFactory.make(rigPath: rig, protocolFile: proto, realtime: false)
         // What the simulated world really is, to print beside what calibration recovers.
         let truth = try rig.map { try SimConfiguration.load(rigFile: $0) } ?? SimConfiguration()
-        let engine = RunEngine(protocolFile: proto, hardware: hardware, options: RunOptions(outputDirectory: dataset))
-        let status = StatusLine()
-        engine.onStatus = { status.show($0) }
-        engine.onNote = { status.note($0) }
+        var options = RunOptions(outputDirectory: dataset)
+        options.softwareVersion = "operando \(operandoVersion)"
+        let engine = RunEngine(protocolFile: proto, hardware: hardware, options: options)
+        let status = StatusLine(quiet: false)
+        engine.subscribe(status)
         let run = try engine.run()
         status.finish()
         stage(String(format: "run: %@ after %.0f s simulated; %d frames recorded, %d lockstep violations",

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dataset
 import Electrochemistry
 import FirmwareSim
 import Foundation
@@ -12,8 +13,10 @@ struct Run: ParsableCommand {
         discussion: """
         Without --rig the rig is firmware-sim on a virtual clock (a 6 h protocol runs in minutes).
         The dataset (NAME.operando/) holds run.json, echem.csv, frames/*.tif, frames.csv, monitor.csv,
-        timing.json and events.jsonl (docs/run.md). SIGINT/SIGTERM stop safely: LED off, cell at open
-        circuit, dataset closed.
+        edges.csv, timing.json and events.jsonl (docs/run.md); --out must not exist or be empty.
+        Any fault, limit trip or SIGINT/SIGTERM ends in the same safe stop: LED off, cell at open circuit,
+        the safe state recorded, run_ended written. SIGHUP and a broken stderr do not stop a run.
+        Exit status: 0 complete, 1 fault, 2 bad input, 3 limit tripped, 128+N stopped by signal N.
         """)
 
     @Argument(help: "Protocol file (TOML), e.g. examples/protocols/c3-cccv.toml.")
@@ -28,13 +31,20 @@ struct Run: ParsableCommand {
     @Flag(help: "Run firmware-sim on the wall clock (measures real loop latency; takes the protocol's real time).")
     var realtime = false
 
-    @Option(name: .customLong("rt-priority"), help: "SCHED_FIFO priority of the exposure thread (default 80).")
+    @Option(name: .customLong("rt-priority"), help: "SCHED_FIFO priority of the exposure thread, 1–99.")
     var rtPriority: Int32 = 80
 
+    @Flag(help: "No status line (errors and the summary still print).")
+    var quiet = false
+
     func run() throws {
+        guard (1...99).contains(rtPriority) else {
+            printError("--rt-priority \(rtPriority): expected a SCHED_FIFO priority from 1 to 99")
+            throw ExitCode(2)
+        }
         let proto: ProtocolFile
-        do { proto = try ProtocolFile.load(path: protocolPath) } catch let e as ProtocolError {
-            printError(e.description); throw ExitCode(2)
+        do { proto = try ProtocolFile.load(path: protocolPath) } catch {
+            printError("\(error)"); throw ExitCode(2)
         }
         let outDir = out ?? (URL(fileURLWithPath: protocolPath).deletingPathExtension().lastPathComponent + ".operando")
         let hardware: RigHardware
@@ -47,23 +57,26 @@ struct Run: ParsableCommand {
         RunInterrupt.install()
         var options = RunOptions(outputDirectory: outDir)
         options.realtimePriority = rtPriority
+        options.softwareVersion = "operando \(operandoVersion)"
         let engine = RunEngine(protocolFile: proto, hardware: hardware, options: options)
-        let status = StatusLine()
-        engine.onStatus = { status.show($0) }
-        engine.onNote = { status.note($0) }
+        let status = StatusLine(quiet: quiet)
+        engine.subscribe(status)
         let summary: RunSummary
         do { summary = try engine.run() } catch {
             status.finish()
             printError("\(error)")
-            throw ExitCode(1)
+            throw ExitCode(error is DatasetError ? 2 : 1)
         }
         status.finish()
-        print(String(format: "run: %@ after %.0f s (wall %.1f s)", summary.endReason, summary.runSeconds, summary.wallSeconds))
-        print("frames: \(summary.triggers) triggers, \(summary.cameraFrames) camera frames, \(summary.recordedFrames) recorded, \(summary.skippedFrames) skipped, \(summary.droppedFrames) dropped, \(summary.lockstepViolations) lockstep violations")
-        if let p = summary.selfTestP99Microseconds { print(String(format: "latency self-test p99: %.0f µs", p)) }
-        print("dataset: \(summary.directory)")
+        let line = String(format: "run: %@ after %.0f s (wall %.1f s)\n", summary.endReason, summary.runSeconds, summary.wallSeconds)
+            + "frames: \(summary.triggers) triggers, \(summary.cameraFrames) camera frames, \(summary.recordedFrames) recorded, "
+            + "\(summary.skippedFrames) skipped, \(summary.droppedFrames) dropped, \(summary.lockstepViolations) lockstep violations\n"
+            + (summary.selfTestP99Microseconds.map { String(format: "latency self-test p99: %.0f µs\n", $0) } ?? "")
+            + "dataset: \(summary.directory)\n"
+        Terminal.write(line)
         if !summary.completed {
-            throw ExitCode(RunInterrupt.received.load(ordering: .relaxed) != 0 ? 128 + RunInterrupt.received.load(ordering: .relaxed) : 1)
+            printError("run ended early: \(summary.endReason) (safe state recorded in \(summary.directory)/events.jsonl)")
+            throw ExitCode(summary.outcome.exitCode)
         }
     }
 }
@@ -94,16 +107,7 @@ enum RigFactory {
                 return try hardwareRig(table: table, file: rigPath)
             }
         }
-        let config = rigPath == nil ? SimConfiguration() : try SimConfiguration.parse(rigFileText: text, file: rigPath!)
-        let mass = protocolFile.cell.activeMassMilligrams ?? 1.5
-        let sim = try SimRig(configuration: config, activeMassMilligrams: mass,
-                             practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram,
-                             realtime: realtime)
-        let led = try sim.chip.requestOutput(offset: SimGPIOChip.ledOffset, consumer: "operando", initialHigh: false)
-        let trigger = try sim.chip.requestOutput(offset: SimGPIOChip.triggerOffset, consumer: "operando", initialHigh: false)
-        return RigHardware(backend: realtime ? "firmware-sim (wall clock)" : "firmware-sim (virtual clock)",
-                           clock: sim.clock, led: led, trigger: trigger, camera: sim.camera, potentiostat: sim.potentiostat,
-                           configuration: ["backend": "sim", "rig_file": rigPath ?? NSNull(), "rig_text": text])
+        return try SimRig.hardware(rigText: text, rigFile: rigPath, protocolFile: protocolFile, realtime: realtime).1
     }
 
     /// Hardware: libgpiod lines now; the camera (Aravis) and potentiostat (SCPI) drivers come later.
@@ -130,35 +134,86 @@ enum RigFactory {
     }
 }
 
-/// The one-line live status (rewritten in place on a terminal, a plain line every few seconds otherwise).
-final class StatusLine: @unchecked Sendable {
-    let isTerminal = isatty(STDERR_FILENO) != 0
-    var last = Date.distantPast
-    var shown = false
+/// The terminal status line, a queued subscriber of the run: rewritten in place on a terminal (fitted
+/// to its width, 80 columns by default), a plain line every few seconds otherwise; events worth a
+/// person's attention (faults, trips, warnings) on their own lines. Stops writing when the terminal
+/// went away (SIGHUP, EPIPE); the run goes on.
+final class StatusLine: RunSubscriber, @unchecked Sendable {
+    let subscriberName = "status line"
+    let quiet: Bool
+    private var lastPlain = Date.distantPast
+    private var shown = false
+    private let lock = NSLock()
 
-    func show(_ s: RunStatus) {
-        let now = Date()
-        guard now.timeIntervalSince(last) >= (isTerminal ? 0.2 : 5) else { return }
-        last = now
-        let text = String(format: "t %6.0f s | step %d %@ | %.4f V %+.3e A | %6.1f mAh/g | ΔI/I %+.4f | SDC σ %.4f | p99 %@ | dropped %d | frames %d",
-                          s.runSeconds, s.step + 1, s.stepText as NSString, s.voltageVolts, s.currentAmps,
-                          s.capacityMilliampHoursPerGram, s.intensityChange, s.sdcStd,
-                          (s.loopP99Microseconds.isFinite ? String(format: "%.0f µs", s.loopP99Microseconds) : "virtual") as NSString,
-                          s.droppedFrames, s.recordedFrames)
-        if isTerminal {
-            FileHandle.standardError.write(Data(("\r" + text + "\u{1B}[K").utf8))
-            shown = true
-        } else {
-            FileHandle.standardError.write(Data((text + "\n").utf8))
+    init(quiet: Bool) { self.quiet = quiet }
+
+    func receive(_ message: RunMessage, bus: RunBus) throws {
+        lock.lock(); defer { lock.unlock() }
+        switch message {
+        case .status(let s) where !quiet: show(s)
+        case .event(let e, _):
+            switch e {
+            case .warning(let w): note("warning: \(w)")
+            case .fault(let d, let m): note("fault: \(d): \(m)")
+            case .limitTripped(let l, let v): note("limit tripped: \(l) at \(v)")
+            case .interrupted(let s): note("\(s): stopping safely")
+            case .outputOff(false, let m): note("SAFE STOP INCOMPLETE: \(m)")
+            case .ledOff(false, let m): note("SAFE STOP INCOMPLETE: \(m)")
+            default: break
+            }
+        default: break
         }
     }
 
-    func note(_ text: String) {
-        if shown { FileHandle.standardError.write(Data("\n".utf8)); shown = false }
-        FileHandle.standardError.write(Data((text + "\n").utf8))
+    static func clock(_ seconds: Double) -> String {
+        guard seconds.isFinite, seconds >= 0 else { return "–" }
+        let s = Int(seconds.rounded())
+        return String(format: "%d:%02d:%02d", s / 3600, (s / 60) % 60, s % 60)
+    }
+
+    /// The status text fitted to `width` columns: the most important fields first.
+    static func text(_ s: RunStatus, width: Int) -> String {
+        var parts: [String] = []
+        parts.append("t \(clock(s.runSeconds))")
+        if let f = s.fraction, let planned = s.plannedSeconds {
+            parts.append(String(format: "%3.0f%% ETA %@", f * 100, clock(planned - s.runSeconds)))
+        }
+        parts.append("step \(s.step + 1)/\(s.stepCount)")
+        parts.append(String(format: "%.4f V %+.4g mA", s.voltageVolts, s.currentAmps * 1e3))
+        if s.intensityChange.isFinite { parts.append(String(format: "ΔI/I %+.2f%%", s.intensityChange * 100)) }
+        if s.sdcStd.isFinite { parts.append(String(format: "σ %.4f%@", s.sdcStd, s.heterogeneous ? " het" : "")) }
+        if s.droppedFrames + s.missedDeadlines + s.lockstepViolations > 0 {
+            parts.append("drop \(s.droppedFrames) miss \(s.missedDeadlines) viol \(s.lockstepViolations)")
+        }
+        if s.loopP99Microseconds.isFinite { parts.append(String(format: "p99 %.0f µs", s.loopP99Microseconds)) }
+        parts.append("frames \(s.recordedFrames)")
+        parts.append(s.stepText)
+        var line = ""
+        for p in parts {
+            let candidate = line.isEmpty ? p : line + " | " + p
+            if candidate.count > width { break }
+            line = candidate
+        }
+        return line
+    }
+
+    private func show(_ s: RunStatus) {
+        if Terminal.isTerminal {
+            Terminal.write("\r" + Self.text(s, width: Terminal.columns - 1) + "\u{1B}[K")
+            shown = true
+        } else if Date().timeIntervalSince(lastPlain) >= 5 {
+            lastPlain = Date()
+            Terminal.write(Self.text(s, width: 160) + "\n")
+        }
+    }
+
+    private func note(_ text: String) {
+        if shown { Terminal.write("\n"); shown = false }
+        Terminal.write(text + "\n")
     }
 
     func finish() {
-        if shown { FileHandle.standardError.write(Data("\n".utf8)) }
+        lock.lock(); defer { lock.unlock() }
+        if shown { Terminal.write("\n"); shown = false }
     }
 }

@@ -8,15 +8,7 @@ import Rig
 
 /// A firmware-sim rig wired as `operando run` wires it (as in RigTests).
 func makeSimRig(rigText: String, protocolFile: ProtocolFile, parameters: ParameterSet = .nmc87) throws -> (SimRig, RigHardware) {
-    let config = try SimConfiguration.parse(rigFileText: rigText, file: "test-rig.toml")
-    let sim = try SimRig(configuration: config, activeMassMilligrams: protocolFile.cell.activeMassMilligrams ?? 1.5,
-                         practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram,
-                         parameters: parameters)
-    let led = try sim.chip.requestOutput(offset: SimGPIOChip.ledOffset, consumer: "operando", initialHigh: false)
-    let trigger = try sim.chip.requestOutput(offset: SimGPIOChip.triggerOffset, consumer: "operando", initialHigh: false)
-    let hw = RigHardware(backend: "firmware-sim (virtual clock)", clock: sim.clock, led: led, trigger: trigger,
-                         camera: sim.camera, potentiostat: sim.potentiostat, configuration: ["backend": "sim"])
-    return (sim, hw)
+    try SimRig.hardware(rigText: rigText, rigFile: "test-rig.toml", protocolFile: protocolFile, parameters: parameters)
 }
 
 func temporaryDirectory(_ name: String) -> String {

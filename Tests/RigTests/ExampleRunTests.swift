@@ -12,7 +12,8 @@ private let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 @Test func chargeRestExampleShowsHeterogeneityRiseAndFall() throws {
     let proto = try ProtocolFile.load(path: examples + "/charge-rest.toml")
     let (sim, hw) = try makeSimRig(protocolFile: proto)
-    var options = RunOptions(outputDirectory: temporaryDataset("charge-rest"))
+    let tmp = try TestDirectory(); defer { tmp.remove() }
+    var options = RunOptions(outputDirectory: tmp.file("charge-rest.operando"))
     options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)   // the particle and the drift fiducial
     let summary = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
     #expect(summary.completed, "\(summary.endReason)")
@@ -51,7 +52,8 @@ private let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent
 @Test func cccvExampleRunsToCompletion() throws {
     let proto = try ProtocolFile.load(path: examples + "/c3-cccv.toml")
     let (sim, hw) = try makeSimRig(protocolFile: proto)
-    var options = RunOptions(outputDirectory: temporaryDataset("cccv"))
+    let tmp = try TestDirectory(); defer { tmp.remove() }
+    var options = RunOptions(outputDirectory: tmp.file("cccv.operando"))
     options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)
     let summary = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
     #expect(summary.completed, "\(summary.endReason)")

@@ -34,7 +34,8 @@ import Testing
             if !c.ledHigh { c.violations.append("trigger at \(t) with the LED off") }
         }
     }
-    var options = RunOptions(outputDirectory: temporaryDataset("lockstep"))
+    let tmp = try TestDirectory(); defer { tmp.remove() }
+    var options = RunOptions(outputDirectory: tmp.file("lockstep.operando"))
     options.roi = RegionOfInterest(x: 112, y: 112, width: 32, height: 32)
     let summary = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
     #expect(summary.completed)

@@ -6,20 +6,29 @@ import Rig
 
 /// A firmware-sim rig wired as `operando run` wires it.
 func makeSimRig(rigText: String = "", protocolFile: ProtocolFile) throws -> (SimRig, RigHardware) {
-    let config = try SimConfiguration.parse(rigFileText: rigText, file: "test-rig.toml")
-    let sim = try SimRig(configuration: config, activeMassMilligrams: protocolFile.cell.activeMassMilligrams ?? 1.5,
-                         practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram)
-    let led = try sim.chip.requestOutput(offset: SimGPIOChip.ledOffset, consumer: "operando", initialHigh: false)
-    let trigger = try sim.chip.requestOutput(offset: SimGPIOChip.triggerOffset, consumer: "operando", initialHigh: false)
-    let hw = RigHardware(backend: "firmware-sim (virtual clock)", clock: sim.clock, led: led, trigger: trigger,
-                         camera: sim.camera, potentiostat: sim.potentiostat, configuration: ["backend": "sim"])
-    return (sim, hw)
+    try SimRig.hardware(rigText: rigText, rigFile: "test-rig.toml", protocolFile: protocolFile)
 }
 
-func temporaryDataset(_ name: String) -> String {
-    let dir = NSTemporaryDirectory() + "operando-rigtest-\(getpid())-\(name).operando"
-    try? FileManager.default.removeItem(atPath: dir)
-    return dir
+/// A folder under the system's temporary directory for one test; `remove()` it in a `defer`.
+struct TestDirectory {
+    let path: String
+    init(_ label: String = #function) throws {
+        path = (NSTemporaryDirectory() as NSString).appendingPathComponent(
+            "operando-rigtest-" + label.filter { $0.isLetter || $0.isNumber } + "-" + UUID().uuidString)
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    func file(_ name: String) -> String { (path as NSString).appendingPathComponent(name) }
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// The built `operando` next to the test bundle.
+func operandoBinary() throws -> String {
+    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [dir, dir.deletingLastPathComponent()] {
+        let p = candidate.appendingPathComponent("operando").path
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    throw RigError.configuration(file: dir.path, problem: "operando binary not built next to the tests")
 }
 
 /// A protocol with a small header and the given steps.

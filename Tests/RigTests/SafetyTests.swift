@@ -5,19 +5,20 @@ import Glibc
 import Rig
 import Testing
 
-private func run(_ proto: ProtocolFile, rig: String = "", name: String) throws -> (SimRig, RunSummary, String) {
+private func run(_ proto: ProtocolFile, rig: String = "", name: String, in dir: TestDirectory) throws -> (SimRig, RunSummary, String) {
     let (sim, hw) = try makeSimRig(rigText: rig, protocolFile: proto)
-    var options = RunOptions(outputDirectory: temporaryDataset(name))
+    var options = RunOptions(outputDirectory: dir.file(name + ".operando"))
     options.roi = RegionOfInterest(x: 64, y: 64, width: 128, height: 128)
     let summary = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
     return (sim, summary, options.outputDirectory)
 }
 
 @Test func voltageLimitTripEndsRunSafely() throws {
+    let tmp = try TestDirectory(); defer { tmp.remove() }
     // The step would charge for an hour; the hard limit at 3.65 V trips first.
     let proto = try ProtocolFile.parse(text: protocolText(rate: 10, bin: 10, limits: "voltage_max_V = 3.65\nvoltage_min_V = 2.5",
                                                           steps: ["Charge at 2C for 60 minutes"]), path: "trip.toml")
-    let (sim, summary, dir) = try run(proto, name: "trip")
+    let (sim, summary, dir) = try run(proto, name: "trip", in: tmp)
     #expect(!summary.completed)
     #expect(summary.endReason.contains("voltage_max_V"))
     #expect(summary.runSeconds < 3600)
@@ -33,9 +34,10 @@ private func run(_ proto: ProtocolFile, rig: String = "", name: String) throws -
 }
 
 @Test func potentiostatDisconnectIsAFaultWithSafeState() throws {
+    let tmp = try TestDirectory(); defer { tmp.remove() }
     let proto = try ProtocolFile.parse(text: protocolText(rate: 10, bin: 10, steps: ["Charge at C/3 for 10 minutes"]), path: "fault.toml")
     let rig = "[sim]\n[[sim.faults]]\nkind = \"potentiostat_disconnect\"\nat_s = 120\n"
-    let (sim, summary, dir) = try run(proto, rig: rig, name: "disconnect")
+    let (sim, summary, dir) = try run(proto, rig: rig, name: "disconnect", in: tmp)
     #expect(!summary.completed)
     #expect(summary.endReason.contains("fault"))
     let events = try readEvents(dir)
@@ -47,9 +49,10 @@ private func run(_ proto: ProtocolFile, rig: String = "", name: String) throws -
 }
 
 @Test func droppedFramesAreMarkedNotShifted() throws {
+    let tmp = try TestDirectory(); defer { tmp.remove() }
     let proto = try ProtocolFile.parse(text: protocolText(rate: 10, bin: 10, steps: ["Rest for 2 minutes"]), path: "drop.toml")
     let rig = "[sim]\n[[sim.faults]]\nkind = \"camera_drop\"\nat_s = 30\ncount = 5\n"
-    let (_, summary, dir) = try run(proto, rig: rig, name: "drop")
+    let (_, summary, dir) = try run(proto, rig: rig, name: "drop", in: tmp)
     #expect(summary.completed)
     #expect(summary.droppedFrames == 5)
     let frames = try readCSV(dir + "/frames.csv")
@@ -61,9 +64,10 @@ private func run(_ proto: ProtocolFile, rig: String = "", name: String) throws -
 }
 
 @Test func cameraTimeoutsEndTheRunAsAFault() throws {
+    let tmp = try TestDirectory(); defer { tmp.remove() }
     let proto = try ProtocolFile.parse(text: protocolText(rate: 10, bin: 10, steps: ["Rest for 5 minutes"]), path: "timeout.toml")
     let rig = "[sim]\n[[sim.faults]]\nkind = \"camera_timeout\"\nat_s = 60\nduration_s = 600\n"
-    let (sim, summary, dir) = try run(proto, rig: rig, name: "timeout")
+    let (sim, summary, dir) = try run(proto, rig: rig, name: "timeout", in: tmp)
     #expect(!summary.completed)
     let events = try readEvents(dir)
     #expect(events.contains { $0["event"] as? String == "fault" && ($0["message"] as? String ?? "").contains("no frame") })
@@ -71,21 +75,11 @@ private func run(_ proto: ProtocolFile, rig: String = "", name: String) throws -
     try verifyDataset(dir)
 }
 
-/// The built `operando` next to the test bundle.
-private func operandoBinary() throws -> String {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-        let p = candidate.appendingPathComponent("operando").path
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw RigError.configuration(file: dir.path, problem: "operando binary not built next to the tests")
-}
-
 /// Starts `operando run` on a long protocol, waits until `chunks` frame chunks are indexed, sends `signal`.
-private func runAndKill(signal sig: Int32, name: String, chunks: Int = 3) throws -> (status: Int32, dir: String) {
-    let protoPath = NSTemporaryDirectory() + "operando-kill-\(getpid())-\(name).toml"
+private func runAndKill(signal sig: Int32, name: String, in tmp: TestDirectory, chunks: Int = 3) throws -> (status: Int32, dir: String) {
+    let protoPath = tmp.file(name + ".toml")
     try protocolText(rate: 10, bin: 10, steps: ["Charge at C/3 for 3 hours"]).write(toFile: protoPath, atomically: true, encoding: .utf8)
-    let dir = temporaryDataset(name)
+    let dir = tmp.file(name + ".operando")
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try operandoBinary())
     p.arguments = ["run", protoPath, "--out", dir]
@@ -103,7 +97,8 @@ private func runAndKill(signal sig: Int32, name: String, chunks: Int = 3) throws
 }
 
 @Test func sigtermMidRunClosesTheDatasetAndExitsNonZero() throws {
-    let (status, dir) = try runAndKill(signal: SIGTERM, name: "sigterm")
+    let tmp = try TestDirectory(); defer { tmp.remove() }
+    let (status, dir) = try runAndKill(signal: SIGTERM, name: "sigterm", in: tmp)
     #expect(status == 128 + SIGTERM)
     let events = try readEvents(dir)
     #expect(events.contains { $0["event"] as? String == "interrupted" && $0["signal"] as? String == "SIGTERM" })
@@ -117,7 +112,8 @@ private func runAndKill(signal sig: Int32, name: String, chunks: Int = 3) throws
 }
 
 @Test func killNineMidRunLeavesADatasetThatOpens() throws {
-    let (_, dir) = try runAndKill(signal: SIGKILL, name: "kill9")
+    let tmp = try TestDirectory(); defer { tmp.remove() }
+    let (_, dir) = try runAndKill(signal: SIGKILL, name: "kill9", in: tmp)
     // Everything indexed is readable: nothing before the last complete chunk is lost.
     let frames = try verifyDataset(dir)
     #expect(frames >= 30)
