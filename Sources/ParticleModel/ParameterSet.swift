@@ -90,6 +90,22 @@ public struct ParameterSet: Sendable, Equatable {
         for (field, v) in positives where !(v.isFinite && v > 0) {
             throw fail(field, fmtValue(v), "a finite positive number")
         }
+        // Physical ranges (docs/protocol.md "Ranges"): beyond these a value is a typo or a unit slip.
+        let ceilings: [(String, Double, Double, String)] = [
+            ("temperature_K", temperatureKelvin, 1000, "K"),
+            ("theoretical_capacity_mAh_per_g", theoreticalCapacityMilliampHoursPerGram, 4000, "mAh/g"),
+            ("practical_capacity_mAh_per_g", practicalCapacityMilliampHoursPerGram, 4000, "mAh/g"),
+            ("density_g_per_cm3", densityGramsPerCm3, 30, "g/cm³"),
+            ("scale", scale, 1e6, ""),
+            ("exchange_current_ref_A_per_cm2", exchangeCurrentRefAmpsPerCm2, 1, "A/cm²"),
+            ("thickness_um", thicknessMicrometres, 100, "µm"),
+        ]
+        for (field, v, top, unit) in ceilings where v > top {
+            throw fail(field, fmtValue(v), "a finite positive number up to \(fmtValue(top))\(unit.isEmpty ? "" : " " + unit)")
+        }
+        for (name, a) in [("diffusivity.x", diffusivityX), ("ocv.theta", ocvTheta)] where a.count > Self.maximumTableKnots {
+            throw fail(name, "\(a.count) knots", "at most \(Self.maximumTableKnots) knots")
+        }
         if !(transferCoefficient > 0 && transferCoefficient < 1) {
             throw fail("transfer_coefficient", fmtValue(transferCoefficient), "a number between 0 and 1")
         }
@@ -103,10 +119,13 @@ public struct ParameterSet: Sendable, Equatable {
         }
         try checkTable(x: diffusivityX, y: diffusivityCm2PerS, xName: "diffusivity.x",
                        yName: "diffusivity.D_cm2_per_s", xRange: 0...1)
-        for (k, d) in diffusivityCm2PerS.enumerated() where !(d > 0) {
-            throw fail("diffusivity.D_cm2_per_s[\(k)]", fmtValue(d), "a positive diffusivity in cm²/s")
+        for (k, d) in diffusivityCm2PerS.enumerated() where !(d > 0 && d <= 1e-3) {
+            throw fail("diffusivity.D_cm2_per_s[\(k)]", fmtValue(d), "a positive diffusivity in cm²/s (at most 1e-3)")
         }
         try checkTable(x: ocvTheta, y: ocvVolts, xName: "ocv.theta", yName: "ocv.V", xRange: 0...1)
+        for (k, v) in ocvVolts.enumerated() where !(v >= 0 && v <= 10) {
+            throw fail("ocv.V[\(k)]", fmtValue(v), "a voltage from 0 to 10 V vs Li/Li⁺")
+        }
         for k in 1..<ocvVolts.count where !(ocvVolts[k] < ocvVolts[k - 1]) {
             throw fail("ocv.V[\(k)]", fmtValue(ocvVolts[k]),
                        "V_oc strictly decreasing in θ (ocv.V[\(k - 1)] = \(fmtValue(ocvVolts[k - 1])) at θ = \(fmtValue(ocvTheta[k - 1])))")

@@ -104,6 +104,11 @@ public final class ParticleSimulation {
     public let mesh: TriangleMesh
     public let law: TransportLaw
 
+    /// Most mesh nodes a simulation may use.
+    public static let maximumNodes = 200_000
+    /// Most trace rows a run may produce (planned duration / output interval).
+    public static let maximumTraceRows = 5_000_000
+
     /// Meshes the particle and prepares the material tables.
     public init(parameters: ParameterSet, shape: ParticleShape, options: SimulationOptions = SimulationOptions()) throws {
         try parameters.validate()
@@ -116,8 +121,21 @@ public final class ParticleSimulation {
         if let t = options.theta0, !(t > parameters.ocvTheta[0] && t < 1) {
             throw SolverError.invalidInput("θ0 = \(t): expected a value inside the V_oc table (\(parameters.ocvTheta[0])…1)")
         }
-        if !(options.outputIntervalSeconds > 0) {
-            throw SolverError.invalidInput("output interval \(options.outputIntervalSeconds) s: expected a positive interval")
+        if !(options.outputIntervalSeconds >= 0.001 && options.outputIntervalSeconds <= 86400) {
+            throw SolverError.invalidInput("output interval \(options.outputIntervalSeconds) s: expected an interval from 0.001 s to 1 day")
+        }
+        if options.profileTimesSeconds.count > 10_000 || options.profileTimesSeconds.contains(where: { !$0.isFinite }) {
+            throw SolverError.invalidInput("\(options.profileTimesSeconds.count) profile times: expected at most 10000 finite times")
+        }
+        let extent = shape.longestExtentMicrometres
+        let h = options.elementSizeMicrometres ?? extent / 30
+        if !(h.isFinite && h > 0) || !(extent.isFinite && extent > 0) {
+            throw SolverError.invalidInput("element size \(h) µm: expected a positive length")
+        }
+        // Bound the mesh before building it: a triangle mesh of size h has about 2.3·A/h² nodes.
+        let estimatedNodes = 2.31 * shape.areaMicrometres2 / (h * h)
+        if !(estimatedNodes <= Double(Self.maximumNodes)) {
+            throw SolverError.invalidInput("element size \(h) µm on a \(String(format: "%.3g", shape.areaMicrometres2)) µm² particle gives about \(String(format: "%.3g", estimatedNodes)) nodes; expected at most \(Self.maximumNodes) (use a larger element size)")
         }
         self.parameters = parameters
         self.shape = shape
@@ -160,6 +178,9 @@ public final class ParticleSimulation {
         if case .discharge? = firstMoving?.kind { theta0 = parameters.theta0Lithiation }
         if let t = options.theta0 { theta0 = t }
         let sampleInterval = program.cell.sampleIntervalSeconds
+        if let longest = program.maximumSeconds, longest / options.outputIntervalSeconds > Double(Self.maximumTraceRows) {
+            throw SolverError.invalidInput("\(Int(longest)) s of steps at one trace row every \(options.outputIntervalSeconds) s would write more than \(Self.maximumTraceRows) rows; use a longer output interval")
+        }
         // mAh/g per θ-flux-second: ∮j ds·dt / (1C flux) is C·s of charge; × Q_prac/3600 gives mAh/g.
         let capacityPerCSecond = program.cell.practicalCapacityMilliampHoursPerGram / 3600
 
