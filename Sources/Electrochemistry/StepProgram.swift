@@ -196,6 +196,10 @@ public struct StepProgram: Sendable, Equatable {
             out.cRate = massGrams.map { a * 1000 / (q * $0) }
         }
         switch r {
+        case .amperes where massGrams == nil:
+            // Even an absolute current needs the mass on a rig: capacity (mAh/g) and the cell's C-rate
+            // depend on it, and a simulated cell would otherwise have to guess its size.
+            throw fail("\(c) needs the cell's active mass (capacity in mAh/g and the C-rate depend on it): set [cell] active_mass_mg")
         case .amperes where out.amps == nil:
             throw fail("\(c) needs the cell's active mass to become a current: set [cell] active_mass_mg")
         case .cRate where out.cRate == nil:
