@@ -1,6 +1,6 @@
 import Foundation
 import ParticleModel
-import TOMLKit
+import ConfigFile
 
 /// A bad `[sim]` table: names the file, the key and what was expected.
 public struct SimConfigurationError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -10,8 +10,15 @@ public struct SimConfigurationError: Error, Sendable, Equatable, CustomStringCon
     public var key: String
     /// What was wrong and what was expected.
     public var problem: String
-    public init(file: String, key: String, problem: String) { self.file = file; self.key = key; self.problem = problem }
-    public var description: String { "\(file): [sim] \(key): \(problem)" }
+    /// 1-based line of the key, when known.
+    public var line: Int?
+    public init(file: String, key: String, problem: String, line: Int? = nil) {
+        self.file = file; self.key = key; self.problem = problem; self.line = line
+    }
+    public var description: String {
+        let at = line.map { "\(file):\($0)" } ?? file
+        return ConfigError.displayText("\(at): [sim] \(key): \(problem)", limit: 800, escapeQuotes: false)
+    }
 }
 
 /// What the simulated world is: the `[sim]` table of a rig file (docs/firmware-sim.md lists the keys).
@@ -77,117 +84,128 @@ public struct SimConfiguration: Sendable, Equatable {
     public static let faultKinds = ["potentiostat_disconnect", "potentiostat_timeout", "compliance_hit",
                                     "camera_timeout", "camera_drop", "gpio_io_error"]
 
+    /// Physical ranges of the `[sim]` keys (docs/firmware-sim.md and docs/protocol.md list them).
+    public enum Ranges {
+        public static let particleSizeMicrometres = NumberRange.positive(upTo: 100)
+        public static let theta0 = NumberRange.open(0.1, 1)
+        public static let scale = NumberRange.positive(upTo: 1e6)
+        public static let exchangeCurrentAmpsPerCm2 = NumberRange.positive(upTo: 1)
+        public static let opticalGain = NumberRange(-1000...1000)
+        public static let referenceTheta = NumberRange.open(0, 1)
+        public static let driftNanometresPerMinute = NumberRange(0...10_000)
+        public static let driftDirectionDegrees = NumberRange(-360...360)
+        public static let driftWalk = NumberRange(0...10_000)
+        public static let noise = NumberRange(0...1000)
+        public static let seriesResistanceOhms = NumberRange(0...1e9)
+        public static let populationCount = 0...64
+        public static let populationMedianMicrometres = NumberRange.positive(upTo: 100)
+        public static let populationLogSigma = NumberRange(0...3)
+        public static let modelStepSeconds = NumberRange(0.001...60)
+        public static let sampleIntervalSeconds = NumberRange(0.001...3600)
+        public static let voltageNoiseMillivolts = NumberRange(0...1000)
+        public static let currentNoiseNanoamps = NumberRange(0...1e9)
+        public static let particleElectronsPerMillisecond = NumberRange.positive(upTo: 1e9)
+        public static let hotPixelsPerMegapixel = NumberRange(0...1e5)
+        /// Fault times: within one year of run time (the run clock is integer nanoseconds).
+        public static let faultAtSeconds = NumberRange(0...3.2e7)
+        public static let faultDurationSeconds = NumberRange.positive(upTo: 3.2e7)
+        public static let faultOhms = NumberRange.positive(upTo: 1e12)
+        public static let faultCount = 1...1_000_000
+    }
+
     /// Reads the `[sim]` table of a rig file's text (other top-level tables are the rig loader's).
     /// A file without `[sim]` gives the defaults.
     public static func parse(rigFileText text: String, file: String) throws -> SimConfiguration {
-        let root: TOMLTable
-        do { root = try TOMLTable(string: text) } catch {
-            throw SimConfigurationError(file: file, key: "(file)", problem: "not valid TOML: \(error)")
+        let config: ConfigFile
+        do { config = try ConfigFile.parse(text: text, path: file) } catch let e as ConfigError {
+            throw SimConfigurationError(e, file: file)
         }
-        guard let value = root["sim"] else { return SimConfiguration() }
-        guard let table = value.table else {
-            throw SimConfigurationError(file: file, key: "sim", problem: "expected a table [sim]")
-        }
-        return try parse(simTable: table, file: file)
+        return try parse(rigFile: config)
     }
 
     /// Reads a rig file from disk.
     public static func load(rigFile path: String) throws -> SimConfiguration {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw SimConfigurationError(file: path, key: "(file)", problem: "cannot read: \(error.localizedDescription)")
+        let config: ConfigFile
+        do { config = try ConfigFile.load(path: path) } catch let e as ConfigError {
+            throw SimConfigurationError(e, file: path)
         }
-        return try parse(rigFileText: text, file: path)
+        return try parse(rigFile: config)
     }
 
-    /// Reads an already parsed `[sim]` table.
-    public static func parse(simTable t: TOMLTable, file: String) throws -> SimConfiguration {
-        func fail(_ key: String, _ problem: String) -> SimConfigurationError {
-            SimConfigurationError(file: file, key: key, problem: problem)
+    /// Reads the `[sim]` table of a parsed rig file; only `[sim]` is checked for unread keys.
+    public static func parse(rigFile config: ConfigFile) throws -> SimConfiguration {
+        do {
+            guard config.root.contains("sim") else { return SimConfiguration() }
+            guard let table = try config.root.table("sim") else { return SimConfiguration() }
+            return try parse(simTable: table)
+        } catch let e as ConfigError {
+            throw SimConfigurationError(e, file: config.path)
         }
-        for key in t.keys where !keys.contains(key) {
-            throw fail(key, "unknown key; expected one of " + keys.joined(separator: ", "))
-        }
-        func number(_ key: String, in table: TOMLTable, path: String, _ check: (Double) -> Bool, _ expected: String) throws -> Double? {
-            guard let v = table[key] else { return nil }
-            let d: Double
-            if let x = v.double { d = x } else if let i = v.int { d = Double(i) } else {
-                throw fail(path, "\(v) is not a number; expected \(expected)")
-            }
-            guard d.isFinite, check(d) else { throw fail(path, "\(d): expected \(expected)") }
-            return d
-        }
-        func num(_ key: String, _ check: (Double) -> Bool, _ expected: String) throws -> Double? {
-            try number(key, in: t, path: key, check, expected)
-        }
-        let positive: (Double) -> Bool = { $0 > 0 }
-        let nonNegative: (Double) -> Bool = { $0 >= 0 }
+    }
+
+    /// Reads an already parsed `[sim]` table and checks that every key in it was read.
+    /// - Throws: `ConfigError` naming file, line and key.
+    public static func parse(simTable t: ConfigTable) throws -> SimConfiguration {
+        try t.checkKeys(allowed: keys)
         var c = SimConfiguration()
-        if let v = t["particle"] {
-            guard let s = v.string else { throw fail("particle", "expected a string such as \"ellipse:3.04x2.04um\"") }
-            do { _ = try ParticleShape.parse(s) } catch { throw fail("particle", "\(error)") }
+        if let s = try t.string("particle", maxLength: 4096) {
+            do { _ = try ParticleShape.parse(s) } catch { throw t.error("particle", "\(error)") }
             c.particle = s
         }
-        c.particleSizeMicrometres = try num("particle_size_um", positive, "a positive length in µm")
-        if let v = try num("theta0", { $0 > 0.1 && $0 < 1 }, "an occupancy between 0.1 and 1") { c.theta0 = v }
-        if let v = try num("scale", positive, "a positive factor S") { c.scale = v }
-        c.exchangeCurrentAmpsPerCm2 = try num("exchange_current_A_per_cm2", positive, "a positive current density in A/cm²")
-        if let v = try num("optical_gain", { _ in true }, "a finite number A") { c.opticalGain = v }
-        if let v = try num("reference_theta", { $0 > 0 && $0 < 1 }, "an occupancy between 0 and 1") { c.referenceTheta = v }
-        if let v = try num("drift_nm_per_min", nonNegative, "a speed ≥ 0 in nm/min") { c.driftNanometresPerMinute = v }
-        if let v = try num("drift_direction_deg", { _ in true }, "an angle in degrees") { c.driftDirectionDegrees = v }
-        if let v = try num("drift_walk_nm_per_sqrt_min", nonNegative, "≥ 0 nm per √min") { c.driftWalkNanometresPerSqrtMinute = v }
-        if let v = try num("noise", nonNegative, "a multiplier ≥ 0 (1 = realistic, 0 = noiseless)") { c.noise = v }
-        if let v = t["seed"] {
-            guard let i = v.int, i >= 0 else { throw fail("seed", "\(v): expected a non-negative integer") }
-            c.seed = UInt64(i)
-        }
-        if let v = try num("series_resistance_ohm", nonNegative, "a resistance ≥ 0 in Ω") { c.seriesResistanceOhms = v }
-        if let v = try num("population_count", { $0 >= 0 && $0 <= 64 && $0 == $0.rounded() }, "an integer 0…64") {
-            c.populationCount = Int(v)
-        }
-        if let v = try num("population_median_um", positive, "a positive length in µm") { c.populationMedianMicrometres = v }
-        if let v = try num("population_log_sigma", nonNegative, "≥ 0") { c.populationLogSigma = v }
-        if let v = try num("model_step_s", { $0 >= 0.001 && $0 <= 60 }, "a step between 0.001 and 60 s") { c.modelStepSeconds = v }
-        if let v = try num("sample_interval_s", { $0 >= 0.001 && $0 <= 3600 }, "an interval between 0.001 and 3600 s") { c.sampleIntervalSeconds = v }
-        if let v = try num("voltage_noise_mV", nonNegative, "≥ 0 mV") { c.voltageNoiseMillivolts = v }
-        if let v = try num("current_noise_nA", nonNegative, "≥ 0 nA") { c.currentNoiseNanoamps = v }
-        if let v = try num("particle_electrons_per_ms", positive, "a positive rate in e⁻/ms") { c.particleElectronsPerMillisecond = v }
-        if let v = try num("hot_pixels_per_megapixel", nonNegative, "≥ 0") { c.hotPixelsPerMegapixel = v }
-        if let v = t["faults"] {
-            guard let array = v.array else { throw fail("faults", "expected an array of tables [[sim.faults]]") }
-            for (k, element) in array.enumerated() {
-                let path = "faults[\(k)]"
-                guard let f = element.table else { throw fail(path, "expected a table with kind and at_s") }
-                for key in f.keys where !faultKeys.contains(key) {
-                    throw fail("\(path).\(key)", "unknown key; expected one of " + faultKeys.joined(separator: ", "))
+        c.particleSizeMicrometres = try t.number("particle_size_um", unit: "µm", range: Ranges.particleSizeMicrometres)
+        c.theta0 = try t.number("theta0", range: Ranges.theta0, default: c.theta0)
+        c.scale = try t.number("scale", range: Ranges.scale, default: c.scale)
+        c.exchangeCurrentAmpsPerCm2 = try t.number("exchange_current_A_per_cm2", unit: "A/cm²", range: Ranges.exchangeCurrentAmpsPerCm2)
+        c.opticalGain = try t.number("optical_gain", range: Ranges.opticalGain, default: c.opticalGain)
+        c.referenceTheta = try t.number("reference_theta", range: Ranges.referenceTheta, default: c.referenceTheta)
+        c.driftNanometresPerMinute = try t.number("drift_nm_per_min", unit: "nm/min", range: Ranges.driftNanometresPerMinute, default: c.driftNanometresPerMinute)
+        c.driftDirectionDegrees = try t.number("drift_direction_deg", unit: "°", range: Ranges.driftDirectionDegrees, default: c.driftDirectionDegrees)
+        c.driftWalkNanometresPerSqrtMinute = try t.number("drift_walk_nm_per_sqrt_min", unit: "nm/√min", range: Ranges.driftWalk, default: c.driftWalkNanometresPerSqrtMinute)
+        c.noise = try t.number("noise", range: Ranges.noise, default: c.noise)
+        if let seed = try t.integer("seed", range: 0...Int.max) { c.seed = UInt64(seed) }
+        c.seriesResistanceOhms = try t.number("series_resistance_ohm", unit: "Ω", range: Ranges.seriesResistanceOhms, default: c.seriesResistanceOhms)
+        c.populationCount = try t.integer("population_count", range: Ranges.populationCount, default: c.populationCount)
+        c.populationMedianMicrometres = try t.number("population_median_um", unit: "µm", range: Ranges.populationMedianMicrometres, default: c.populationMedianMicrometres)
+        c.populationLogSigma = try t.number("population_log_sigma", range: Ranges.populationLogSigma, default: c.populationLogSigma)
+        c.modelStepSeconds = try t.number("model_step_s", unit: "s", range: Ranges.modelStepSeconds, default: c.modelStepSeconds)
+        c.sampleIntervalSeconds = try t.number("sample_interval_s", unit: "s", range: Ranges.sampleIntervalSeconds, default: c.sampleIntervalSeconds)
+        c.voltageNoiseMillivolts = try t.number("voltage_noise_mV", unit: "mV", range: Ranges.voltageNoiseMillivolts, default: c.voltageNoiseMillivolts)
+        c.currentNoiseNanoamps = try t.number("current_noise_nA", unit: "nA", range: Ranges.currentNoiseNanoamps, default: c.currentNoiseNanoamps)
+        c.particleElectronsPerMillisecond = try t.number("particle_electrons_per_ms", unit: "e⁻/ms", range: Ranges.particleElectronsPerMillisecond, default: c.particleElectronsPerMillisecond)
+        c.hotPixelsPerMegapixel = try t.number("hot_pixels_per_megapixel", range: Ranges.hotPixelsPerMegapixel, default: c.hotPixelsPerMegapixel)
+        if let faults = try t.tables("faults") {
+            if faults.count > 10_000 { throw t.error("faults", "at most 10000 faults", kind: .outOfRange, text: "\(faults.count) faults") }
+            for f in faults {
+                try f.checkKeys(allowed: faultKeys)
+                guard let kind = try f.string("kind", oneOf: faultKinds) else {
+                    throw f.error(nil, "kind is missing; expected one of " + faultKinds.joined(separator: ", "), kind: .missing)
                 }
-                guard let kind = f["kind"]?.string else {
-                    throw fail("\(path).kind", "missing; expected one of " + faultKinds.joined(separator: ", "))
-                }
-                let at = try number("at_s", in: f, path: "\(path).at_s", nonNegative, "a run time ≥ 0 in s") ?? 0
+                let at = try f.number("at_s", unit: "s", range: Ranges.faultAtSeconds, default: 0)
                 let fault: SimFault
                 switch kind {
                 case "potentiostat_disconnect": fault = .potentiostatDisconnect
                 case "potentiostat_timeout": fault = .potentiostatTimeout
-                case "compliance_hit":
-                    fault = .complianceHit(ohms: try number("ohm", in: f, path: "\(path).ohm", positive, "a resistance in Ω") ?? 1e6)
+                case "compliance_hit": fault = .complianceHit(ohms: try f.number("ohm", unit: "Ω", range: Ranges.faultOhms, default: 1e6))
                 case "camera_timeout":
-                    fault = .cameraTimeout(seconds: try number("duration_s", in: f, path: "\(path).duration_s", positive, "a duration in s") ?? 1e9)
-                case "camera_drop":
-                    let n = try number("count", in: f, path: "\(path).count", { $0 >= 1 && $0 == $0.rounded() }, "an integer ≥ 1") ?? 1
-                    fault = .cameraDrop(count: Int(n))
-                case "gpio_io_error":
-                    guard let line = f["line"]?.string ?? Optional("led"), ["led", "trigger"].contains(line) else {
-                        throw fail("\(path).line", "expected \"led\" or \"trigger\"")
-                    }
-                    fault = .gpioIOError(line: line)
+                    fault = .cameraTimeout(seconds: try f.number("duration_s", unit: "s", range: Ranges.faultDurationSeconds, default: 1e7))
+                case "camera_drop": fault = .cameraDrop(count: try f.integer("count", range: Ranges.faultCount, default: 1))
                 default:
-                    throw fail("\(path).kind", "\"\(kind)\": expected one of " + faultKinds.joined(separator: ", "))
+                    fault = .gpioIOError(line: try f.string("line", oneOf: ["led", "trigger"], default: "led"))
                 }
                 c.faults.append(ScheduledFault(atSeconds: at, fault: fault))
             }
         }
+        try t.checkAllKeysRead(recursive: true)
         return c
+    }
+}
+
+extension SimConfigurationError {
+    /// The configuration reader's error, with the key relative to `[sim]`.
+    init(_ e: ConfigError, file: String) {
+        var key = e.key ?? "(file)"
+        if key.hasPrefix("sim.") { key.removeFirst(4) }
+        if e.kind == .syntax { key = "(file)" }
+        self.init(file: e.file.isEmpty ? file : e.file, key: key, problem: e.problem, line: e.line)
     }
 }

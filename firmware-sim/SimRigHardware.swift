@@ -1,3 +1,4 @@
+import ConfigFile
 import Dataset
 import Electrochemistry
 import ParticleModel
@@ -5,15 +6,17 @@ import Rig
 
 extension SimRig {
     /// The simulated rig wired as `operando run` drives it (the CLI and the tests build it here, once):
-    /// the `[sim]` table of `rigText`, the protocol's cell, the `led` and `trigger` lines requested.
+    /// the rig file's `[sim]` table, the protocol's cell, the `led` and `trigger` lines requested.
     /// - Parameters:
-    ///   - rigText: the rig file's text ("" for the default simulated world); `rigFile` names it in errors.
+    ///   - rig: the rig file (its `[sim]` table is read here, and every key is then checked).
     ///   - realtime: run on the wall clock instead of the virtual clock.
-    /// - Throws: `SimConfigurationError` for a bad `[sim]` table, the model's errors for a bad particle.
-    public static func hardware(rigText: String = "", rigFile: String? = nil, protocolFile: ProtocolFile,
-                                realtime: Bool = false, parameters: ParameterSet = .nmc87,
-                                rigConfiguration: JSONValue? = nil) throws -> (SimRig, RigHardware) {
-        let config = try SimConfiguration.parse(rigFileText: rigText, file: rigFile ?? "rig")
+    /// - Throws: `SimConfigurationError` for a bad `[sim]` table, `ConfigError` for an unknown key,
+    ///   the model's errors for a bad particle.
+    public static func hardware(rig: RigConfiguration = .simulated, protocolFile: ProtocolFile, realtime: Bool = false,
+                                parameters: ParameterSet = .nmc87) throws -> (SimRig, RigHardware) {
+        var config = SimConfiguration()
+        if let doc = rig.document { config = try SimConfiguration.parse(rigFile: doc) }
+        try rig.finish()
         var warnings: [String] = []
         let mass: Double
         if let m = protocolFile.cell.activeMassMilligrams { mass = m } else {
@@ -25,10 +28,15 @@ extension SimRig {
                              parameters: parameters, realtime: realtime)
         let led = try sim.chip.requestOutput(offset: SimGPIOChip.ledOffset, consumer: "operando", initialHigh: false)
         let trigger = try sim.chip.requestOutput(offset: SimGPIOChip.triggerOffset, consumer: "operando", initialHigh: false)
-        let configuration = rigConfiguration ?? .object(["backend": .string("sim"), "rig_file": rigFile.map { .string($0) } ?? .null,
-                                                         "rig_text": .string(rigText)])
         return (sim, RigHardware(backend: realtime ? "firmware-sim (wall clock)" : "firmware-sim (virtual clock)",
                                  clock: sim.clock, led: led, trigger: trigger, camera: sim.camera, potentiostat: sim.potentiostat,
-                                 configuration: configuration, warnings: warnings))
+                                 configuration: rig.json, warnings: warnings))
+    }
+
+    /// The simulated rig of rig-file text (tests): `file` names it in messages.
+    public static func hardware(rigText: String, rigFile: String = "rig.toml", protocolFile: ProtocolFile, realtime: Bool = false,
+                                parameters: ParameterSet = .nmc87) throws -> (SimRig, RigHardware) {
+        let rig = rigText.isEmpty ? RigConfiguration.simulated : try RigConfiguration.parse(text: rigText, file: rigFile)
+        return try hardware(rig: rig, protocolFile: protocolFile, realtime: realtime, parameters: parameters)
     }
 }

@@ -1,3 +1,5 @@
+import ConfigFile
+
 /// Where a piece of protocol text came from, so that errors can name it.
 public struct SourceLocation: Sendable, Equatable, CustomStringConvertible {
     /// File path, or a description such as `command line`.
@@ -31,7 +33,19 @@ public struct ProtocolError: Error, Sendable, Equatable, CustomStringConvertible
         self.problem = problem
     }
 
+    /// The error of a configuration file, as a protocol error at the same place. The offending text
+    /// is the source line when `source` is given, else the error's own text.
+    public init(_ e: ConfigError, source: ConfigFile?) {
+        var location = SourceLocation(file: e.file, line: e.line)
+        if e.line == nil { location.line = nil }
+        let line = source?.sourceLine(e.line) ?? ""
+        self.init(location: location, text: line.isEmpty ? e.text : line, problem: e.problem)
+    }
+
+    /// One line: control characters escaped, long text shortened.
     public var description: String {
-        "\(location): \"\(text)\": \(problem)"
+        let text = ConfigError.displayText(self.text)
+        return "\(ConfigError.displayText(location.description, limit: 200, escapeQuotes: false))" + ": \"\(text)\""
+            + ": " + ConfigError.displayText(problem, limit: 600, escapeQuotes: false)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import TOMLKit
+import ConfigFile
 
 /// The cell a protocol runs on.
 public struct CellSettings: Sendable, Equatable {
@@ -78,172 +78,178 @@ public struct ProtocolFile: Sendable, Equatable {
         return out
     }
 
-    /// Reads and validates a protocol file.
+    /// Reads and validates a protocol file (refusing NUL bytes, non-UTF-8 text, directories, FIFOs and
+    /// files over `ConfigFile.maximumBytes` with a plain message).
     public static func load(path: String) throws -> ProtocolFile {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
-            throw ProtocolError(location: SourceLocation(file: path), text: path,
-                                problem: "cannot read the protocol file (\(error.localizedDescription))")
+        let file: ConfigFile
+        do { file = try ConfigFile.load(path: path) } catch let e as ConfigError {
+            throw ProtocolError(e, source: nil)
         }
-        return try parse(text: text, path: path)
+        return try parse(file: file)
     }
-
-    static let tables: [String: Set<String>] = [
-        "cell": ["active_mass_mg", "practical_capacity_mAh_per_g", "sample_interval_s"],
-        "limits": ["voltage_min_V", "voltage_max_V", "current_max_mA"],
-        "imaging": ["frame_rate_Hz", "exposure_ms", "bin", "led_lead_ms", "led_tail_ms"],
-    ]
 
     /// Parses and validates protocol text; `path` names it in errors.
     public static func parse(text: String, path: String) throws -> ProtocolFile {
-        let lines = SourceLines(text: text, path: path)
-        let root: TOMLTable
-        do { root = try TOMLTable(string: text) } catch let e as TOMLParseError {
-            let line = e.source.begin.line
-            throw ProtocolError(location: SourceLocation(file: path, line: line), text: lines.line(line),
-                                problem: "not valid TOML: \(e.description)")
+        let file: ConfigFile
+        do { file = try ConfigFile.parse(text: text, path: path) } catch let e as ConfigError {
+            throw ProtocolError(e, source: nil)
         }
+        return try parse(file: file)
+    }
+
+    /// Physical ranges of the protocol's settings (docs/protocol.md "Ranges").
+    public enum Ranges {
+        public static let activeMassMilligrams = NumberRange(0...10_000)
+        public static let practicalCapacityMilliampHoursPerGram = NumberRange.positive(upTo: 1000)
+        public static let sampleIntervalSeconds = NumberRange(0.001...3600)
+        public static let limitVolts = NumberRange.positive(upTo: 10)
+        public static let currentMaxMilliamps = NumberRange.positive(upTo: 10_000)
+        public static let frameRateHz = NumberRange(0.001...1000)
+        public static let exposureMilliseconds = NumberRange.positive(upTo: 10_000)
+        public static let ledMarginMilliseconds = NumberRange(0...1000)
+        public static let bin = 1...10_000
+        public static let repeatCount = 1...10_000
+        /// Most steps a protocol may plan with its repeats unrolled.
+        public static let maximumPlannedSteps = 100_000
+    }
+
+    /// Validates an already parsed configuration file as a protocol.
+    public static func parse(file: ConfigFile) throws -> ProtocolFile {
+        do { return try parseChecked(file: file) } catch let e as ConfigError {
+            throw ProtocolError(e, source: file)
+        }
+    }
+
+    private static func parseChecked(file: ConfigFile) throws -> ProtocolFile {
+        let path = file.path
+        let root = file.root
+        func at(_ line: Int?) -> SourceLocation { SourceLocation(file: path, line: line) }
         var p = ProtocolFile(steps: [], path: path)
-        p.text = text
-        for key in root.keys where key != "steps" && tables[key] == nil {
-            throw lines.error(key: key, table: nil, problem: "unknown key \"\(key)\"; expected [cell], [limits], [imaging] or [[steps]]")
+        p.text = file.text
+        try root.checkKeys(allowed: ["cell", "limits", "imaging", "steps"])
+        if let t = try root.table("cell") {
+            try t.checkKeys(allowed: ["active_mass_mg", "practical_capacity_mAh_per_g", "sample_interval_s"])
+            p.cell.activeMassMilligrams = try t.number("active_mass_mg", unit: "mg", range: Ranges.activeMassMilligrams)
+            p.cell.practicalCapacityMilliampHoursPerGram = try t.number(
+                "practical_capacity_mAh_per_g", unit: "mAh/g", range: Ranges.practicalCapacityMilliampHoursPerGram,
+                default: p.cell.practicalCapacityMilliampHoursPerGram)
+            p.cell.sampleIntervalSeconds = try t.number("sample_interval_s", unit: "s", range: Ranges.sampleIntervalSeconds,
+                                                        default: p.cell.sampleIntervalSeconds)
         }
-        func table(_ name: String) throws -> TOMLTable? {
-            guard let v = root[name] else { return nil }
-            guard let t = v.table else { throw lines.error(key: name, table: nil, problem: "\"\(name)\" must be a table [\(name)]") }
-            for key in t.keys where !tables[name]!.contains(key) {
-                throw lines.error(key: key, table: name,
-                                  problem: "unknown key \"\(key)\" in [\(name)]; expected one of " + tables[name]!.sorted().joined(separator: ", "))
-            }
-            return t
-        }
-        func number(_ t: TOMLTable, _ table: String, _ key: String, positive: Bool = true) throws -> Double? {
-            guard let v = t[key] else { return nil }
-            let x: Double
-            if let d = v.double { x = d } else if let i = v.int { x = Double(i) } else {
-                throw lines.error(key: key, table: table, problem: "\(key) must be a number")
-            }
-            if !x.isFinite || (positive && x <= 0) || (!positive && x < 0) {
-                throw lines.error(key: key, table: table, problem: "\(key) = \(x): expected a finite \(positive ? "positive" : "non-negative") number")
-            }
-            return x
-        }
-        if let t = try table("cell") {
-            if let v = t["active_mass_mg"] {
-                guard let m = v.double ?? v.int.map(Double.init), m.isFinite, m >= 0 else {
-                    throw lines.error(key: "active_mass_mg", table: "cell", problem: "active_mass_mg must be a non-negative number of milligrams")
-                }
-                p.cell.activeMassMilligrams = m
-            }
-            if let v = try number(t, "cell", "practical_capacity_mAh_per_g") { p.cell.practicalCapacityMilliampHoursPerGram = v }
-            if let v = try number(t, "cell", "sample_interval_s") { p.cell.sampleIntervalSeconds = v }
-        }
-        if let t = try table("limits") {
-            p.limits.voltageMinVolts = try number(t, "limits", "voltage_min_V")
-            p.limits.voltageMaxVolts = try number(t, "limits", "voltage_max_V")
-            p.limits.currentMaxMilliamps = try number(t, "limits", "current_max_mA")
+        if let t = try root.table("limits") {
+            try t.checkKeys(allowed: ["voltage_min_V", "voltage_max_V", "current_max_mA"])
+            p.limits.voltageMinVolts = try t.number("voltage_min_V", unit: "V", range: Ranges.limitVolts)
+            p.limits.voltageMaxVolts = try t.number("voltage_max_V", unit: "V", range: Ranges.limitVolts)
+            p.limits.currentMaxMilliamps = try t.number("current_max_mA", unit: "mA", range: Ranges.currentMaxMilliamps)
             if let lo = p.limits.voltageMinVolts, let hi = p.limits.voltageMaxVolts, lo >= hi {
-                throw lines.error(key: "voltage_min_V", table: "limits", problem: "voltage_min_V = \(lo) must be below voltage_max_V = \(hi)")
+                throw t.error("voltage_min_V", "voltage_min_V = \(fmt(lo)) must be below voltage_max_V = \(fmt(hi))")
             }
         }
-        if let t = try table("imaging") {
-            if let v = try number(t, "imaging", "frame_rate_Hz") { p.imaging.frameRateHz = v }
-            if let v = try number(t, "imaging", "exposure_ms") { p.imaging.exposureMilliseconds = v }
-            if let v = try number(t, "imaging", "led_lead_ms", positive: false) { p.imaging.ledLeadMilliseconds = v }
-            if let v = try number(t, "imaging", "led_tail_ms", positive: false) { p.imaging.ledTailMilliseconds = v }
-            if let v = t["bin"] {
-                guard let b = v.int, b >= 1, b <= 10000 else {
-                    throw lines.error(key: "bin", table: "imaging", problem: "bin must be a whole number of frames from 1 to 10000")
-                }
-                p.imaging.bin = b
+        if let t = try root.table("imaging") {
+            try t.checkKeys(allowed: ["frame_rate_Hz", "exposure_ms", "bin", "led_lead_ms", "led_tail_ms"])
+            var m = p.imaging
+            m.frameRateHz = try t.number("frame_rate_Hz", unit: "Hz", range: Ranges.frameRateHz, default: m.frameRateHz)
+            m.exposureMilliseconds = try t.number("exposure_ms", unit: "ms", range: Ranges.exposureMilliseconds, default: m.exposureMilliseconds)
+            m.ledLeadMilliseconds = try t.number("led_lead_ms", unit: "ms", range: Ranges.ledMarginMilliseconds, default: m.ledLeadMilliseconds)
+            m.ledTailMilliseconds = try t.number("led_tail_ms", unit: "ms", range: Ranges.ledMarginMilliseconds, default: m.ledTailMilliseconds)
+            m.bin = try t.integer("bin", range: Ranges.bin, default: m.bin)
+            p.imaging = m
+            let period = 1000 / m.frameRateHz
+            if m.exposureMilliseconds >= period {
+                throw t.error(t.contains("exposure_ms") ? "exposure_ms" : "frame_rate_Hz",
+                              "exposure \(fmt(m.exposureMilliseconds)) ms is not shorter than the frame period \(fmt(period)) ms (frame_rate_Hz = \(fmt(m.frameRateHz)))")
             }
-            let period = 1000 / p.imaging.frameRateHz
-            if p.imaging.exposureMilliseconds >= period {
-                throw lines.error(key: "exposure_ms", table: "imaging",
-                                  problem: "exposure \(p.imaging.exposureMilliseconds) ms is not shorter than the frame period \(period) ms (frame_rate_Hz = \(p.imaging.frameRateHz))")
-            }
-            let window = p.imaging.ledLeadMilliseconds + p.imaging.exposureMilliseconds + p.imaging.ledTailMilliseconds
+            let window = m.ledLeadMilliseconds + m.exposureMilliseconds + m.ledTailMilliseconds
             if window >= period {
-                throw lines.error(key: "led_lead_ms", table: "imaging",
-                                  problem: "LED lead + exposure + tail = \(window) ms does not fit in the frame period \(period) ms")
+                throw t.error(t.contains("led_lead_ms") ? "led_lead_ms" : (t.contains("led_tail_ms") ? "led_tail_ms" : "exposure_ms"),
+                              "LED lead + exposure + tail = \(fmt(window)) ms does not fit in the frame period \(fmt(period)) ms")
             }
         }
         // Steps.
-        guard let stepsValue = root["steps"] else {
-            throw ProtocolError(location: SourceLocation(file: path), text: path, problem: "no [[steps]]: a protocol needs at least one step")
+        guard root.contains("steps") else {
+            throw ProtocolError(location: SourceLocation(file: path), text: "", problem: "no [[steps]]: a protocol needs at least one step")
         }
-        guard let array = stepsValue.array else {
-            throw lines.error(key: "steps", table: nil, problem: "steps must be an array of tables [[steps]]")
+        guard let entries = try? root.tables("steps") else {
+            throw root.error("steps", "steps must be an array of tables [[steps]]", kind: .wrongType)
         }
-        for (k, item) in array.enumerated() {
-            let headerLine = lines.arrayTableLine(name: "steps", occurrence: k)
-            let at = SourceLocation(file: path, line: headerLine)
-            guard let t = item.table else {
-                throw ProtocolError(location: at, text: lines.line(headerLine), problem: "each [[steps]] entry must be a table")
+        var planned = 0
+        for t in entries {
+            let headerAt = at(t.line)
+            try t.checkKeys(allowed: ["do", "repeat", "until"])
+            guard t.contains("do") else {
+                throw ProtocolError(location: headerAt, text: file.sourceLine(t.line),
+                                    problem: "[[steps]] entry without \"do\": expected do = \"STEP\" or do = [\"STEP\", …] with repeat")
             }
-            for key in t.keys where !["do", "repeat", "until"].contains(key) {
-                let l = lines.keyLine(key, after: headerLine)
-                throw ProtocolError(location: SourceLocation(file: path, line: l), text: lines.line(l),
-                                    problem: "unknown key \"\(key)\" in [[steps]]; expected do, repeat, until")
-            }
-            let doLine = lines.keyLine("do", after: headerLine)
-            guard let doValue = t["do"] else {
-                throw ProtocolError(location: at, text: lines.line(headerLine), problem: "[[steps]] entry without \"do\": expected do = \"STEP\" or do = [\"STEP\", …] with repeat")
-            }
-            if let n = t["repeat"] {
-                let rl = lines.keyLine("repeat", after: headerLine)
-                guard let times = n.int, times >= 1 else {
-                    throw ProtocolError(location: SourceLocation(file: path, line: rl), text: lines.line(rl),
-                                        problem: "repeat must be a whole number ≥ 1")
-                }
-                guard let list = doValue.array, !list.isEmpty else {
-                    throw ProtocolError(location: SourceLocation(file: path, line: doLine), text: lines.line(doLine),
+            let doLine = t.line(of: "do")
+            if t.contains("repeat") {
+                let times = try t.integer("repeat", range: Ranges.repeatCount)!
+                guard let list = try? t.array("do"), !list.isEmpty else {
+                    throw ProtocolError(location: at(doLine), text: file.sourceLine(doLine),
                                         problem: "a repeat's do must be a non-empty array of step strings")
                 }
                 var steps: [Step] = []
-                for (j, s) in list.enumerated() {
-                    guard let str = s.string else {
-                        throw ProtocolError(location: SourceLocation(file: path, line: doLine), text: lines.line(doLine),
+                for (j, item) in list.enumerated() {
+                    guard case .string(let str) = item.value else {
+                        throw ProtocolError(location: at(item.line), text: file.sourceLine(item.line),
                                             problem: "item \(j + 1) of do is not a string")
                     }
-                    let l = lines.lineContaining(str, after: headerLine) ?? doLine
-                    steps.append(try StepParser.parse(str, location: SourceLocation(file: path, line: l)))
+                    steps.append(try StepParser.parse(str, location: at(item.line)))
                 }
                 var until: EndCondition? = nil
-                if let u = t["until"] {
-                    let ul = lines.keyLine("until", after: headerLine)
-                    guard let us = u.string else {
-                        throw ProtocolError(location: SourceLocation(file: path, line: ul), text: lines.line(ul),
-                                            problem: "until must be a string such as \"4.3 V\"")
+                if t.contains("until") {
+                    let ul = t.line(of: "until")
+                    guard let us = try? t.string("until") else {
+                        throw ProtocolError(location: at(ul), text: file.sourceLine(ul), problem: "until must be a string such as \"4.3 V\"")
                     }
-                    // Parse "until X" through a probe step so units and messages are shared.
-                    let probe = try StepParser.parse("Charge at 1C until \(us)", location: SourceLocation(file: path, line: ul))
+                    // Parse "until X" through a probe step so units, ranges and messages are shared.
+                    let probe = try StepParser.parse("Charge at 1C until \(us)", location: at(ul))
                     until = probe.endConditions.first
                 }
-                p.entries.append(.repeated(times: times, until: until, steps: steps, location: at))
+                planned += times * steps.count
+                if planned > Ranges.maximumPlannedSteps {
+                    throw ProtocolError(location: at(t.line(of: "repeat")), text: file.sourceLine(t.line(of: "repeat")),
+                                        problem: "the protocol plans more than \(Ranges.maximumPlannedSteps) steps with its repeats unrolled; use fewer repeats")
+                }
+                p.entries.append(.repeated(times: times, until: until, steps: steps, location: headerAt))
             } else {
-                if t["until"] != nil {
-                    let ul = lines.keyLine("until", after: headerLine)
-                    throw ProtocolError(location: SourceLocation(file: path, line: ul), text: lines.line(ul),
+                if t.contains("until") {
+                    let ul = t.line(of: "until")
+                    throw ProtocolError(location: at(ul), text: file.sourceLine(ul),
                                         problem: "until belongs to a repeat; put the end condition in the step string (\"… until 4.3 V\")")
                 }
-                guard let str = doValue.string else {
-                    throw ProtocolError(location: SourceLocation(file: path, line: doLine), text: lines.line(doLine),
+                guard case .string(let str)? = t.node("do")?.value else {
+                    throw ProtocolError(location: at(doLine), text: file.sourceLine(doLine),
                                         problem: "do must be a step string (an array of steps needs repeat = N)")
                 }
-                p.entries.append(.step(try StepParser.parse(str, location: SourceLocation(file: path, line: doLine))))
+                planned += 1
+                if planned > Ranges.maximumPlannedSteps {
+                    throw ProtocolError(location: at(doLine), text: file.sourceLine(doLine),
+                                        problem: "the protocol plans more than \(Ranges.maximumPlannedSteps) steps")
+                }
+                p.entries.append(.step(try StepParser.parse(str, location: at(doLine))))
             }
         }
         if p.entries.isEmpty {
-            throw ProtocolError(location: SourceLocation(file: path), text: path, problem: "no [[steps]]: a protocol needs at least one step")
+            throw ProtocolError(location: SourceLocation(file: path), text: "", problem: "no [[steps]]: a protocol needs at least one step")
         }
+        try file.finish()
         try p.validateAgainstLimits()
         return p
     }
 
+    /// Each distinct step once (repeats not unrolled), for checks that do not depend on the order.
+    public var distinctSteps: [Step] {
+        entries.flatMap { e -> [Step] in
+            switch e {
+            case .step(let s): return [s]
+            case .repeated(_, _, let steps, _): return steps
+            }
+        }
+    }
+
     /// Steps that contradict the limits or need a mass the cell lacks.
     public func validateAgainstLimits() throws {
-        for (step, _, _) in plannedSteps {
+        for step in distinctSteps {
             func fail(_ problem: String) -> ProtocolError { ProtocolError(location: step.location, text: step.text, problem: problem) }
             var setpoint: CurrentSetpoint? = nil
             switch step.kind {
@@ -278,89 +284,3 @@ public struct ProtocolFile: Sendable, Equatable {
     }
 }
 
-/// Line lookup in TOML text, so errors can name the line of a key (TOMLKit gives positions only for
-/// syntax errors).
-struct SourceLines {
-    let lines: [String]
-    let path: String
-
-    init(text: String, path: String) {
-        lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).map(String.init)
-        self.path = path
-    }
-
-    func line(_ n: Int?) -> String {
-        guard let n, n >= 1, n <= lines.count else { return "" }
-        return lines[n - 1].trimmingCharacters(in: .whitespaces)
-    }
-
-    private func header(_ s: String) -> String? {
-        let t = s.trimmingCharacters(in: .whitespaces)
-        if t.hasPrefix("[[") { return String(t.dropFirst(2).prefix { $0 != "]" }).trimmingCharacters(in: .whitespaces) }
-        if t.hasPrefix("[") { return String(t.dropFirst().prefix { $0 != "]" }).trimmingCharacters(in: .whitespaces) }
-        return nil
-    }
-
-    private func isKey(_ s: String, _ key: String) -> Bool {
-        let t = s.trimmingCharacters(in: .whitespaces)
-        guard t.hasPrefix(key) else { return false }
-        let rest = t.dropFirst(key.count).trimmingCharacters(in: .whitespaces)
-        return rest.hasPrefix("=")
-    }
-
-    /// 1-based line of `key` inside `[table]` (or at top level when nil, or the header `[key]`).
-    func keyLine(_ key: String, table: String?) -> Int? {
-        var current: String? = nil
-        for (i, l) in lines.enumerated() {
-            if let h = header(l) {
-                current = h
-                if table == nil, h == key { return i + 1 }
-                continue
-            }
-            if current == table, isKey(l, key) { return i + 1 }
-        }
-        return nil
-    }
-
-    /// 1-based line of `key` in the table whose header is on line `start` (1-based).
-    func keyLine(_ key: String, after start: Int?) -> Int? {
-        guard let start else { return nil }
-        var i = start   // 0-based index of the line after the header
-        while i < lines.count {
-            if header(lines[i]) != nil { return nil }
-            if isKey(lines[i], key) { return i + 1 }
-            i += 1
-        }
-        return nil
-    }
-
-    /// 1-based line holding `needle` in the table whose header is on line `start`.
-    func lineContaining(_ needle: String, after start: Int?) -> Int? {
-        guard let start else { return nil }
-        var i = start
-        while i < lines.count {
-            if header(lines[i]) != nil { return nil }
-            if lines[i].contains(needle) { return i + 1 }
-            i += 1
-        }
-        return nil
-    }
-
-    /// 1-based line of the `occurrence`-th (0-based) `[[name]]` header.
-    func arrayTableLine(name: String, occurrence: Int) -> Int? {
-        var seen = 0
-        for (i, l) in lines.enumerated() {
-            let t = l.trimmingCharacters(in: .whitespaces)
-            if t.hasPrefix("[["), header(t) == name {
-                if seen == occurrence { return i + 1 }
-                seen += 1
-            }
-        }
-        return nil
-    }
-
-    func error(key: String, table: String?, problem: String) -> ProtocolError {
-        let l = keyLine(key, table: table)
-        return ProtocolError(location: SourceLocation(file: path, line: l), text: line(l), problem: problem)
-    }
-}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A current as written in a protocol: a C-rate, an absolute current, or a specific current.
 /// Magnitudes only; the step kind (charge or discharge) carries the sign.
 public enum CurrentSetpoint: Sendable, Equatable, CustomStringConvertible {
@@ -34,8 +36,19 @@ public enum CurrentSetpoint: Sendable, Equatable, CustomStringConvertible {
 
 /// Compact number formatting for messages and round-trips (no trailing `.0`).
 func fmt(_ x: Double) -> String {
-    if x == x.rounded(), abs(x) < 1e15 { return String(Int(x)) }
-    return String(x)
+    guard x.isFinite else { return x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf") }
+    // 12 significant digits: unit conversions such as 1 mV/h → V/s → mV/h print as written.
+    let r = Double(String(format12(x))) ?? x
+    if r == r.rounded(), abs(r) < 1e15 { return String(Int64(r)) }
+    return String(r)
+}
+
+private func format12(_ x: Double) -> String {
+    guard x != 0 else { return "0" }
+    let digits = 12 - Int((log10(abs(x))).rounded(.down)) - 1
+    let scale = pow(10.0, Double(max(min(digits, 300), -300)))
+    let y = (x * scale).rounded() / scale
+    return y.isFinite ? String(y) : String(x)
 }
 
 /// One way a step may end; any one of a step's conditions ends it.
@@ -48,6 +61,8 @@ public enum EndCondition: Sendable, Equatable, CustomStringConvertible {
     case current(CurrentSetpoint)
     /// When |dV/dt| falls below this slope (rests), in volts per second.
     case voltageSlope(voltsPerSecond: Double)
+    /// When the charge passed in the step reaches this (charge and discharge), mAh/g.
+    case capacity(milliampHoursPerGram: Double)
 
     public var description: String {
         switch self {
@@ -55,6 +70,7 @@ public enum EndCondition: Sendable, Equatable, CustomStringConvertible {
         case .voltage(let v): return "until \(fmt(v)) V"
         case .current(let c): return "until \(c)"
         case .voltageSlope(let r): return "until \(fmt(r * 3.6e6)) mV/h"
+        case .capacity(let q): return "until \(fmt(q)) mAh/g"
         }
     }
 }

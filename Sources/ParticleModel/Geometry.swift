@@ -145,7 +145,13 @@ public struct ParticleShape: Sendable, Equatable {
             guard f.count == 2, let x = f[0], let y = f[1], x.isFinite, y.isFinite else {
                 throw GeometryError(input: "\(path):\(k + 2)", problem: "\"\(t)\": expected two numbers x_um,y_um")
             }
+            guard abs(x) <= maximumLengthMicrometres, abs(y) <= maximumLengthMicrometres else {
+                throw GeometryError(input: "\(path):\(k + 2)", problem: "\"\(t)\": coordinates must lie within ±\(Int(maximumLengthMicrometres)) µm")
+            }
             pts.append(Point2(x, y))
+            if pts.count > maximumPolygonVertices {
+                throw GeometryError(input: path, problem: "the polygon has more than \(maximumPolygonVertices) vertices; simplify the outline")
+            }
         }
         guard pts.count >= 3 else {
             throw GeometryError(input: path, problem: "a polygon needs at least 3 vertices, found \(pts.count)")
@@ -172,6 +178,23 @@ public struct ParticleShape: Sendable, Equatable {
         return false
     }
 
+    /// Largest particle length a shape may have, µm (single cathode particles are 1–20 µm).
+    public static let maximumLengthMicrometres = 50.0
+    /// Most vertices a polygon may have (its self-intersection check is quadratic).
+    public static let maximumPolygonVertices = 10_000
+
+    /// A length with an optional unit: `2.5`, `2.5um`, `2.5 µm` (U+00B5 or U+03BC), `600nm`; µm.
+    /// Nil unless it is a finite positive number.
+    public static func lengthMicrometres(_ text: String) -> Double? {
+        var t = text.trimmingCharacters(in: .whitespaces)
+        var factor = 1.0
+        if t.hasSuffix("nm") { t = String(t.dropLast(2)); factor = 1e-3 }
+        else if t.hasSuffix("mm") { t = String(t.dropLast(2)); factor = 1e3 }
+        else { for unit in ["um", "µm", "μm"] where t.hasSuffix(unit) { t = String(t.dropLast(unit.count)); break } }
+        guard let v = Double(t.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0, (v * factor).isFinite else { return nil }
+        return v * factor
+    }
+
     /// Parses a particle specification of docs/interfaces.md: `ellipse:3.04x2.04um`, `circle:2.5um`,
     /// `hexagon:2.4um[,corner=0.25um]`, `polygon:FILE.csv`. (`mask:FILE.tif` needs the Imaging module
     /// and is resolved by the caller.)
@@ -183,18 +206,18 @@ public struct ParticleShape: Sendable, Equatable {
         let kind = spec[..<colon].lowercased()
         let arg = String(spec[spec.index(after: colon)...])
         func length(_ s: Substring) throws -> Double {
-            var t = s.trimmingCharacters(in: .whitespaces)
-            if t.hasSuffix("µm") || t.hasSuffix("um") { t = String(t.dropLast(2)) }
-            else if t.hasSuffix("nm") { guard let v = Double(t.dropLast(2)) else { throw fail("\"\(s)\" is not a length") }; return v / 1000 }
-            guard let v = Double(t), v.isFinite, v > 0 else {
+            guard let v = lengthMicrometres(String(s)) else {
                 throw fail("\"\(s)\" is not a positive length in µm (e.g. 2.5um)")
+            }
+            guard v <= maximumLengthMicrometres else {
+                throw fail("\"\(s)\" is \(v) µm; expected a particle length up to \(Int(maximumLengthMicrometres)) µm")
             }
             return v
         }
         switch kind {
         case "ellipse":
             var a = arg
-            if a.hasSuffix("um") || a.hasSuffix("µm") { a = String(a.dropLast(2)) }
+            for unit in ["um", "µm", "μm"] where a.hasSuffix(unit) { a = String(a.dropLast(unit.count)); break }
             let parts = a.split(separator: "x")
             guard parts.count == 2 else { throw fail("expected ellipse:AxBum with full axis lengths, e.g. ellipse:3.04x2.04um") }
             return ellipse(width: try length(parts[0]), height: try length(parts[1]))

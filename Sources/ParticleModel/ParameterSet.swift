@@ -1,5 +1,5 @@
 import Foundation
-import TOMLKit
+import ConfigFile
 
 /// A material parameter set: the data the particle model needs, never hard-coded in the solver.
 /// Units are in the field names; tables are PCHIP-interpolated (see `MonotoneTable`).
@@ -90,6 +90,22 @@ public struct ParameterSet: Sendable, Equatable {
         for (field, v) in positives where !(v.isFinite && v > 0) {
             throw fail(field, fmtValue(v), "a finite positive number")
         }
+        // Physical ranges (docs/protocol.md "Ranges"): beyond these a value is a typo or a unit slip.
+        let ceilings: [(String, Double, Double, String)] = [
+            ("temperature_K", temperatureKelvin, 1000, "K"),
+            ("theoretical_capacity_mAh_per_g", theoreticalCapacityMilliampHoursPerGram, 4000, "mAh/g"),
+            ("practical_capacity_mAh_per_g", practicalCapacityMilliampHoursPerGram, 4000, "mAh/g"),
+            ("density_g_per_cm3", densityGramsPerCm3, 30, "g/cm³"),
+            ("scale", scale, 1e6, ""),
+            ("exchange_current_ref_A_per_cm2", exchangeCurrentRefAmpsPerCm2, 1, "A/cm²"),
+            ("thickness_um", thicknessMicrometres, 100, "µm"),
+        ]
+        for (field, v, top, unit) in ceilings where v > top {
+            throw fail(field, fmtValue(v), "a finite positive number up to \(fmtValue(top))\(unit.isEmpty ? "" : " " + unit)")
+        }
+        for (name, a) in [("diffusivity.x", diffusivityX), ("ocv.theta", ocvTheta)] where a.count > Self.maximumTableKnots {
+            throw fail(name, "\(a.count) knots", "at most \(Self.maximumTableKnots) knots")
+        }
         if !(transferCoefficient > 0 && transferCoefficient < 1) {
             throw fail("transfer_coefficient", fmtValue(transferCoefficient), "a number between 0 and 1")
         }
@@ -103,10 +119,13 @@ public struct ParameterSet: Sendable, Equatable {
         }
         try checkTable(x: diffusivityX, y: diffusivityCm2PerS, xName: "diffusivity.x",
                        yName: "diffusivity.D_cm2_per_s", xRange: 0...1)
-        for (k, d) in diffusivityCm2PerS.enumerated() where !(d > 0) {
-            throw fail("diffusivity.D_cm2_per_s[\(k)]", fmtValue(d), "a positive diffusivity in cm²/s")
+        for (k, d) in diffusivityCm2PerS.enumerated() where !(d > 0 && d <= 1e-3) {
+            throw fail("diffusivity.D_cm2_per_s[\(k)]", fmtValue(d), "a positive diffusivity in cm²/s (at most 1e-3)")
         }
         try checkTable(x: ocvTheta, y: ocvVolts, xName: "ocv.theta", yName: "ocv.V", xRange: 0...1)
+        for (k, v) in ocvVolts.enumerated() where !(v >= 0 && v <= 10) {
+            throw fail("ocv.V[\(k)]", fmtValue(v), "a voltage from 0 to 10 V vs Li/Li⁺")
+        }
         for k in 1..<ocvVolts.count where !(ocvVolts[k] < ocvVolts[k - 1]) {
             throw fail("ocv.V[\(k)]", fmtValue(ocvVolts[k]),
                        "V_oc strictly decreasing in θ (ocv.V[\(k - 1)] = \(fmtValue(ocvVolts[k - 1])) at θ = \(fmtValue(ocvTheta[k - 1])))")
@@ -154,8 +173,26 @@ public struct ParameterError: Error, Sendable, Equatable, CustomStringConvertibl
     public var value: String
     public var expected: String
 
+    public init(file: String, field: String, value: String, expected: String) {
+        self.file = file
+        self.field = field
+        self.value = value
+        self.expected = expected
+    }
+
+    /// The configuration reader's error as a parameter error (`file:line`, the key as the field).
+    init(_ e: ConfigError) {
+        let at = e.line.map { "\(e.file):\($0)" } ?? e.file
+        switch e.kind {
+        case .syntax: self.init(file: at, field: "(syntax)", value: e.text, expected: "valid TOML (\(e.problem))")
+        case .file: self.init(file: e.file, field: "(file)", value: "unreadable", expected: "a readable UTF-8 TOML file (\(e.problem))")
+        default: self.init(file: at, field: e.key ?? "(file)", value: e.text.isEmpty ? "(\(e.kind == .unknownKey ? "unknown key" : "missing"))" : e.text,
+                           expected: e.problem.hasPrefix("expected ") ? String(e.problem.dropFirst(9)) : e.problem)
+        }
+    }
+
     public var description: String {
-        "\(file): \(field) = \(value): expected \(expected)"
+        ConfigError.displayText("\(file): \(field) = \(value): expected \(expected)", limit: 800, escapeQuotes: false)
     }
 }
 
@@ -174,87 +211,80 @@ extension ParameterSet {
         "diffusivity", "ocv",
     ]
 
-    /// Loads a parameter file (TOML, same fields as `examples/params/nmc87.toml`). Fields left out take
-    /// the default set's values; unknown keys, wrong types and bad values are errors naming the field.
+    /// Loads a parameter file (TOML, same fields as `examples/params/nmc87.toml`). Scalar fields left
+    /// out take the default set's values; the V_oc table `[ocv]` is required (a material's own curve is
+    /// never silently replaced by nmc87's). Unknown keys, wrong types and bad values are errors naming
+    /// the file, line and field.
     public static func load(path: String) throws -> ParameterSet {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ParameterError(file: path, field: "(file)", value: "unreadable",
-                                 expected: "a readable UTF-8 TOML file (\(error.localizedDescription))")
+        let file: ConfigFile
+        do { file = try ConfigFile.load(path: path) } catch let e as ConfigError {
+            throw ParameterError(e)
         }
-        return try parse(toml: text, source: path)
+        return try parse(file: file)
     }
 
     /// Parses parameter-file text; `source` names it in errors.
     public static func parse(toml text: String, source: String) throws -> ParameterSet {
-        let table: TOMLTable
-        do {
-            table = try TOMLTable(string: text)
-        } catch let e as TOMLParseError {
-            throw ParameterError(file: "\(source):\(e.source.begin.line)", field: "(syntax)",
-                                 value: e.description, expected: "valid TOML")
+        let file: ConfigFile
+        do { file = try ConfigFile.parse(text: text, path: source) } catch let e as ConfigError {
+            throw ParameterError(e)
         }
+        return try parse(file: file)
+    }
+
+    /// Reads an already parsed parameter file.
+    public static func parse(file: ConfigFile) throws -> ParameterSet {
+        do { return try parseChecked(file: file) } catch let e as ConfigError {
+            throw ParameterError(e)
+        }
+    }
+
+    private static func parseChecked(file: ConfigFile) throws -> ParameterSet {
+        let source = file.path
+        let table = file.root
         var p = ParameterSet.nmc87
         p.source = source
         p.name = URL(fileURLWithPath: source).deletingPathExtension().lastPathComponent
-        for key in table.keys where !topKeys.contains(key) {
-            throw ParameterError(file: source, field: key, value: "(unknown key)",
-                                 expected: "one of " + topKeys.sorted().joined(separator: ", "))
-        }
-        func number(_ t: TOMLTable, _ key: String, _ path: String) throws -> Double? {
-            guard let v = t[key] else { return nil }
-            if let d = v.double { return d }
-            if let i = v.int { return Double(i) }
-            throw ParameterError(file: source, field: path, value: "\(v)", expected: "a number")
-        }
-        func numbers(_ t: TOMLTable, _ key: String, _ path: String) throws -> [Double]? {
-            guard let v = t[key] else { return nil }
-            guard let a = v.array else {
-                throw ParameterError(file: source, field: path, value: "\(v)", expected: "an array of numbers")
+        try table.checkKeys(allowed: topKeys.sorted())
+        if let s = try table.string("name", maxLength: 200) { p.name = s }
+        table.ignore("description")
+        // Values are only checked for type here; `validate()` checks every physical range.
+        func finiteOrNot(_ key: String, _ value: inout Double) throws {
+            guard let n = table.node(key) else { return }
+            switch n.value {
+            case .float(let d): value = d
+            case .integer(let i): value = Double(i)
+            default: throw table.error(key, "\(key) must be a number; got a \(n.value.typeName)", kind: .wrongType)
             }
+        }
+        try finiteOrNot("temperature_K", &p.temperatureKelvin)
+        try finiteOrNot("theoretical_capacity_mAh_per_g", &p.theoreticalCapacityMilliampHoursPerGram)
+        try finiteOrNot("practical_capacity_mAh_per_g", &p.practicalCapacityMilliampHoursPerGram)
+        try finiteOrNot("density_g_per_cm3", &p.densityGramsPerCm3)
+        try finiteOrNot("scale", &p.scale)
+        try finiteOrNot("exchange_current_ref_A_per_cm2", &p.exchangeCurrentRefAmpsPerCm2)
+        try finiteOrNot("transfer_coefficient", &p.transferCoefficient)
+        try finiteOrNot("thickness_um", &p.thicknessMicrometres)
+        try finiteOrNot("theta0_delithiation", &p.theta0Delithiation)
+        try finiteOrNot("theta0_lithiation", &p.theta0Lithiation)
+        func values(_ t: ConfigTable, _ key: String) throws -> [Double]? {
+            guard let a = try t.array(key, maxCount: maximumTableKnots) else { return nil }
             return try a.enumerated().map { k, e in
-                if let d = e.double { return d }
-                if let i = e.int { return Double(i) }
-                throw ParameterError(file: source, field: "\(path)[\(k)]", value: "\(e)", expected: "a number")
+                switch e.value {
+                case .float(let d): return d
+                case .integer(let i): return Double(i)
+                default:
+                    throw ConfigError(kind: .wrongType, file: source, line: e.line, column: e.column, key: "\(t.keyPath(key))[\(k)]",
+                                      text: e.value.displayText, problem: "a number")
+                }
             }
         }
-        if let v = table["name"] {
-            guard let s = v.string else {
-                throw ParameterError(file: source, field: "name", value: "\(v)", expected: "a string")
-            }
-            p.name = s
-        }
-        if let v = try number(table, "temperature_K", "temperature_K") { p.temperatureKelvin = v }
-        if let v = try number(table, "theoretical_capacity_mAh_per_g", "theoretical_capacity_mAh_per_g") {
-            p.theoreticalCapacityMilliampHoursPerGram = v
-        }
-        if let v = try number(table, "practical_capacity_mAh_per_g", "practical_capacity_mAh_per_g") {
-            p.practicalCapacityMilliampHoursPerGram = v
-        }
-        if let v = try number(table, "density_g_per_cm3", "density_g_per_cm3") { p.densityGramsPerCm3 = v }
-        if let v = try number(table, "scale", "scale") { p.scale = v }
-        if let v = try number(table, "exchange_current_ref_A_per_cm2", "exchange_current_ref_A_per_cm2") {
-            p.exchangeCurrentRefAmpsPerCm2 = v
-        }
-        if let v = try number(table, "transfer_coefficient", "transfer_coefficient") { p.transferCoefficient = v }
-        if let v = try number(table, "thickness_um", "thickness_um") { p.thicknessMicrometres = v }
-        if let v = try number(table, "theta0_delithiation", "theta0_delithiation") { p.theta0Delithiation = v }
-        if let v = try number(table, "theta0_lithiation", "theta0_lithiation") { p.theta0Lithiation = v }
+        var ocvGiven = false
         for (section, keys) in [("diffusivity", ["x", "D_cm2_per_s"]), ("ocv", ["theta", "V"])] {
-            guard let v = table[section] else { continue }
-            guard let t = v.table else {
-                throw ParameterError(file: source, field: section, value: "\(v)", expected: "a table [\(section)]")
-            }
-            for key in t.keys where !keys.contains(key) {
-                throw ParameterError(file: source, field: "\(section).\(key)", value: "(unknown key)",
-                                     expected: "one of " + keys.joined(separator: ", "))
-            }
-            guard let xs = try numbers(t, keys[0], "\(section).\(keys[0])"),
-                  let ys = try numbers(t, keys[1], "\(section).\(keys[1])") else {
-                throw ParameterError(file: source, field: section, value: "incomplete",
-                                     expected: "both \(section).\(keys[0]) and \(section).\(keys[1])")
+            guard let t = try table.table(section) else { continue }
+            try t.checkKeys(allowed: keys)
+            guard let xs = try values(t, keys[0]), let ys = try values(t, keys[1]) else {
+                throw t.error(nil, "both \(section).\(keys[0]) and \(section).\(keys[1])", kind: .missing, text: "incomplete")
             }
             if section == "diffusivity" {
                 p.diffusivityX = xs
@@ -262,11 +292,20 @@ extension ParameterSet {
             } else {
                 p.ocvTheta = xs
                 p.ocvVolts = ys
+                ocvGiven = true
             }
         }
+        try file.finish()
         try p.validate()
+        if !ocvGiven {
+            throw ParameterError(file: source, field: "ocv", value: "(missing)",
+                                 expected: "an [ocv] table with theta and V: the open-circuit voltage is the material's own and is not filled in from nmc87 (start from `operando params`)")
+        }
         return p
     }
+
+    /// Most knots a parameter table may have.
+    public static let maximumTableKnots = 10_000
 
     /// The set as a parameter file (round-trips through `parse`).
     public var tomlText: String {

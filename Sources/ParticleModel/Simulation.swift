@@ -104,6 +104,11 @@ public final class ParticleSimulation {
     public let mesh: TriangleMesh
     public let law: TransportLaw
 
+    /// Most mesh nodes a simulation may use.
+    public static let maximumNodes = 200_000
+    /// Most trace rows a run may produce (planned duration / output interval).
+    public static let maximumTraceRows = 5_000_000
+
     /// Meshes the particle and prepares the material tables.
     public init(parameters: ParameterSet, shape: ParticleShape, options: SimulationOptions = SimulationOptions()) throws {
         try parameters.validate()
@@ -116,8 +121,21 @@ public final class ParticleSimulation {
         if let t = options.theta0, !(t > parameters.ocvTheta[0] && t < 1) {
             throw SolverError.invalidInput("θ0 = \(t): expected a value inside the V_oc table (\(parameters.ocvTheta[0])…1)")
         }
-        if !(options.outputIntervalSeconds > 0) {
-            throw SolverError.invalidInput("output interval \(options.outputIntervalSeconds) s: expected a positive interval")
+        if !(options.outputIntervalSeconds >= 0.001 && options.outputIntervalSeconds <= 86400) {
+            throw SolverError.invalidInput("output interval \(options.outputIntervalSeconds) s: expected an interval from 0.001 s to 1 day")
+        }
+        if options.profileTimesSeconds.count > 10_000 || options.profileTimesSeconds.contains(where: { !$0.isFinite }) {
+            throw SolverError.invalidInput("\(options.profileTimesSeconds.count) profile times: expected at most 10000 finite times")
+        }
+        let extent = shape.longestExtentMicrometres
+        let h = options.elementSizeMicrometres ?? extent / 30
+        if !(h.isFinite && h > 0) || !(extent.isFinite && extent > 0) {
+            throw SolverError.invalidInput("element size \(h) µm: expected a positive length")
+        }
+        // Bound the mesh before building it: a triangle mesh of size h has about 2.3·A/h² nodes.
+        let estimatedNodes = 2.31 * shape.areaMicrometres2 / (h * h)
+        if !(estimatedNodes <= Double(Self.maximumNodes)) {
+            throw SolverError.invalidInput("element size \(h) µm on a \(String(format: "%.3g", shape.areaMicrometres2)) µm² particle gives about \(String(format: "%.3g", estimatedNodes)) nodes; expected at most \(Self.maximumNodes) (use a larger element size)")
         }
         self.parameters = parameters
         self.shape = shape
@@ -129,11 +147,27 @@ public final class ParticleSimulation {
                            constantChemicalDiffusivityMicrometres2PerS: options.constantChemicalDiffusivityMicrometres2PerS)
     }
 
-    /// Runs `steps` in order.
+    /// Runs `steps` in order on a cell (its active mass turns absolute currents into C-rates, as on a
+    /// rig; without one, an absolute current is an error naming the step).
     /// - Parameter progress: called with the fraction done (by planned duration, when known) and a short status.
-    public func run(steps: [Step], progress: ((Double, String) -> Void)? = nil) throws -> SimulationResult {
-        let wallStart = Date()
+    public func run(steps: [Step], cell: CellSettings? = nil, progress: ((Double, String) -> Void)? = nil) throws -> SimulationResult {
         guard !steps.isEmpty else { throw SolverError.invalidInput("no steps to simulate") }
+        var c = cell ?? CellSettings()
+        if cell == nil { c.practicalCapacityMilliampHoursPerGram = parameters.practicalCapacityMilliampHoursPerGram }
+        return try run(program: StepProgram.compile(steps: steps, cell: c, resolution: .cRate), progress: progress)
+    }
+
+    /// Runs a compiled step program (currents as C-rates of the material; see `StepProgram`). End
+    /// conditions are the program's own: voltage, current and capacity ends are landed on by secant
+    /// on the step length; slope ends are evaluated on the cell's sampling grid
+    /// (`sample_interval_s`), exactly as the rig's sequencer evaluates them on its samples.
+    public func run(program: StepProgram, progress: ((Double, String) -> Void)? = nil) throws -> SimulationResult {
+        let wallStart = Date()
+        let steps = program.steps.map(\.step)
+        guard !steps.isEmpty else { throw SolverError.invalidInput("no steps to simulate") }
+        guard program.resolution == .cRate else {
+            throw SolverError.invalidInput("the step program was compiled for amperes; the model needs C-rates")
+        }
         let needsPotential = steps.contains { if case .hold = $0.kind { return true } else { return false } }
         let kinetics = options.kinetics ?? (needsPotential ? .butlerVolmer : .flux)
         if kinetics == .flux, let hold = steps.first(where: { if case .hold = $0.kind { return true } else { return false } }) {
@@ -143,13 +177,18 @@ public final class ParticleSimulation {
         var theta0 = parameters.theta0Delithiation
         if case .discharge? = firstMoving?.kind { theta0 = parameters.theta0Lithiation }
         if let t = options.theta0 { theta0 = t }
+        let sampleInterval = program.cell.sampleIntervalSeconds
+        if let longest = program.maximumSeconds, longest / options.outputIntervalSeconds > Double(Self.maximumTraceRows) {
+            throw SolverError.invalidInput("\(Int(longest)) s of steps at one trace row every \(options.outputIntervalSeconds) s would write more than \(Self.maximumTraceRows) rows; use a longer output interval")
+        }
+        // mAh/g per θ-flux-second: ∮j ds·dt / (1C flux) is C·s of charge; × Q_prac/3600 gives mAh/g.
+        let capacityPerCSecond = program.cell.practicalCapacityMilliampHoursPerGram / 3600
 
         let solver = try ParticleSolver(mesh: mesh, law: law, parameters: parameters, theta0: theta0)
         let area = solver.area
         let ratio = parameters.practicalCapacityMilliampHoursPerGram / parameters.theoreticalCapacityMilliampHoursPerGram
         // Total θ-flux ∮j ds (µm²/s) of a 1C charge: dθ̄/dt = −(Q_prac/Q_theo)/3600 (seed Eq. 15).
         let oneCFlux = ratio * area / 3600
-        let massGrams = parameters.densityGramsPerCm3 * area * parameters.thicknessMicrometres * 1e-12
         // Current (A) per unit of ∮j ds (µm²/s): I = F·N_L·∮j ds·thickness.
         let ampsPerFlux = PhysicalConstants.faraday * parameters.siteConcentrationMolPerCm3 * 1e-8
             * parameters.thicknessMicrometres * 1e-4
@@ -175,6 +214,7 @@ public final class ParticleSimulation {
         var pendingProfiles = options.profileTimesSeconds.filter { $0 >= 0 }.sorted()
         var nextOutput = 0.0
         let plannedTotal = steps.compactMap(\.durationSeconds).reduce(0, +)
+        var skipToIndex = 0
 
         func voltage(_ condition: SurfaceCondition) -> Double {
             switch condition {
@@ -195,23 +235,25 @@ public final class ParticleSimulation {
                                          theta: line.map { interpolate($0.1) }))
         }
 
-        for (index, step) in steps.enumerated() {
+        for compiled in program.steps {
+            let index = compiled.index
+            let step = compiled.step
+            if index < skipToIndex { continue }
             let stepStart = time
             // The step's surface condition and signed C-rate.
             var cRate = 0.0
             var condition: SurfaceCondition
-            switch step.kind {
-            case .charge(let c), .discharge(let c):
-                guard let n = c.cRate(practicalCapacityMilliampHoursPerGram: parameters.practicalCapacityMilliampHoursPerGram,
-                                      activeMassGrams: massGrams) else {
+            switch compiled.setpoint {
+            case .current(let c, let sign):
+                guard let n = c.cRate else {
                     throw SolverError.invalidInput("\(step.location): \"\(step.text)\": cannot convert \(c) to a C-rate")
                 }
-                cRate = { if case .charge = step.kind { return n } else { return -n } }()
+                cRate = sign * n
                 condition = kinetics == .flux ? .uniformFlux(cRate * oneCFlux / solver.perimeter)
                                               : .totalFlux(cRate * oneCFlux)
-            case .hold(let v):
+            case .voltage(let v):
                 condition = .potential(v)
-            case .rest:
+            case .openCircuit:
                 condition = kinetics == .flux ? .uniformFlux(0) : .totalFlux(0)
             }
             if index == 0 || trace.isEmpty {
@@ -223,41 +265,42 @@ public final class ParticleSimulation {
                 nextOutput = options.outputIntervalSeconds
                 while let p = pendingProfiles.first, p <= 0 { pendingProfiles.removeFirst(); recordProfile() }
             }
-            let endTime = step.durationSeconds.map { stepStart + $0 }
+            let endTime = compiled.maximumSeconds.map { stepStart + $0 }
+            let boundIsImplicit = !compiled.ends.contains { if case .duration = $0 { return true }; return false }
             var dt = 0.01
             var stepper = StepController(tolerance: options.timeTolerance)
             var reason = "duration"
-            var lastVoltage = voltage(condition)
             var stepDone = false
-            // A condition already met when the step starts ends it at once.
-            func conditionValue(_ e: EndCondition) -> Double? {
-                switch e {
-                case .voltage: return voltage(condition)
-                case .current: return abs(solver.totalFlux(condition)) / oneCFlux
-                default: return nil
-                }
+            var endedByRepeat = false
+            var stepCapacity = 0.0     // mAh/g passed in this step
+            // Instantaneous ends (voltage, current, capacity) of the step and of its repeat.
+            let landing: [(CompiledEnd, Bool)] = compiled.ends.filter { $0.measure(StepState(secondsInStep: 0, voltageVolts: 0, cRate: 0, stepCapacityMilliampHoursPerGram: 0)) != nil }.map { ($0, false) }
+                + (compiled.repeatUntil.map { $0.measure(StepState(secondsInStep: 0, voltageVolts: 0, cRate: 0, stepCapacityMilliampHoursPerGram: 0)) != nil ? [($0, true)] : [] } ?? [])
+            // Slope ends, on the sampling grid, through the same tracker the rig uses.
+            var slopeStep = compiled
+            slopeStep.ends = compiled.ends.filter { if case .slopeAtMost = $0 { return true }; return false }
+            if case .slopeAtMost? = compiled.repeatUntil {} else { slopeStep.repeatUntil = nil }
+            var slopeTracker = EndTracker(step: slopeStep)
+            let watchSlope = slopeTracker.needsHistory
+            var nextGrid = 0.0           // next sample time, s in step
+            var lastVoltage = voltage(condition)
+            func state(extraCapacity: Double = 0) -> StepState {
+                StepState(secondsInStep: time - stepStart, voltageVolts: voltage(condition),
+                          cRate: abs(solver.totalFlux(condition)) / oneCFlux,
+                          stepCapacityMilliampHoursPerGram: stepCapacity + extraCapacity)
             }
-            func crossed(_ e: EndCondition, _ value: Double) -> Bool {
-                switch e {
-                case .voltage(let v): return cRate > 0 ? value >= v : cRate < 0 ? value <= v : false
-                case .current(let c):
-                    let limit = c.cRate(practicalCapacityMilliampHoursPerGram: parameters.practicalCapacityMilliampHoursPerGram,
-                                        activeMassGrams: massGrams) ?? 0
-                    return value <= limit
-                default: return false
-                }
+            if watchSlope {
+                _ = slopeTracker.observe(StepState(secondsInStep: 0, voltageVolts: lastVoltage))
+                nextGrid = sampleInterval
             }
-            func target(_ e: EndCondition) -> Double {
+            // A voltage end already met when the step starts ends it at once (reported as such).
+            for (e, fromRepeat) in landing {
                 switch e {
-                case .voltage(let v): return v
-                case .current(let c):
-                    return c.cRate(practicalCapacityMilliampHoursPerGram: parameters.practicalCapacityMilliampHoursPerGram,
-                                   activeMassGrams: massGrams) ?? 0
-                default: return 0
+                case .voltageAtLeast, .voltageAtMost:
+                    if e.isMet(state()) { reason = "already met at the step's start: \(e)"; stepDone = true; endedByRepeat = fromRepeat }
+                default: break
                 }
-            }
-            for e in step.endConditions {
-                if case .voltage = e, let v = conditionValue(e), crossed(e, v) { reason = "already met: \(e)"; stepDone = true }
+                if stepDone { break }
             }
             while !stepDone {
                 // Clip the step to the next output, profile and end times.
@@ -292,41 +335,49 @@ public final class ParticleSimulation {
                     // A step clipped to an output or end time should not shrink the next one.
                     dt = clippedTo != nil ? max(next, stepper.lastStep ?? next) : next
                 }
-                // End conditions: locate a crossing by secant on the step length.
-                var crossing: EndCondition? = nil
-                for e in step.endConditions {
-                    if let v = conditionValue(e), crossed(e, v) { crossing = e; break }
+                // The state after a trial of length `x` from the saved state (time not yet advanced).
+                func trialState(_ x: Double) -> StepState {
+                    let flux = abs(solver.totalFlux(condition))
+                    return StepState(secondsInStep: time + x - stepStart, voltageVolts: voltage(condition),
+                                     cRate: flux / oneCFlux,
+                                     stepCapacityMilliampHoursPerGram: stepCapacity + x * flux / oneCFlux * capacityPerCSecond)
                 }
-                if let e = crossing {
-                    let goal = target(e)
+                // End conditions: locate a crossing by secant on the step length.
+                var crossing: (CompiledEnd, Bool)? = nil
+                for (e, fromRepeat) in landing where e.isMet(trialState(h)) { crossing = (e, fromRepeat); break }
+                if let (e, fromRepeat) = crossing {
+                    let goal = e.measure(trialState(h))!.target
                     var lo = 0.0, hi = h
-                    var vLo = { () -> Double in
-                        if case .voltage = e { return lastVoltage }
+                    var vLo: Double = {
+                        if case .voltageAtLeast = e { return lastVoltage }
+                        if case .voltageAtMost = e { return lastVoltage }
+                        if case .capacityAtLeast = e { return stepCapacity }
                         let keep = solver.theta
                         solver.theta = savedTheta
                         let p0 = solver.potential
                         solver.potential = savedPotential
-                        let v = conditionValue(e) ?? goal
+                        let v = e.measure(trialState(0))?.value ?? goal
                         solver.theta = keep
                         solver.potential = p0
                         return v
                     }()
-                    var vHi = conditionValue(e) ?? goal
+                    var vHi = e.measure(trialState(h))?.value ?? goal
                     var accepted = h
+                    let tol: Double = { switch e { case .voltageAtLeast, .voltageAtMost: return 1e-5; default: return 1e-4 * max(goal, 1e-6) } }()
                     for _ in 0..<40 {
-                        let tol = { if case .voltage = e { return 1e-5 } else { return 1e-4 * max(goal, 1e-6) } }()
                         if abs(vHi - goal) <= tol || hi - lo < 1e-6 { break }
                         var trial = lo + (hi - lo) * (goal - vLo) / (vHi - vLo)
                         if !(trial > lo + 0.01 * (hi - lo) && trial < hi - 0.01 * (hi - lo)) { trial = (lo + hi) / 2 }
                         solver.theta = savedTheta
                         solver.potential = savedPotential
                         guard try solver.step(dt: trial, condition: condition) else { hi = trial; continue }
-                        let v = conditionValue(e) ?? goal
-                        if crossed(e, v) { hi = trial; vHi = v; accepted = trial } else { lo = trial; vLo = v }
-                        if crossed(e, v), abs(v - goal) <= tol { break }
+                        let st = trialState(trial)
+                        let v = e.measure(st)?.value ?? goal
+                        if e.isMet(st) { hi = trial; vHi = v; accepted = trial } else { lo = trial; vLo = v }
+                        if e.isMet(st), abs(v - goal) <= tol { break }
                     }
                     // Leave the state at the accepted (crossed) point.
-                    if accepted != h || !crossed(e, conditionValue(e) ?? goal) {
+                    if accepted != h || !e.isMet(trialState(h)) {
                         solver.theta = savedTheta
                         solver.potential = savedPotential
                         guard try solver.step(dt: accepted, condition: condition) else {
@@ -335,13 +386,41 @@ public final class ParticleSimulation {
                     }
                     h = accepted
                     clippedTo = nil
-                    reason = "\(e)"
+                    reason = fromRepeat ? "repeat \(e)" : "\(e)"
+                    endedByRepeat = fromRepeat
                     stepDone = true
+                }
+                // Slope ends: sample the voltage on the grid (linear between solver steps) and end at
+                // the first sample where the tracker's fitted slope is met, landing the state there.
+                if watchSlope, !stepDone {
+                    let t0 = time - stepStart, v0 = lastVoltage, v1 = voltage(condition)
+                    while nextGrid <= t0 + h + 1e-9 {
+                        let g = nextGrid
+                        let vg = h > 0 ? v0 + (v1 - v0) * (g - t0) / h : v1
+                        nextGrid += sampleInterval
+                        if let (e, fromRepeat) = slopeTracker.observe(StepState(secondsInStep: g, voltageVolts: vg)) {
+                            let x = g - t0
+                            if x < h - 1e-9 {
+                                solver.theta = savedTheta
+                                solver.potential = savedPotential
+                                guard try solver.step(dt: x, condition: condition) else {
+                                    throw SolverError.stalled("\(step.location): \"\(step.text)\": could not land on \(e) at t = \(time) s")
+                                }
+                                h = x
+                            }
+                            clippedTo = nil
+                            reason = fromRepeat ? "repeat \(e)" : "\(e)"
+                            endedByRepeat = fromRepeat
+                            stepDone = true
+                            break
+                        }
+                    }
                 }
                 // Accept.
                 timeSteps += 1
                 time += h
                 integratedFlux += h * solver.totalFlux(condition)
+                stepCapacity += h * abs(solver.totalFlux(condition)) / oneCFlux * capacityPerCSecond
                 let expected = theta0 - integratedFlux / area
                 worstBalance = max(worstBalance, abs(solver.meanTheta - expected) / abs(expected))
                 if kinetics == .butlerVolmer, case .totalFlux(let target) = condition, target != 0, time - stepStart > 10 {
@@ -355,12 +434,13 @@ public final class ParticleSimulation {
                 }
                 stepper.commit(savedTheta: savedTheta, h: h)
                 lastVoltage = voltage(condition)
-                if case .voltageSlope(let r)? = step.endConditions.first(where: { if case .voltageSlope = $0 { return true }; return false }),
-                   time - stepStart > 60, h > 0 {
-                    let slope = abs(lastVoltage - voltage(condition)) / h
-                    if slope < r { reason = "slope"; stepDone = true }
+                if !stepDone, let end = endTime, time >= end - 1e-9 {
+                    time = end
+                    stepDone = true
+                    if boundIsImplicit, let bound = compiled.ends.first(where: { if case .timeBound = $0 { return true }; return false }) {
+                        reason = "\(bound)"
+                    }
                 }
-                if let end = endTime, time >= end - 1e-9 { time = end; stepDone = true }
                 if time >= nextOutput - 1e-9 {
                     record(step: index, condition: condition)
                     while nextOutput <= time + 1e-9 { nextOutput += options.outputIntervalSeconds }
@@ -374,6 +454,11 @@ public final class ParticleSimulation {
             }
             outcomes.append(StepOutcome(step: index, text: step.text, startSeconds: stepStart, endSeconds: time,
                                         reason: reason, thetaMeanAtEnd: solver.meanTheta))
+            if endedByRepeat, let block = compiled.block {
+                var next = index + 1
+                while next < program.steps.count, program.steps[next].block == block { next += 1 }
+                skipToIndex = next
+            }
         }
         let q = mesh.quality
         return SimulationResult(

@@ -1,64 +1,81 @@
 import Electrochemistry
 
 /// Runs a protocol's steps on a potentiostat: applies each step's mode, checks its end conditions and
-/// the hard `[limits]` at every sample, and integrates capacity. The limits are checked independently
-/// of the steps: a trip puts the cell at open circuit and ends the run.
+/// the hard `[limits]` at every sample, and integrates capacity. The steps' meaning is the compiled
+/// `StepProgram` of Electrochemistry (the same the particle model runs), resolved here to amperes.
+/// The limits are checked independently of the steps: a trip puts the cell at open circuit and ends
+/// the run; `limitTrip` then says what tripped, so the engine can record the safe state.
 public final class Sequencer {
+    /// A hard limit that ended the run.
+    public struct LimitTrip: Sendable, Equatable {
+        /// The `[limits]` key (`voltage_max_V`, `voltage_min_V`, `current_max_mA`).
+        public var limit: String
+        /// The measured value that tripped it (V or mA).
+        public var value: Double
+        /// Run time of the tripping sample, s.
+        public var runSeconds: Double
+        /// True when the potentiostat accepted open circuit after the trip (the cell is safe).
+        public var openCircuitApplied: Bool
+    }
+
     public let protocolFile: ProtocolFile
     public let potentiostat: Potentiostat
+    /// The compiled program (currents in amperes for this protocol's cell).
+    public let program: StepProgram
     public let planned: [(step: Step, repeatUntil: EndCondition?, block: Int?)]
     public private(set) var index = 0
     public private(set) var finished = false
     public private(set) var endReason = ""
     public private(set) var capacityMilliampHoursPerGram = 0.0
-    private var stepStartSeconds = 0.0
+    /// Charge passed in the current step, mAh/g (magnitude).
+    public private(set) var stepCapacityMilliampHoursPerGram = 0.0
+    /// Set when a hard limit ended the run; the engine records an open-circuit sample after it.
+    public private(set) var limitTrip: LimitTrip?
+    /// Run time at which the current step started, s.
+    public private(set) var stepStartSeconds = 0.0
     private var lastSample: (t: Double, v: Double, i: Double)?
-    private var slopeWindow: [(t: Double, v: Double)] = []
+    private var tracker: EndTracker
     private var complianceReported = false
     let oneCAmps: Double?
     let massGrams: Double?
 
+    /// Compiles the protocol for its cell; every current must become amperes before anything moves.
+    /// - Throws: `ProtocolError` naming the step whose current needs a mass the cell lacks.
     public init(protocolFile: ProtocolFile, potentiostat: Potentiostat) throws {
         self.protocolFile = protocolFile
         self.potentiostat = potentiostat
         planned = protocolFile.plannedSteps
+        program = try StepProgram.compile(planned: planned, cell: protocolFile.cell, resolution: .amperes)
         oneCAmps = protocolFile.cell.oneCAmps
-        massGrams = protocolFile.cell.activeMassMilligrams.map { $0 * 1e-3 }
-        for (s, _, _) in planned {
-            // Every current must be convertible to amperes before anything moves.
-            if case .charge(let c) = s.kind { _ = try amps(c, s) }
-            if case .discharge(let c) = s.kind { _ = try amps(c, s) }
+        massGrams = protocolFile.cell.activeMassMilligrams.flatMap { $0 > 0 ? $0 * 1e-3 : nil }
+        guard let first = program.steps.first else {
+            throw ProtocolError(location: SourceLocation(file: protocolFile.path), text: protocolFile.path, problem: "no steps to run")
         }
-    }
-
-    func amps(_ c: CurrentSetpoint, _ s: Step) throws -> Double {
-        if case .amperes(let a) = c { return a }
-        guard let oneC = oneCAmps, oneC > 0 else {
-            throw ProtocolError(location: s.location, text: s.text,
-                                problem: "\(c) needs the active mass to become a current: set [cell] active_mass_mg")
-        }
-        let n = c.cRate(practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram,
-                        activeMassGrams: massGrams)!
-        return n * oneC
+        tracker = EndTracker(step: first)
     }
 
     /// The current step (valid until finished).
     public var current: Step { planned[min(index, planned.count - 1)].step }
 
+    /// The current compiled step.
+    public var currentCompiled: CompiledStep { program.steps[min(index, program.steps.count - 1)] }
+
+    /// True when a hard limit ended the run.
+    public var tripped: Bool { limitTrip != nil }
+
     var complianceWindow: ClosedRange<Double> {
         (protocolFile.limits.voltageMinVolts ?? 0)...(protocolFile.limits.voltageMaxVolts ?? 5)
     }
 
-    private func apply(_ step: Step) throws {
-        switch step.kind {
-        case .charge(let c):
-            try potentiostat.apply(.constantCurrent(amps: try amps(c, step), voltageComplianceVolts: complianceWindow))
-        case .discharge(let c):
-            try potentiostat.apply(.constantCurrent(amps: -(try amps(c, step)), voltageComplianceVolts: complianceWindow))
-        case .hold(let v):
+    private func apply(_ step: CompiledStep) throws {
+        switch step.setpoint {
+        case .current(let c, let sign):
+            // Compiled for amperes: `amps` is always set (init would have thrown otherwise).
+            try potentiostat.apply(.constantCurrent(amps: sign * (c.amps ?? 0), voltageComplianceVolts: complianceWindow))
+        case .voltage(let v):
             let limit = protocolFile.limits.currentMaxMilliamps.map { $0 * 1e-3 } ?? (oneCAmps.map { 5 * $0 } ?? 0.1)
             try potentiostat.apply(.constantVoltage(volts: v, currentComplianceAmps: limit))
-        case .rest:
+        case .openCircuit:
             try potentiostat.apply(.openCircuit)
         }
     }
@@ -66,7 +83,8 @@ public final class Sequencer {
     /// Applies the first step.
     public func start(atSeconds t: Double) throws -> [RunEvent] {
         stepStartSeconds = t
-        try apply(planned[0].step)
+        tracker = EndTracker(step: program.steps[0])
+        try apply(program.steps[0])
         return [.stepStarted(index: 0, text: planned[0].step.text)]
     }
 
@@ -77,35 +95,17 @@ public final class Sequencer {
         }
     }
 
-    private func met(_ e: EndCondition, step: Step, t: Double, v: Double, i: Double) throws -> Bool {
-        switch e {
-        case .duration(let s): return t - stepStartSeconds >= s - 1e-9
-        case .voltage(let target):
-            switch step.kind {
-            case .charge: return v >= target
-            case .discharge: return v <= target
-            default: return false
-            }
-        case .current(let c):
-            let limit = try amps(c, step)
-            return t > stepStartSeconds && abs(i) <= limit
-        case .voltageSlope(let rate):
-            guard let first = slopeWindow.first, t - first.t >= 60 else { return false }
-            return abs(v - first.v) / (t - first.t) <= rate
-        }
-    }
-
     /// Handles one sample at run time `t` (s): limits, end conditions, step advance.
     public func onSample(_ s: ElectrochemSample, runSeconds t: Double) throws -> [RunEvent] {
         guard !finished else { return [] }
         var events: [RunEvent] = []
         let v = s.voltageVolts, i = s.currentAmps
-        if let last = lastSample, let m = massGrams, m > 0 {
-            capacityMilliampHoursPerGram += 0.5 * (last.i + i) * (t - last.t) / 3.6 / m
+        if let last = lastSample, let m = massGrams {
+            let dq = 0.5 * (last.i + i) * (t - last.t) / 3.6 / m
+            capacityMilliampHoursPerGram += dq
+            stepCapacityMilliampHoursPerGram += abs(dq)
         }
         lastSample = (t, v, i)
-        slopeWindow.append((t, v))
-        while let f = slopeWindow.first, t - f.t > 120 { slopeWindow.removeFirst() }
         // Hard limits first, independent of the step.
         let lim = protocolFile.limits
         var trip: (String, Double)? = nil
@@ -114,7 +114,9 @@ public final class Sequencer {
         if let imax = lim.currentMaxMilliamps, abs(i) * 1e3 > imax { trip = ("current_max_mA", i * 1e3) }
         if let (name, value) = trip {
             events.append(.limitTripped(limit: name, value: value))
-            if let e = safeStop() { events.append(e) }
+            let failure = safeStop()
+            if let e = failure { events.append(e) }
+            limitTrip = LimitTrip(limit: name, value: value, runSeconds: t, openCircuitApplied: failure == nil)
             finished = true
             endReason = "limit \(name) tripped at \(value)"
             return events
@@ -123,25 +125,19 @@ public final class Sequencer {
             complianceReported = true
             events.append(.compliance(step: index, text: current.text))
         }
-        let entry = planned[index]
-        var reason: String? = nil
-        for e in entry.step.endConditions where try met(e, step: entry.step, t: t, v: v, i: i) {
-            reason = "\(e)"
-            break
-        }
-        var skipBlock = false
-        if let until = entry.repeatUntil, try met(until, step: entry.step, t: t, v: v, i: i) {
-            reason = "repeat until \(until)"
-            skipBlock = true
-        }
-        guard let why = reason else { return events }
+        let state = StepState(secondsInStep: t - stepStartSeconds, voltageVolts: v, currentAmps: i,
+                              cRate: oneCAmps.map { abs(i) / $0 },
+                              stepCapacityMilliampHoursPerGram: massGrams == nil ? nil : stepCapacityMilliampHoursPerGram)
+        guard let (end, fromRepeat) = tracker.observe(state) else { return events }
+        let entry = program.steps[index]
+        let why = fromRepeat ? "repeat \(end)" : "\(end)"
         events.append(.stepEnded(index: index, text: entry.step.text, reason: why))
         var next = index + 1
-        if skipBlock, let block = entry.block {
-            while next < planned.count, planned[next].block == block { next += 1 }
+        if fromRepeat, let block = entry.block {
+            while next < program.steps.count, program.steps[next].block == block { next += 1 }
             events.append(.repeatEnded(block: block, reason: why))
         }
-        if next >= planned.count {
+        if next >= program.steps.count {
             finished = true
             endReason = "protocol complete"
             if let e = safeStop() { events.append(e) }
@@ -149,9 +145,10 @@ public final class Sequencer {
         }
         index = next
         stepStartSeconds = t
+        stepCapacityMilliampHoursPerGram = 0
         complianceReported = false
-        slopeWindow.removeAll()
-        try apply(planned[index].step)
+        tracker = EndTracker(step: program.steps[index])
+        try apply(program.steps[index])
         events.append(.stepStarted(index: index, text: planned[index].step.text))
         return events
     }

@@ -5,7 +5,6 @@ import FirmwareSim
 import Foundation
 import Rig
 import RigDrivers
-import TOMLKit
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -81,56 +80,20 @@ struct Run: ParsableCommand {
     }
 }
 
-/// Builds the rig from a rig file: firmware-sim (default) or hardware drivers.
+/// Builds the rig a rig file describes: firmware-sim for every part by default; real drivers where
+/// the file names them.
 enum RigFactory {
     static func make(rigPath: String?, protocolFile: ProtocolFile, realtime: Bool) throws -> RigHardware {
-        var backend = "sim"
-        var text = ""
-        if let rigPath {
-            do { text = try String(contentsOfFile: rigPath, encoding: .utf8) } catch {
-                throw RigError.configuration(file: rigPath, problem: "cannot read the rig file (\(error.localizedDescription))")
-            }
-            let table: TOMLTable
-            do { table = try TOMLTable(string: text) } catch let e as TOMLParseError {
-                throw RigError.configuration(file: "\(rigPath):\(e.source.begin.line)", problem: "not valid TOML: \(e.description)")
-            }
-            for key in table.keys where !["backend", "sim", "gpio", "camera", "potentiostat"].contains(key) {
-                throw RigError.configuration(file: rigPath, problem: "unknown key \"\(key)\"; expected backend, [sim], [gpio], [camera], [potentiostat]")
-            }
-            if let b = table["backend"] {
-                guard let s = b.string, s == "sim" || s == "hardware" else {
-                    throw RigError.configuration(file: rigPath, problem: "backend = \(b): expected \"sim\" or \"hardware\"")
-                }
-                backend = s
-            }
-            if backend == "hardware" {
-                return try hardwareRig(table: table, file: rigPath)
-            }
+        let rig = try rigPath.map { try RigConfiguration.load(path: $0) } ?? .simulated
+        if rig.isSimulated {
+            return try SimRig.hardware(rig: rig, protocolFile: protocolFile, realtime: realtime).1
         }
-        return try SimRig.hardware(rigText: text, rigFile: rigPath, protocolFile: protocolFile, realtime: realtime).1
-    }
-
-    /// Hardware: libgpiod lines now; the camera (Aravis) and potentiostat (SCPI) drivers come later.
-    static func hardwareRig(table: TOMLTable, file: String) throws -> RigHardware {
-        guard let gpio = table["gpio"]?.table else {
-            throw RigError.configuration(file: file, problem: "a hardware rig needs [gpio] with chip, led and trigger")
+        if let g = rig.gpio, rig.gpioBackend == .libgpiod {
+            let chip = try GpiodChip(g.chip)
+            _ = try chip.requestOutput(named: g.led, consumer: "operando", initialHigh: false, activeLow: g.activeLow)
+            _ = try chip.requestOutput(named: g.trigger, consumer: "operando", initialHigh: false, activeLow: g.activeLow)
         }
-        for key in gpio.keys where !["chip", "led", "trigger", "active_low"].contains(key) {
-            throw RigError.configuration(file: file, problem: "unknown key \"\(key)\" in [gpio]; expected chip, led, trigger, active_low")
-        }
-        guard let chipName = gpio["chip"]?.string else {
-            throw RigError.configuration(file: file, problem: "[gpio] chip must name the chip, e.g. \"gpiochip0\" or \"/dev/gpiochip0\"")
-        }
-        func lineName(_ key: String) throws -> String {
-            if let s = gpio[key]?.string { return s }
-            if let i = gpio[key]?.int, i >= 0 { return String(i) }
-            throw RigError.configuration(file: file, problem: "[gpio] \(key) must be a line offset or name")
-        }
-        let activeLow = gpio["active_low"]?.bool ?? false
-        let chip = try GpiodChip(chipName)
-        _ = try chip.requestOutput(named: try lineName("led"), consumer: "operando", initialHigh: false, activeLow: activeLow)
-        _ = try chip.requestOutput(named: try lineName("trigger"), consumer: "operando", initialHigh: false, activeLow: activeLow)
-        throw RigError.configuration(file: file, problem: "the hardware camera (Aravis/GenICam) and potentiostat (SCPI) drivers are not available yet; use the sim backend")
+        throw RigError.configuration(file: rig.file ?? "rig", problem: "this combination of backends (gpio \(rig.gpioBackend.rawValue), camera \(rig.cameraBackend.rawValue), potentiostat \(rig.potentiostatBackend.rawValue)) is not wired yet")
     }
 }
 

@@ -72,7 +72,8 @@ import Testing
         _ = try SimConfiguration.parse(rigFileText: "[sim]\nscael = 3\n", file: "r.toml")
     } catch let e as SimConfigurationError {
         #expect(e.key == "scael" && e.file == "r.toml")
-        #expect(e.description.hasPrefix("r.toml: [sim] scael: unknown key; expected one of particle,"))
+        #expect(e.description.hasPrefix("r.toml:2: [sim] scael: unknown key \"scael\" in [sim]; expected one of particle,"), "\(e)")
+        #expect(e.line == 2)
     } catch { Issue.record("wrong error \(error)") }
     let bad: [(String, String)] = [
         ("scale = -1", "scale"), ("noise = \"lots\"", "noise"), ("particle = \"blob:3um\"", "particle"),

@@ -48,12 +48,21 @@ import Testing
     #expect(shipped == ParameterSet.nmc87)
 }
 
-@Test func partialFileKeepsDefaults() throws {
-    let p = try ParameterSet.parse(toml: "scale = 5\nexchange_current_ref_A_per_cm2 = 1e-6\n", source: "mine.toml")
+@Test func partialFileKeepsDefaultsButNeedsItsOwnOCV() throws {
+    let ocv = "[ocv]\ntheta = [0.1, 0.5, 1.0]\nV = [4.5, 4.0, 2.9]\n"
+    let p = try ParameterSet.parse(toml: "scale = 5\nexchange_current_ref_A_per_cm2 = 1e-6\n" + ocv, source: "mine.toml")
     #expect(p.scale == 5)
     #expect(p.exchangeCurrentRefAmpsPerCm2 == 1e-6)
-    #expect(p.ocvVolts == ParameterSet.nmc87.ocvVolts)
+    #expect(p.ocvVolts == [4.5, 4.0, 2.9])
+    #expect(p.diffusivityCm2PerS == ParameterSet.nmc87.diffusivityCm2PerS)
     #expect(p.name == "mine")
+    // A file without [ocv] is refused, not silently given nmc87's curve.
+    do {
+        _ = try ParameterSet.parse(toml: "scale = 5\n", source: "mine.toml")
+        Issue.record("a file without [ocv] was accepted")
+    } catch let e as ParameterError {
+        #expect(e.field == "ocv" && e.description.contains("[ocv]"), "\(e)")
+    }
 }
 
 struct BadParameterCase: Sendable, CustomTestStringConvertible {

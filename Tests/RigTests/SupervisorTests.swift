@@ -21,7 +21,7 @@ private func runSim(_ proto: ProtocolFile, rig: String = "", dir: String,
 
 /// Checks the safe state is on disk: LED-off and output-off events after `after`, and a last echem
 /// sample at open circuit.
-private func expectSafeState(_ dir: String, afterEvent after: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+private func expectSafeState(_ dir: String, afterEvent after: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws {
     let reader = try DatasetReader(dir)
     let events = try reader.events().map(\.event)
     let i = try #require(events.firstIndex(of: after), "no \(after) event", sourceLocation: sourceLocation)
