@@ -34,6 +34,8 @@ let package = Package(
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", .product(name: "TOMLKit", package: "TOMLKit")],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
+        // Readers for instrument files (EC-Lab .mpr/.mpt, Gamry .DTA, BDF), clock alignment, .mpt writer.
+        .target(name: "InstrumentFiles"),
         .target(name: "Calibration", dependencies: ["ParticleModel", "Imaging", "Electrochemistry"]),
         .executableTarget(name: "operando",
                           dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
@@ -47,6 +49,7 @@ let package = Package(
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
+        .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]

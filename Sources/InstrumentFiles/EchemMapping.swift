@@ -1,0 +1,113 @@
+import Foundation
+
+/// The electrochemistry a record maps to, in operando's units and sign convention: time in s
+/// (the instrument's own clock, from its acquisition or curve start), voltage in V, current in A
+/// positive on charge/oxidation of the working electrode (as EC-Lab records it), capacity in A·h.
+/// Named `ImportedEchemSeries` because `Figures` already has an `EchemSeries` the CLI imports too.
+public struct ImportedEchemSeries: Sendable, Equatable {
+    /// Instrument time, s.
+    public var timeSeconds: [Double]
+    /// Working-electrode (cell) voltage, V.
+    public var voltageVolts: [Double]
+    /// Current, A, positive on charge/oxidation.
+    public var currentAmps: [Double]
+    /// Charge passed since the start, A·h (positive on charge), where the file records it.
+    public var capacityAmpHours: [Double]?
+    /// The instrument's step (sequence) index, where recorded.
+    public var stepIndex: [Int]?
+    /// The cycle number, where recorded.
+    public var cycleNumber: [Int]?
+    /// Which instrument column each quantity came from: keys `time_s`, `voltage_V`, `current_A`,
+    /// `capacity_Ah`, `step`, `cycle`; values the instrument column names.
+    public var sourceColumns: [String: String]
+    /// Conversions and assumptions made, one sentence each.
+    public var notes: [String]
+
+    /// Number of samples.
+    public var count: Int { timeSeconds.count }
+}
+
+extension InstrumentRecord {
+    /// Maps this record onto operando's electrochemistry series. Throws `missingQuantity` when there
+    /// is no time or no voltage column; a record without a current column (open-circuit runs) gets
+    /// zero current and a note.
+    public func echemSeries() throws -> ImportedEchemSeries {
+        var source: [String: String] = [:]
+        var notes: [String] = []
+        func find(_ candidates: [String]) -> InstrumentColumn? {
+            for c in candidates {
+                if let col = columns.first(where: { ECLabColumns.canonicalName($0.name) == c || $0.name == c }) { return col }
+            }
+            return nil
+        }
+        let available = columns.map(\.name)
+        let timeNames: [String], voltageNames: [String], currentNames: [(String, Double)]
+        switch format {
+        case .ecLabBinary, .ecLabText:
+            timeNames = ["time/s"]
+            voltageNames = ["Ewe/V", "<Ewe>/V", "Ecell/V", "Ewe-Ece/V"]
+            currentNames = [("I/mA", 1e-3), ("<I>/mA", 1e-3), ("I/A", 1), ("<I>/A", 1)]
+        case .gamryDTA:
+            timeNames = ["T", "Time"]
+            voltageNames = ["Vf", "Vm"]
+            currentNames = [("Im", 1)]
+        case .batteryDataFormat:
+            timeNames = ["Test Time / s"]
+            voltageNames = ["Voltage / V"]
+            currentNames = [("Current / A", 1)]
+        }
+        guard let time = find(timeNames) else {
+            throw InstrumentFileError.missingQuantity(path: sourcePath, quantity: "time (\(timeNames.joined(separator: " or ")))", available: available)
+        }
+        guard let voltage = find(voltageNames) else {
+            throw InstrumentFileError.missingQuantity(path: sourcePath, quantity: "voltage (\(voltageNames.joined(separator: " or ")))", available: available)
+        }
+        source["time_s"] = time.name
+        source["voltage_V"] = voltage.name
+        var current = [Double](repeating: 0, count: time.values.count)
+        if let (col, scale) = currentNames.lazy.compactMap({ name, scale in find([name]).map { ($0, scale) } }).first {
+            var sign = 1.0
+            if format == .gamryDTA {
+                // Gamry's CONVENTION setting: 1 = anodic current positive (operando's and EC-Lab's
+                // convention), 0 = cathodic positive; when absent Gamry's default (anodic) is assumed.
+                switch settings["CONVENTION"]?.trimmingCharacters(in: .whitespaces) {
+                case "0": sign = -1; notes.append("Gamry CONVENTION 0 (cathodic positive): current negated to operando's anodic-positive sign")
+                case "1": break
+                default: notes.append("Gamry file without CONVENTION: Gamry's default, anodic current positive, assumed")
+                }
+            }
+            if format == .batteryDataFormat {
+                notes.append("BDF current taken as positive on charge")
+            }
+            current = col.values.map { $0 * scale * sign }
+            source["current_A"] = col.name
+        } else {
+            notes.append("no current column: current taken as 0 A (open circuit)")
+        }
+        var capacity: [Double]? = nil
+        let capacityNames: [(String, Double)] = format == .batteryDataFormat
+            ? [("Net Capacity / Ah", 1), ("Cumulative Capacity / Ah", 1)]
+            : [("(Q-Qo)/mA.h", 1e-3), ("(Q-Qo)/C", 1.0 / 3600)]
+        if let (col, scale) = capacityNames.lazy.compactMap({ name, scale in find([name]).map { ($0, scale) } }).first {
+            capacity = col.values.map { $0 * scale }
+            source["capacity_Ah"] = col.name
+        }
+        func ints(_ names: [String], key: String) -> [Int]? {
+            guard let col = find(names) else { return nil }
+            source[key] = col.name
+            return col.values.map { $0.isFinite ? Int($0.rounded()) : -1 }
+        }
+        let step: [Int]?, cycle: [Int]?
+        switch format {
+        case .ecLabBinary, .ecLabText:
+            step = ints(["Ns"], key: "step"); cycle = ints(["cycle number"], key: "cycle")
+        case .gamryDTA:
+            step = ints(["Curve"], key: "step"); cycle = nil
+        case .batteryDataFormat:
+            step = ints(["Step Count / 1", "Step Index / 1"], key: "step"); cycle = ints(["Cycle Count / 1"], key: "cycle")
+        }
+        return ImportedEchemSeries(timeSeconds: time.values, voltageVolts: voltage.values, currentAmps: current,
+                                   capacityAmpHours: capacity, stepIndex: step, cycleNumber: cycle,
+                                   sourceColumns: source, notes: notes)
+    }
+}
