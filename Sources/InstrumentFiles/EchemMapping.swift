@@ -81,6 +81,15 @@ extension InstrumentRecord {
             }
             current = col.values.map { $0 * scale * sign }
             source["current_A"] = col.name
+        } else if format == .ecLabBinary || format == .ecLabText, let dq = find(["dq/mA.h"]) {
+            // GCPL .mpr files store dq per sample but no current; EC-Lab's export computes <I>/mA
+            // as dq over the sampling interval, and so does this.
+            let t = time.values
+            for k in 1..<max(1, t.count) where t[k] > t[k - 1] {
+                current[k] = dq.values[k] * 3.6 / (t[k] - t[k - 1])   // mA·h per s → A
+            }
+            source["current_A"] = dq.name
+            notes.append("current derived from dq/mA.h over each sampling interval (the file records no current column)")
         } else {
             notes.append("no current column: current taken as 0 A (open circuit)")
         }
@@ -100,7 +109,16 @@ extension InstrumentRecord {
         let step: [Int]?, cycle: [Int]?
         switch format {
         case .ecLabBinary, .ecLabText:
-            step = ints(["Ns"], key: "step"); cycle = ints(["cycle number"], key: "cycle")
+            step = ints(["Ns"], key: "step")
+            if let c = ints(["cycle number"], key: "cycle") {
+                cycle = c
+            } else if let half = ints(["half cycle"], key: "cycle") {
+                // The binary file has no cycle column; EC-Lab's export numbers cycles as half cycle ÷ 2.
+                cycle = half.map { $0 >= 0 ? $0 / 2 : -1 }
+                notes.append("cycle number derived from half cycle ÷ 2, as EC-Lab's export numbers cycles")
+            } else {
+                cycle = nil
+            }
         case .gamryDTA:
             step = ints(["Curve"], key: "step"); cycle = nil
         case .batteryDataFormat:
