@@ -60,11 +60,12 @@ public struct ClockAlignment: Sendable, Equatable {
         guard !instrument.isEmpty, !rig.isEmpty else {
             throw InstrumentFileError.alignment(detail: "\(instrument.count) instrument edge(s) and \(rig.count) rig edge(s); at least one of each is needed (or give --offset SECONDS)")
         }
-        // Matching tolerance: edges closer than this cannot be told apart.
+        // Matching tolerance: half the shortest interval between instrument events (those are
+        // clean; rig edges may include a contact bounce a millisecond after a real edge, which the
+        // nearest-edge choice then passes over).
         var minGap = Double.infinity
-        for k in 1..<max(1, instrument.count) { minGap = min(minGap, instrument[k] - instrument[k - 1]) }
-        for k in 1..<max(1, rig.count) { minGap = min(minGap, rig[k] - rig[k - 1]) }
-        let tolerance = minGap.isFinite && minGap > 0 ? minGap / 2 : 1.0
+        for k in 1..<max(1, instrument.count) where instrument[k] > instrument[k - 1] { minGap = min(minGap, instrument[k] - instrument[k - 1]) }
+        let tolerance = minGap.isFinite ? minGap / 2 : 1.0
 
         func match(_ map: (Double) -> Double, tolerance: Double) -> [(Int, Int)] {
             var pairs: [(Int, Int)] = []
