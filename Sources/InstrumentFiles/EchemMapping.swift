@@ -49,8 +49,9 @@ extension InstrumentRecord {
             currentNames = [("I/mA", 1e-3), ("<I>/mA", 1e-3), ("I/A", 1), ("<I>/A", 1)]
         case .gamryDTA:
             timeNames = ["T", "Time"]
-            voltageNames = ["Vf", "Vm"]
-            currentNames = [("Im", 1)]
+            // Vf/Im in DC curves; EIS tables carry the DC potential and current as Vdc/Idc.
+            voltageNames = ["Vf", "Vm", "Vdc"]
+            currentNames = [("Im", 1), ("Idc", 1)]
         case .batteryDataFormat:
             timeNames = ["Test Time / s"]
             voltageNames = ["Voltage / V"]
