@@ -130,3 +130,30 @@ extension InstrumentRecord {
                                    sourceColumns: source, notes: notes)
     }
 }
+
+extension ImportedEchemSeries {
+    /// Instrument times at which a step (EC-Lab sequence `Ns`, Gamry curve, BDF step) begins: the
+    /// first sample and every sample whose step index differs from the one before. These are the
+    /// instrument-side events to match with trigger edges in `ClockAlignment.fit` when the
+    /// instrument raises its trigger at each step; with no step column only the first sample's time.
+    public var stepStartSeconds: [Double] {
+        guard let first = timeSeconds.first else { return [] }
+        guard let step = stepIndex, step.count == timeSeconds.count else { return [first] }
+        var out = [first]
+        for k in 1..<step.count where step[k] != step[k - 1] { out.append(timeSeconds[k]) }
+        return out
+    }
+}
+
+extension InstrumentRecord {
+    /// Seconds from acquisition start to technique start, where the EC-Lab export gives both
+    /// ("Technique started on"); the instrument time of a trigger raised at technique start.
+    public var techniqueStartSeconds: Double? {
+        // Both stamps are the same local clock; any zone gives their difference.
+        let utc = TimeZone(identifier: "UTC")!
+        guard let techniqueText = settings["Technique started on"], let acquisitionText = settings["Acquisition started on"],
+              let technique = ECLabHeader.date(techniqueText, timeZone: utc),
+              let acquisition = ECLabHeader.date(acquisitionText, timeZone: utc) else { return nil }
+        return technique.timeIntervalSince(acquisition)
+    }
+}

@@ -79,4 +79,11 @@ import Testing
         #expect(ECLabTextWriter.number(-0.00012, digits: 7, comma: true) == "-1,2000000E-004")
         #expect(ECLabTextWriter.number(0, digits: 15, comma: false) == "0.000000000000000E+000")
     }
+
+    /// Every column the writer writes is a column of EC-Lab's own GCPL exports, same name and unit.
+    @Test func columnsAreThoseOfECLabGCPLExports() throws {
+        guard let path = Fixtures.path("eclab", "gcpl.issue_149.mpt") else { return }
+        let names = Set(try ECLabTextReader.read(path: path).columns.map(\.name))
+        #expect(Set(ECLabTextWriter.gcplColumns).isSubset(of: names), "\(Set(ECLabTextWriter.gcplColumns).subtracting(names))")
+    }
 }

@@ -68,4 +68,19 @@ import Testing
         noVoltage.columns.removeAll { $0.name == "Ewe/V" }
         #expect { try noVoltage.echemSeries() } throws: { "\($0)".contains("no voltage") && "\($0)".contains("time/s") }
     }
+
+    /// Step starts: the first sample and each change of Ns; technique start from the export header.
+    @Test func stepAndTechniqueStarts() throws {
+        guard let path = Fixtures.path("eclab", "gcpl.issue_149.mpt") else { return }
+        let r = try ECLabTextReader.read(path: path)
+        let s = try r.echemSeries()
+        let starts = s.stepStartSeconds
+        #expect(starts.first == s.timeSeconds.first)
+        let ns = r.column(named: "Ns")!.values
+        let changes = (1..<ns.count).filter { ns[$0] != ns[$0 - 1] }.count
+        #expect(starts.count == changes + 1 && changes >= 3)
+        // 11:02:29.886 → 11:03:00.039
+        #expect(abs(r.techniqueStartSeconds! - 30.153) < 1e-6)
+        #expect(abs(s.timeSeconds[0] - 30.153) < 0.01)
+    }
 }
