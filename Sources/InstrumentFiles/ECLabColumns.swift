@@ -81,15 +81,26 @@ public enum ECLabColumns {
         return t.mapValues { (name: $0.0, storage: $0.1) }
     }()
 
-    /// EC-Lab's full technique names by the settings module's technique byte (those seen in files
-    /// beside their own `.mpt` export).
+    /// EC-Lab's full technique names (as its text export writes them) by the settings module's
+    /// technique byte. 0x04, 0x0B, 0x18, 0x19, 0x75, 0x76 and 0x7F are checked against fixture files
+    /// beside their own `.mpt` export; the others are from public format notes (yadg).
     public static let techniqueNames: [UInt8: String] = [
         0x04: "Galvanostatic Cycling with Potential Limitation",
+        0x06: "Cyclic Voltammetry",
         0x0B: "Open Circuit Voltage",
+        0x16: "Modular Potentio",
         0x18: "Chronoamperometry / Chronocoulometry",
         0x19: "Chronopotentiometry",
+        0x1C: "Wait",
+        0x1D: "Potentio Electrochemical Impedance Spectroscopy",
+        0x1E: "Galvano Electrochemical Impedance Spectroscopy",
+        0x30: "Cyclic Voltammetry",
+        0x32: "IR compensation (PEIS)",
+        0x33: "Cyclic Voltammetry Advanced",
+        0x6C: "Linear Sweep Voltammetry",
         0x75: "Constant Voltage",
         0x76: "Constant Current",
+        0x77: "Galvanostatic Cycling with Potential Limitation",
         0x7F: "Modulo Bat",
     ]
 
