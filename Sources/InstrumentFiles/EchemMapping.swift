@@ -69,8 +69,10 @@ extension InstrumentRecord {
         if let (col, scale) = currentNames.lazy.compactMap({ name, scale in find([name]).map { ($0, scale) } }).first {
             var sign = 1.0
             if format == .gamryDTA {
-                // Gamry's CONVENTION setting: 1 = anodic current positive (operando's and EC-Lab's
-                // convention), 0 = cathodic positive; when absent Gamry's default (anodic) is assumed.
+                // Gamry's CONVENTION setting ("Current Convention"): read as 1 = anodic current
+                // positive (Gamry's usual setting, operando's and EC-Lab's convention), 0 = cathodic
+                // positive. The numbering is this reader's reading of Gamry files, not from a Gamry
+                // document; every fixture has 1. When absent, anodic-positive is assumed.
                 switch settings["CONVENTION"]?.trimmingCharacters(in: .whitespaces) {
                 case "0": sign = -1; notes.append("Gamry CONVENTION 0 (cathodic positive): current negated to operando's anodic-positive sign")
                 case "1": break
