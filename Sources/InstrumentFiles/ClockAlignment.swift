@@ -75,11 +75,12 @@ public struct ClockAlignment: Sendable, Equatable {
                 // Nearest rig edge by binary search.
                 var lo = 0, hi = rig.count
                 while lo < hi { let mid = (lo + hi) / 2; if rig[mid] < target { lo = mid + 1 } else { hi = mid } }
-                var best: Int? = nil
+                var best: (index: Int, distance: Double)? = nil
                 for j in [lo - 1, lo] where j >= 0 && j < rig.count && !used.contains(j) {
-                    if abs(rig[j] - target) <= tolerance, best == nil || abs(rig[j] - target) < abs(rig[best!] - target) { best = j }
+                    let distance = abs(rig[j] - target)
+                    if distance <= tolerance, distance < (best?.distance ?? .infinity) { best = (j, distance) }
                 }
-                if let b = best { pairs.append((i, b)); used.insert(b) }
+                if let b = best { pairs.append((i, b.index)); used.insert(b.index) }
             }
             return pairs
         }

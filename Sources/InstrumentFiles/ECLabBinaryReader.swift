@@ -133,14 +133,14 @@ public enum ECLabBinaryReader {
         }
 
         // The row layout, refusing any id whose width is unknown.
-        enum Field { case flags(offset: Int), value(offset: Int, storage: ECLabColumns.Storage) }
+        enum Field { case flags(offset: Int, mask: UInt8), value(offset: Int, storage: ECLabColumns.Storage) }
         var layout: [(name: String, id: Int, field: Field)] = []
         var flagOffset: Int? = nil
         var rowSize = 0
         for id in ids {
             if let flag = ECLabColumns.flags[id] {
                 if flagOffset == nil { flagOffset = rowSize; rowSize += 1 }
-                layout.append((flag.name, id, .flags(offset: flagOffset!)))
+                layout.append((flag.name, id, .flags(offset: flagOffset ?? 0, mask: flag.mask)))
             } else if let col = ECLabColumns.data[id] {
                 layout.append((col.name, id, .value(offset: rowSize, storage: col.storage)))
                 rowSize += col.storage.width
@@ -158,8 +158,7 @@ public enum ECLabBinaryReader {
             layout.map { entry in
                 var values = [Double](repeating: 0, count: rows)
                 switch entry.field {
-                case let .flags(offset):
-                    let mask = ECLabColumns.flags[entry.id]!.mask
+                case let .flags(offset, mask):
                     let shift = UInt8(mask.trailingZeroBitCount)
                     for r in 0..<rows { values[r] = Double((raw[base + r * rowSize + offset] & mask) >> shift) }
                 case let .value(offset, storage):

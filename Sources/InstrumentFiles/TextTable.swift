@@ -71,14 +71,15 @@ enum TextBytes {
         if len == 0 || len > 63 { return nil }
         if let v = fastNumber(bytes, lo, hi) { return v }
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: len + 1) { buf -> Double? in
+            guard let base = buf.baseAddress else { return nil }
             for k in 0..<len {
                 let b = bytes[lo + k]
                 buf[k] = CChar(bitPattern: b == comma ? dot : b)
             }
             buf[len] = 0
             var end: UnsafeMutablePointer<CChar>? = nil
-            let v = strtod(buf.baseAddress!, &end)
-            guard let e = end, e == buf.baseAddress! + len else { return nil }
+            let v = strtod(base, &end)
+            guard let e = end, e == base + len else { return nil }
             return v
         }
     }
