@@ -56,6 +56,8 @@ public struct ECLabGCPLSample: Sendable, Equatable {
 public struct ECLabGCPLHeader: Sendable, Equatable {
     /// Acquisition start, printed in `timeZone` as EC-Lab does (month/day/year, ms).
     public var acquisitionStart: Date
+    /// Technique start ("Technique started on"), when it differs from the acquisition start.
+    public var techniqueStart: Date?
     /// Zone of the writing clock.
     public var timeZone: TimeZone
     /// The device line ("firmware-sim (SN 0)").
@@ -71,15 +73,15 @@ public struct ECLabGCPLHeader: Sendable, Equatable {
     public var decimalComma: Bool
 
     /// A header; only the start time is required.
-    public init(acquisitionStart: Date, timeZone: TimeZone = TimeZone(identifier: "UTC")!, device: String = "firmware-sim",
-                channel: Int = 1, settings: [(key: String, value: String)] = [],
+    public init(acquisitionStart: Date, techniqueStart: Date? = nil, timeZone: TimeZone = TimeZone(identifier: "UTC") ?? .current,
+                device: String = "firmware-sim", channel: Int = 1, settings: [(key: String, value: String)] = [],
                 sequenceParameters: [(name: String, values: [String])] = [], decimalComma: Bool = false) {
-        self.acquisitionStart = acquisitionStart; self.timeZone = timeZone; self.device = device; self.channel = channel
+        self.acquisitionStart = acquisitionStart; self.techniqueStart = techniqueStart; self.timeZone = timeZone; self.device = device; self.channel = channel
         self.settings = settings; self.sequenceParameters = sequenceParameters; self.decimalComma = decimalComma
     }
 
     public static func == (a: ECLabGCPLHeader, b: ECLabGCPLHeader) -> Bool {
-        a.acquisitionStart == b.acquisitionStart && a.timeZone == b.timeZone && a.device == b.device && a.channel == b.channel
+        a.acquisitionStart == b.acquisitionStart && a.techniqueStart == b.techniqueStart && a.timeZone == b.timeZone && a.device == b.device && a.channel == b.channel
             && a.settings.map { [$0.key, $0.value] } == b.settings.map { [$0.key, $0.value] }
             && a.sequenceParameters.map { [$0.name] + $0.values } == b.sequenceParameters.map { [$0.name] + $0.values }
             && a.decimalComma == b.decimalComma
@@ -115,6 +117,9 @@ public enum ECLabTextWriter {
             "Run on channel : \(h.channel)",
             "User : ",
             "Acquisition started on : \(f.string(from: h.acquisitionStart))",
+        ]
+        if let t = h.techniqueStart { body.append("Technique started on : \(f.string(from: t))") }
+        body += [
             "Device : \(h.device)",
             "Written by : operando firmware-sim",
         ]

@@ -29,7 +29,7 @@ import Testing
         let tmp = try TemporaryFolder()
         defer { tmp.remove() }
         let start = Date(timeIntervalSince1970: 1_764_580_000.125)
-        let header = ECLabGCPLHeader(acquisitionStart: start, device: "firmware-sim (SN 7)",
+        let header = ECLabGCPLHeader(acquisitionStart: start, techniqueStart: start.addingTimeInterval(30.153), device: "firmware-sim (SN 7)",
                                      settings: [("Cycle Definition", "Charge/Discharge alternance")],
                                      sequenceParameters: [("Is", ["0.000", "30.000", "-30.000"]), ("unit Is", ["mA", "µA", "µA"])],
                                      decimalComma: decimalComma)
@@ -40,6 +40,7 @@ import Testing
         #expect(r.techniques == [ECLabTextWriter.gcplTechnique])
         #expect(r.acquisitionStart == start)
         #expect(r.instrument == "firmware-sim (SN 7)")
+        #expect(abs((r.techniqueStartSeconds ?? 0) - 30.153) < 1e-6)
         #expect(r.settings["unit Is"] == "mA | µA | µA")
         #expect(r.columns.map(\.name) == ECLabTextWriter.gcplColumns)
         #expect(r.rowCount == samples.count)
