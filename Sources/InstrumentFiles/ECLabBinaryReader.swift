@@ -52,6 +52,7 @@ public enum ECLabBinaryReader {
             record.techniques = [ECLabColumns.techniqueNames[id] ?? String(format: "EC-Lab technique 0x%02X", id)]
             record.settings["technique id"] = String(format: "0x%02X", id)
             record.settings["settings date"] = set.date
+            readCellCharacteristics(bytes, set, into: &record)
         }
         if let log = modules.first(where: { $0.shortName == "VMP LOG" }) {
             readLog(bytes, log, into: &record, timeZone: timeZone)
@@ -207,6 +208,25 @@ public enum ECLabBinaryReader {
         if let host = pascal(0x351) { record.settings["Host"] = host }
         if let address = pascal(0x384) { record.settings["Address"] = address }
         if let file = pascal(0x251) { record.settings["File"] = file }
+    }
+
+    /// Cell characteristics from the settings module, only those whose offset and unit agree with
+    /// EC-Lab's export in every fixture: comments (Pascal string at 0x07), electrode material (0x11E),
+    /// battery capacity (f32 at 0x25C, in mA·h whatever unit EC-Lab displays it in).
+    static func readCellCharacteristics(_ bytes: [UInt8], _ m: Module, into record: inout InstrumentRecord) {
+        let d = m.data.lowerBound
+        func pascal(_ offset: Int) -> String? {
+            guard offset < m.data.count else { return nil }
+            let n = Int(bytes[d + offset])
+            guard n > 0, offset + 1 + n <= m.data.count else { return nil }
+            return TextBytes.text(bytes[(d + offset + 1)..<(d + offset + 1 + n)]).replacingOccurrences(of: "\r\n", with: "\n")
+        }
+        if let c = pascal(0x07) { record.settings["Comments"] = c }
+        if let mat = pascal(0x11E) { record.settings["Electrode material"] = mat }
+        if 0x25C + 4 <= m.data.count {
+            let capacity = Float(bitPattern: u32(bytes, d + 0x25C))
+            if capacity.isFinite, capacity > 0 { record.settings["Battery capacity"] = String(format: "%.7g mA.h", Double(capacity)) }
+        }
     }
 
     static func u32(_ b: [UInt8], _ p: Int) -> UInt32 {

@@ -69,6 +69,17 @@ import Testing
         }
     }
 
+    /// Cell characteristics in the settings module match the export's header.
+    @Test func cellCharacteristics() throws {
+        guard let path = Fixtures.path("eclab", "gcpl.issue_226.CxN.mpr"), let ocv = Fixtures.path("eclab", "ocv.mpr") else { return }
+        let r = try ECLabBinaryReader.read(path: path)
+        #expect(r.settings["Comments"] == "Test comment" && r.settings["Electrode material"] == "Test material")
+        #expect(r.settings["Battery capacity"] == "0.12 mA.h")   // the export shows 120.000 µA.h
+        let o = try ECLabBinaryReader.read(path: ocv)
+        #expect(o.settings["Comments"]?.hasPrefix("25°C\nAl bot") == true)
+        #expect(o.settings["Electrode material"] == "LMO(Ti) vs C-TiO2 (Al)")
+    }
+
     /// Flag bits decode to EC-Lab's numbers: mode 0…3, the others 0/1.
     @Test func flagsDecodeToTheirBitFields() throws {
         guard let path = Fixtures.path("eclab", "gcpl.issue_149.mpr") else { return }
