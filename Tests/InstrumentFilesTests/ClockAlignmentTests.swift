@@ -55,6 +55,23 @@ import Testing
         #expect(a.unmatchedRigSeconds.count == 1 && abs(a.unmatchedRigSeconds[0] - rig[4]) < 1e-9)
     }
 
+    /// The whole path firmware-sim and `operando import` take: an instrument record written as .mpt,
+    /// read back, its step starts matched to rig edges on a clock 50 ppm fast and 17 s late, one
+    /// edge lost: the instrument's samples land on the rig clock within 1 µs.
+    @Test func alignsAWrittenRecord() throws {
+        let samples = ECLabTextWriterTests.samples()
+        let text = ECLabTextWriter.gcplText(header: ECLabGCPLHeader(acquisitionStart: Date(timeIntervalSince1970: 0)), samples: samples)
+        let record = try ECLabTextReader.parse(bytes: Array(text.utf8), path: "sim.mpt", timeZone: Fixtures.utc)
+        let series = try record.echemSeries()
+        let starts = series.stepStartSeconds
+        #expect(starts.count == 3)
+        let rigEdges = starts.dropLast().map { 17 + (1 + 50e-6) * $0 }
+        let a = try ClockAlignment.fit(instrumentSeconds: starts, rigSeconds: Array(rigEdges))
+        #expect(a.unmatchedInstrumentSeconds == [starts[2]])
+        let last = try #require(series.timeSeconds.last)
+        #expect(abs(a.rigSeconds(fromInstrument: last) - (17 + (1 + 50e-6) * last)) < 1e-6)
+    }
+
     /// `--offset`: a given offset, no drift, no residual.
     @Test func givenOffset() {
         let a = ClockAlignment(offsetSeconds: -12.5)
