@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", "Electrochemistry", "Dataset", "ConfigFile"],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
+        // Readers for instrument files (EC-Lab .mpr/.mpt, Gamry .DTA, BDF), clock alignment, .mpt writer.
+        .target(name: "InstrumentFiles"),
         .target(name: "Calibration", dependencies: ["ParticleModel", "Imaging", "Electrochemistry"]),
         .executableTarget(name: "operando",
                           dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging", "ParticleModel", "Dataset"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
+        .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
