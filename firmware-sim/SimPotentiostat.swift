@@ -152,10 +152,14 @@ public final class SimPotentiostat: Potentiostat {
     }
 
     private func measure(at t: Int64) -> ElectrochemSample {
-        ElectrochemSample(monotonicNanoseconds: t,
-                          voltageVolts: cell.voltageVolts + voltageNoiseVolts * rng.normal(),
-                          currentAmps: cell.currentAmps + currentNoiseAmps * rng.normal(),
-                          inCompliance: inCompliance)
+        // At open circuit no current flows from the instrument's first instant there, whatever the
+        // cell's last model step carried: the voltage is the electrode's, without I·R.
+        var open = false
+        if case .openCircuit = imposed { open = true }
+        return ElectrochemSample(monotonicNanoseconds: t,
+                                 voltageVolts: (open ? cell.electrodePotentialVolts : cell.voltageVolts) + voltageNoiseVolts * rng.normal(),
+                                 currentAmps: (open ? 0 : cell.currentAmps) + currentNoiseAmps * rng.normal(),
+                                 inCompliance: inCompliance)
     }
 
     /// Steps the cell up to `t` in model steps (`exact`: also the final partial step), applying
@@ -170,6 +174,7 @@ public final class SimPotentiostat: Potentiostat {
                 guard exact else { break }
                 step = t - modelNanoseconds
             }
+            limitVoltageDriveBeforeStep()
             do {
                 try cell.advance(by: Double(step) * 1e-9, drive: imposed)
             } catch {
@@ -185,6 +190,22 @@ public final class SimPotentiostat: Potentiostat {
                 recorded.append(measure(at: nextSampleNanoseconds))
                 nextSampleNanoseconds += sampleIntervalNanoseconds
             }
+        }
+    }
+
+    /// A real instrument's control loop never lets a CV step exceed its current compliance, not even
+    /// for the first instant: before each model step held at a voltage, the current that voltage would
+    /// draw now — the linear response ΔV / (R_series + R_ct), an upper bound of the step's current —
+    /// is checked, and a step that would exceed the limit runs current-limited instead (then returns to
+    /// the set point as `applyCompliance` says).
+    private func limitVoltageDriveBeforeStep() {
+        guard case .constantVoltage(let set, let limit) = mode, case .voltage = imposed else { return }
+        let thermalVolts = 8.314462618 * 298.15 / 96485.33212
+        let chargeTransferOhms = thermalVolts / max(cell.exchangeCurrentAmps, 1e-15)
+        let estimate = (set - cell.electrodePotentialVolts) / (cell.totalResistanceOhms + chargeTransferOhms)
+        if abs(estimate) > limit {
+            imposed = .current(amps: estimate > 0 ? limit : -limit)
+            inCompliance = true
         }
     }
 

@@ -131,3 +131,25 @@ func wait(_ rig: SimRig, untilSeconds s: Double) {
     let sd = (vs.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(vs.count - 1)).squareRoot()
     #expect(abs(sd - 2e-4) < 3e-5, "σ_V = \(sd) V")
 }
+
+// A CV hold from rest at a voltage far above the cell's: a real instrument's control loop holds the
+// current at its compliance from the first instant, so no sample ever exceeds the limit or the set
+// point (issue 11: the first sample of `Hold at 4.2 V` used to read 4.449 V and 12.5 mA).
+@Test(arguments: [4.0, 4.2, 4.3])
+func voltageHoldFromRestNeverExceedsItsCompliance(volts: Double) throws {
+    let rig = try quietCellRig()
+    let limit = 5 * rig.cell.oneCAmps          // the sequencer's default: 5C, 1.575 mA here
+    try rig.potentiostat.apply(.constantVoltage(volts: volts, currentComplianceAmps: limit))
+    var sawCompliance = false
+    var lastCurrent = Double.infinity
+    for t in 1...240 {
+        wait(rig, untilSeconds: Double(t))
+        let s = try rig.potentiostat.read()
+        #expect(abs(s.currentAmps) <= limit * (1 + 1e-9), "t = \(t) s: \(s.currentAmps) A over the \(limit) A compliance")
+        #expect(s.voltageVolts <= volts + 1e-6, "t = \(t) s: \(s.voltageVolts) V above the \(volts) V set point")
+        sawCompliance = sawCompliance || s.inCompliance
+        lastCurrent = s.currentAmps
+    }
+    #expect(sawCompliance)                      // it did start current-limited
+    #expect(lastCurrent < limit)                // and has since reached the set point and relaxed
+}
