@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CTiff", path: "Sources/CTiff", pkgConfig: "libtiff-4"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
         .systemLibrary(name: "CGpiod", path: "Sources/CGpiod", pkgConfig: "libgpiod"),
+        .systemLibrary(name: "CAravis", path: "Sources/CAravis", pkgConfig: "aravis-0.8"),
 
         .target(name: "Electrochemistry",
                 dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
@@ -30,7 +31,7 @@ let package = Package(
                                .product(name: "TOMLKit", package: "TOMLKit")]),
         .target(name: "Imaging", dependencies: ["CTiff"]),
         .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging"]),
-        .target(name: "RigDrivers", dependencies: ["Rig", "CGpiod"]),
+        .target(name: "RigDrivers", dependencies: ["Rig", "CGpiod", "CAravis"]),
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", .product(name: "TOMLKit", package: "TOMLKit")],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
@@ -39,7 +40,7 @@ let package = Package(
                           dependencies: ["Electrochemistry", "ParticleModel", "Imaging", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Benchmarks",
-                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures"]),
+                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Figures"]),
 
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
@@ -48,6 +49,7 @@ let package = Package(
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),
+        .testTarget(name: "CameraDriverTests", dependencies: ["RigDrivers", "Rig", "FirmwareSim", "ParticleModel", "Imaging"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
 )
