@@ -175,12 +175,8 @@ public final class AravisCamera: Camera, @unchecked Sendable {
                                         exposureAuto: nil, exposureFeature: "", exposureMicroseconds: 0, gainAuto: nil,
                                         gainFeature: nil, gain: nil, pixelFormat: "", roi: RegionOfInterest(x: 0, y: 0, width: 0, height: 0),
                                         acquisitionMode: "", payloadBytes: 0)
-        do {
-            try deviceLock.withLock { try applyConfiguration() }
-        } catch {
-            operando_g_object_unref(opened)
-            throw error
-        }
+        // On failure here `deinit` runs (the object is fully initialised) and releases the camera.
+        try deviceLock.withLock { try applyConfiguration() }
     }
 
     deinit {
