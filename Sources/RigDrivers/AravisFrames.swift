@@ -33,7 +33,8 @@ public struct FrameIDUnwrapper: Sendable, Equatable {
             delta = (b + p - a) % p
             if delta > p / 2 { delta = 1; unwrapped &+= 1; return (unwrapped, 0) }   // backwards: restart
         } else {
-            if raw <= last { unwrapped &+= 1; return (unwrapped, 0) }
+            if raw == last { return (unwrapped, 0) }   // duplicate id: same frame id again
+            if raw < last { unwrapped &+= 1; return (unwrapped, 0) }   // backwards: restart
             delta = raw - last
         }
         if delta == 0 { return (unwrapped, 0) }   // duplicate id: same frame id again
