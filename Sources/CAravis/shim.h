@@ -48,6 +48,12 @@ static inline void operando_arv_gv_stream_set_timeouts(ArvStream *stream, guint 
         g_object_set(G_OBJECT(stream), "packet-timeout", packet_timeout_us, "frame-retention", frame_retention_us, NULL);
 }
 
+/// The GigE fake's simulated packet loss (0…1 of GVSP packets dropped; the fake does not resend, so
+/// a frame that lost any packet arrives as MISSING_PACKETS or TIMEOUT).
+static inline void operando_arv_gv_fake_set_lost_ratio(ArvGvFakeCamera *camera, double ratio) {
+    g_object_set(G_OBJECT(camera), "gvsp-lost-ratio", ratio, NULL);
+}
+
 /// Writable pixel memory of a buffer, for a fake camera's fill-pattern callback only (the buffer is the
 /// fake's own; Aravis hands it to the callback to be painted).
 static inline void *operando_arv_buffer_fill_data(ArvBuffer *buffer, size_t *size) {

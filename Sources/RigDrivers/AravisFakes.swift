@@ -58,6 +58,12 @@ public final class AravisGigEFake: @unchecked Sendable {
         pointer.map { AravisFakeCameraHandle(arv_gv_fake_camera_get_fake_camera($0)) }
     }
 
+    /// Simulated loss of stream packets, 0…1 (the fake does not resend lost packets).
+    public func setLostPacketRatio(_ ratio: Double) {
+        guard let p = pointer else { return }
+        AravisSystem.lock.withLock { operando_arv_gv_fake_set_lost_ratio(p, min(1, max(0, ratio))) }
+    }
+
     /// True until `stop()`.
     public var isRunning: Bool { pointer.map { arv_gv_fake_camera_is_running($0) != 0 } ?? false }
 
