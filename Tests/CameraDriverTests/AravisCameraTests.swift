@@ -63,11 +63,15 @@ extension AravisSuite {
             var wraps = 0
             var extraFrames = 0
             let n = 1000
-            for _ in 0..<n {
+            var audit = TriggerFrameAudit(mode: camera.triggerMode, toleranceNanoseconds: 1_000_000, lateAfterNanoseconds: 500_000_000)
+            for k in 0..<n {
                 let before = MonotonicClock().monotonicNanoseconds
                 try camera.softwareTrigger()
+                audit.trigger(index: Int64(k), atNanoseconds: before)
                 let frame = try camera.nextFrame(timeoutSeconds: 1.0)
                 let meta = try #require(frame.metadata)
+                #expect(audit.frame(exposureStartNanoseconds: frame.exposureStartNanoseconds, receivedNanoseconds: meta.receivedNanoseconds)
+                        == .matched(triggerIndex: Int64(k), late: false))
                 #expect(meta.status == .success)
                 #expect(frame.width == 128 && frame.height == 96 && frame.pixels.count == 128 * 96)
                 if let p = previousID { #expect(frame.frameID == p + 1, "frame ids must be consecutive") }
@@ -83,6 +87,7 @@ extension AravisSuite {
             #expect(extraFrames == 0)
             #expect(camera.takeDroppedFrames().isEmpty)
             #expect(camera.deliveredFrames == n)
+            #expect(audit.matched == n && audit.missing == 0 && audit.extra == 0 && audit.late == 0)
             // The fake starts its 16-bit GigE counter just below the wrap: the unwrapped ids went through it.
             #expect(wraps == 1, "the 16-bit device counter wrapped once in \(n) frames")
         }
