@@ -422,7 +422,9 @@ public final class AravisCamera: Camera, @unchecked Sendable {
         }
     }
 
-    /// Stops acquisition and releases the buffer pool (frames not yet read are discarded).
+    /// Stops acquisition and releases the buffer pool (frames not yet read are discarded). Waits for a
+    /// `nextFrame` in progress on another thread (at most its timeout). After the device was lost,
+    /// Aravis's stream teardown still retries the network for a few seconds (≈ 5 s on GigE).
     public func stop() {
         streamLock.withLock {
             guard let s = stream else { isAcquiring = false; return }
@@ -493,6 +495,9 @@ public final class AravisCamera: Camera, @unchecked Sendable {
             guard isAcquiring, let s = stream else { throw CameraError.notStarted(device: name) }
             let timeoutMicroseconds = UInt64(max(0, timeoutSeconds) * 1e6)
             guard let buffer = arv_stream_timeout_pop_buffer(s, guint64(timeoutMicroseconds)) else {
+                // The awaited frame is lost: its trigger must not date a later frame (one that still
+                // arrives is dated from its camera timestamp instead).
+                stateLock.withLock { pendingTriggers.removeAll() }
                 throw CameraError.timeout(device: name, seconds: timeoutSeconds)
             }
             defer { arv_stream_push_buffer(s, buffer) }
@@ -504,9 +509,14 @@ public final class AravisCamera: Camera, @unchecked Sendable {
 
             // Frame id, gaps, the trigger this frame answers and the camera-clock offset, together.
             let (id, trigger): (UInt64?, Int64?) = stateLock.withLock {
-                let trigger = pendingTriggers.isEmpty ? nil : pendingTriggers.removeFirst()
-                guard raw != 0 else { return (nil, trigger) }   // 0: the transport never saw a leader
+                guard raw != 0 else {   // 0: the transport never saw a leader
+                    return (nil, pendingTriggers.isEmpty ? nil : pendingTriggers.removeFirst())
+                }
                 let (id, skipped) = unwrapper.next(raw)
+                // Ids the camera skipped used up their triggers (keep the newest for this frame).
+                let stale = min(Int(min(skipped, UInt64(Int.max))), max(0, pendingTriggers.count - 1))
+                if stale > 0 { pendingTriggers.removeFirst(stale) }
+                let trigger = pendingTriggers.isEmpty ? nil : pendingTriggers.removeFirst()
                 if skipped > 0 {
                     let shown = min(skipped, 1000)
                     for k in 0..<shown {
