@@ -38,6 +38,8 @@ public struct AravisCameraSettings: Sendable, Equatable {
     public var acquisitionMode: String
     /// Payload per frame, bytes.
     public var payloadBytes: Int
+    /// The output line driven by ExposureActive, nil when not configured.
+    public var exposureActiveOutput: String? = nil
 }
 
 /// A borrowed view of one delivered frame: the pixels live in the stream's buffer (Mono16/Mono12:
@@ -298,6 +300,15 @@ public final class AravisCamera: Camera, @unchecked Sendable {
             }
         } else if c.gainDecibels != 0 {
             throw f.missing("Gain", "set gain_dB = \(format(c.gainDecibels))")
+        }
+
+        // ExposureActive on an output line (the LED driver's enable), where the rig wires it.
+        if let line = c.exposureActiveOutput {
+            try f.setEntry("LineSelector", line, purpose: "select output \(line) for ExposureActive")
+            if f.has("LineMode") { try f.setEntry("LineMode", "Output", purpose: "make \(line) an output") }
+            s.exposureActiveOutput = try f.setEntry("LineSource", "ExposureActive", purpose: "drive \(line) with ExposureActive") == "ExposureActive" ? line : nil
+        } else {
+            s.exposureActiveOutput = nil
         }
 
         // Pixel format: the one asked for, or the deepest mono format offered.

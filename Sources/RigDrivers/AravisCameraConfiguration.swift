@@ -71,7 +71,8 @@ public enum AravisTriggerSource: Sendable, Equatable, CustomStringConvertible {
 /// Rig-file keys → fields: `device` → `device` (`AravisDeviceSelector(rigFileValue:)`),
 /// `trigger_source` → `triggerSource` (`AravisTriggerSource(rigFileValue:)`), `pixel_format` →
 /// `pixelFormat`, `exposure_ms` → `exposureMilliseconds`, `gain_dB` → `gainDecibels`,
-/// `roi = [x, y, w, h]` → `roi`, `buffers` → `buffers`, `timeout_ms` → `timeoutMilliseconds`.
+/// `roi = [x, y, w, h]` → `roi`, `buffers` → `buffers`, `timeout_ms` → `timeoutMilliseconds`,
+/// `exposure_active_output` → `exposureActiveOutput`.
 public struct AravisCameraConfiguration: Sendable, Equatable {
     /// Which camera (default: the first found).
     public var device: AravisDeviceSelector = .first
@@ -96,6 +97,9 @@ public struct AravisCameraConfiguration: Sendable, Equatable {
     public var pixelSizeMicrometres: Double = 0.0347
     /// Constant offset of every pixel, counts (≥ 0), subtracted before contrast is formed.
     public var blackLevelCounts: Double = 0
+    /// Output line to drive with the camera's ExposureActive signal (e.g. `Line1`, the GS3's
+    /// opto-isolated output wired to the LED driver's enable); nil leaves the lines alone.
+    public var exposureActiveOutput: String? = nil
     /// Also look at Aravis's in-process fake interface (`Fake_1`), for tests and `devices --fake`.
     public var enableFakeInterface: Bool = false
 
@@ -130,6 +134,9 @@ public struct AravisCameraConfiguration: Sendable, Equatable {
         guard (2...256).contains(buffers) else { throw bad("buffers", "\(buffers) is outside 2…256") }
         guard timeoutMilliseconds.isFinite, timeoutMilliseconds >= 1, timeoutMilliseconds <= 60_000 else {
             throw bad("timeout_ms", "\(timeoutMilliseconds) is outside 1…60000 ms")
+        }
+        if let l = exposureActiveOutput, l.trimmingSpaces.isEmpty {
+            throw bad("exposure_active_output", "empty; expected an output line such as \"Line1\"")
         }
         guard pixelSizeMicrometres.isFinite, pixelSizeMicrometres > 0 else {
             throw bad("pixel_size_um", "\(pixelSizeMicrometres) must be > 0")

@@ -242,6 +242,45 @@ extension AravisSuite {
             #expect(delivered.count + thrownDrops + timeouts == n)
         }
 
+        /// The GigE fake obeys software triggers and its fill pattern can be supplied: each triggered
+        /// frame carries firmware-sim's image rendered for the frame's own timestamp.
+        @Test func softwareTriggeredFramesCarryFirmwareSimsPaintedImage() throws {
+            let fake = try startGigEFake()
+            defer { fake.stop() }
+            var c = gigESoftwareConfiguration()
+            c.roi = SimCamera.defaultROI
+            let camera = try AravisCamera(configuration: c)
+            defer { camera.stop() }
+            let origin = UInt64(Date().timeIntervalSince1970 * 1e9)
+            let exposure = camera.settings.exposureMicroseconds * 1e-6
+            let painterScene = try ParticleScene(roi: c.roi!, originNanoseconds: origin)
+            let checkScene = try ParticleScene(roi: c.roi!, originNanoseconds: origin)
+            let painter = AravisFakePainter(camera: try #require(fake.camera)) { fill in
+                guard fill.pixelFormat == "Mono16", fill.byteCount >= fill.width * fill.height * 2 else { return 0 }
+                let image = painterScene.render(atNanoseconds: fill.timestampNanoseconds, exposureSeconds: exposure)
+                image.withUnsafeBytes { fill.bytes.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+                return image.count * 2
+            }
+            defer { painter.uninstall() }
+            try camera.start()
+            for _ in 0..<6 {   // few: rendering is slow in debug builds
+                try camera.softwareTrigger()
+                let frame = try camera.nextFrame(timeoutSeconds: 2.0)
+                let meta = try #require(frame.metadata)
+                #expect(frame.pixels == checkScene.render(atNanoseconds: meta.cameraTimestampNanoseconds, exposureSeconds: exposure))
+            }
+        }
+
+        /// ExposureActive on Line1 needs the device's LineSelector/LineSource nodes; the fake has none.
+        @Test func exposureActiveOutputNeedsTheLineNodes() throws {
+            let fake = try startGigEFake()
+            defer { fake.stop() }
+            var c = gigESoftwareConfiguration()
+            c.exposureActiveOutput = "Line1"
+            let e = try #require(thrown { _ = try AravisCamera(configuration: c) } as? CameraError)
+            #expect(e.description.contains("LineSelector") && e.description.contains("no GenICam feature"), "\(e)")
+        }
+
         @Test func openingAMissingSerialListsWhatWasFound() throws {
             let fake = try startGigEFake()
             defer { fake.stop() }
