@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CTiff", path: "Sources/CTiff", pkgConfig: "libtiff-4"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
         .systemLibrary(name: "CGpiod", path: "Sources/CGpiod", pkgConfig: "libgpiod"),
+        .systemLibrary(name: "CAravis", path: "Sources/CAravis", pkgConfig: "aravis-0.8"),
 
         // Our own TOML 1.0 reader with tracked keys and checked ranges (no dependencies).
         .target(name: "ConfigFile"),
@@ -31,7 +32,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CTiff"]),
         .target(name: "Dataset", dependencies: ["Imaging"]),
         .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging", "Dataset", "ConfigFile"]),
-        .target(name: "RigDrivers", dependencies: ["Rig", "CGpiod"]),
+        .target(name: "RigDrivers", dependencies: ["Rig", "CGpiod", "CAravis"]),
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", "Electrochemistry", "Dataset", "ConfigFile"],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
@@ -42,7 +43,7 @@ let package = Package(
                           dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Benchmarks",
-                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures"]),
+                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Figures"]),
 
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
@@ -54,6 +55,7 @@ let package = Package(
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
         .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),
+        .testTarget(name: "CameraDriverTests", dependencies: ["RigDrivers", "Rig", "FirmwareSim", "ParticleModel", "Imaging"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
 )

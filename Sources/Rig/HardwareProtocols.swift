@@ -120,6 +120,8 @@ public struct CameraFrame: Sendable {
     /// Exposure window on the rig's clock, nanoseconds.
     public var exposureStartNanoseconds: Int64
     public var exposureEndNanoseconds: Int64
+    /// What the camera's transport said about this frame (real drivers; nil from firmware-sim).
+    public var metadata: CameraFrameMetadata? = nil
 
     public init(frameID: UInt64, width: Int, height: Int, pixels: [UInt16],
                 exposureStartNanoseconds: Int64, exposureEndNanoseconds: Int64) {
@@ -145,6 +147,10 @@ public enum CameraError: Error, Sendable, Equatable, CustomStringConvertible {
     /// No frame arrived within the timeout after a trigger.
     case timeout(device: String, seconds: Double)
     case notStarted(device: String)
+    /// A frame arrived but is unusable (incomplete, aborted, wrong size…): the reason names the
+    /// transport's buffer status. The run engine counts it like a timeout (a dropped frame), with
+    /// this reason in the event.
+    case frameDropped(device: String, frameID: UInt64?, reason: String)
 
     public var description: String {
         switch self {
@@ -152,6 +158,8 @@ public enum CameraError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidSetting(let d, let s, let r): return "camera \"\(d)\": \(s): \(r)"
         case .timeout(let d, let s): return "camera \"\(d)\": no frame within \(s) s"
         case .notStarted(let d): return "camera \"\(d)\": acquisition not started"
+        case .frameDropped(let d, let id, let r):
+            return "camera \"\(d)\": frame \(id.map(String.init) ?? "(no id)") dropped: \(r)"
         }
     }
 }
@@ -176,4 +184,93 @@ public protocol Camera: AnyObject {
     func nextFrame(timeoutSeconds: Double) throws -> CameraFrame
     /// Disarms the camera.
     func stop()
+    /// How exposures start (default `.hardware`); the engine triggers in software or matches
+    /// free-running frames by timestamp accordingly.
+    var triggerMode: CameraTriggerMode { get }
+    /// Starts one exposure now; only in `.software` mode (default: throws `.invalidSetting`).
+    func softwareTrigger() throws
+    /// Dropped-frame records since the last call, oldest first (default: none).
+    func takeDroppedFrames() -> [CameraDroppedFrame]
+    /// Warnings from opening/starting the camera, for the run's events (default: none).
+    var warnings: [String] { get }
+}
+
+// MARK: - Trigger modes, frame metadata and dropped frames (additions for real cameras)
+
+/// How a camera's exposures are started, so the run engine knows what it must do per exposure.
+public enum CameraTriggerMode: String, Sendable, Equatable {
+    /// A rising edge on the camera's trigger input (the exposure loop's `trigger` GPIO line).
+    case hardware
+    /// The loop calls `softwareTrigger()` once per exposure (a camera without a wired trigger, or the
+    /// GigE fake on a virtual clock).
+    case software
+    /// The camera exposes on its own clock; frames are matched to the timeline by timestamp.
+    case freeRunning
+}
+
+/// The transport's verdict on one buffer (GenICam/Aravis buffer status).
+public enum CameraBufferStatus: String, Sendable, Equatable, CaseIterable {
+    case success, cleared, timeout, missingPackets, wrongPacketID, sizeMismatch, filling, aborted
+    case payloadNotSupported, unknown
+    /// A frame id that never arrived at all (a gap in the camera's counter: buffer underrun or a
+    /// lost leader packet).
+    case neverDelivered
+}
+
+/// Per-frame facts from a real camera's transport.
+public struct CameraFrameMetadata: Sendable, Equatable {
+    /// The counter as the device sent it (16-bit on GigE Vision without extended ids, skipping 0);
+    /// `CameraFrame.frameID` is this counter unwrapped to 64 bits.
+    public var deviceFrameID: UInt64
+    /// The camera's own timestamp, nanoseconds of the camera's clock (0 if it sends none).
+    public var cameraTimestampNanoseconds: UInt64
+    /// When the host's transport received the frame, on the rig's clock (nanoseconds).
+    public var receivedNanoseconds: Int64
+    /// Buffer status (always `.success` for a delivered frame; drops are `CameraDroppedFrame`s).
+    public var status: CameraBufferStatus
+    /// Pixel format the frame was read out in (`Mono16`, `Mono12`, `Mono8`).
+    public var pixelFormat: String
+
+    public init(deviceFrameID: UInt64, cameraTimestampNanoseconds: UInt64, receivedNanoseconds: Int64,
+                status: CameraBufferStatus, pixelFormat: String) {
+        self.deviceFrameID = deviceFrameID
+        self.cameraTimestampNanoseconds = cameraTimestampNanoseconds
+        self.receivedNanoseconds = receivedNanoseconds
+        self.status = status
+        self.pixelFormat = pixelFormat
+    }
+}
+
+/// A frame the camera started but did not deliver usable: never a silent gap in the record.
+public struct CameraDroppedFrame: Sendable, Equatable {
+    /// Unwrapped frame id, when the transport knew it.
+    public var frameID: UInt64?
+    public var status: CameraBufferStatus
+    /// Human-readable reason (status, sizes, the transport's words).
+    public var reason: String
+    /// When the drop was noticed, rig clock nanoseconds.
+    public var noticedNanoseconds: Int64
+
+    public init(frameID: UInt64?, status: CameraBufferStatus, reason: String, noticedNanoseconds: Int64) {
+        self.frameID = frameID
+        self.status = status
+        self.reason = reason
+        self.noticedNanoseconds = noticedNanoseconds
+    }
+}
+
+/// Defaults so firmware-sim's camera (hardware-triggered by its GPIO twin) needs no change.
+extension Camera {
+    /// How exposures start; firmware-sim's camera and a wired camera: `.hardware`.
+    public var triggerMode: CameraTriggerMode { .hardware }
+    /// Starts one exposure now (only in `.software` mode).
+    public func softwareTrigger() throws {
+        throw CameraError.invalidSetting(device: name, setting: "trigger",
+                                         reason: "software trigger not supported in \(triggerMode.rawValue) mode")
+    }
+    /// Dropped-frame records since the last call (oldest first), for the run's events.
+    public func takeDroppedFrames() -> [CameraDroppedFrame] { [] }
+    /// Warnings found while opening or starting (usbfs memory, rounding of the ROI…), for the run's
+    /// events; empty when all is well.
+    public var warnings: [String] { [] }
 }
