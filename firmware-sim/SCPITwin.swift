@@ -92,7 +92,6 @@ public final class SCPITwin: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let f = faults
         faults.dropPending = false
-        faults.garbagePending = false
         faults.errors.removeAll()
         faults.complianceOhms.removeAll()
         return f
@@ -109,7 +108,12 @@ public final class SCPITwin: @unchecked Sendable {
         time.followWall()
         guard let reply = execute(line) else { return }
         if f.replyDelayMilliseconds > 0 { usleep(UInt32(f.replyDelayMilliseconds) * 1000) }
-        if f.garbagePending { client.write(twinGarbageBytes); return }
+        if f.garbagePending {
+            // Garbage replaces a reply, so it is taken only when there is one to replace.
+            lock.lock(); faults.garbagePending = false; lock.unlock()
+            client.write(twinGarbageBytes)
+            return
+        }
         client.writeLine(reply)
     }
 

@@ -78,12 +78,18 @@ final class TwinTime {
     /// Simulation time commanded by the driver (seconds since the driver connected). The first command
     /// switches a wall-mode twin to commanded time for good.
     func command(seconds: Double) {
+        clock.sleep(untilNanoseconds: commandedTarget(seconds: seconds))
+    }
+
+    /// The virtual time that commanded `seconds` stands for (switching to commanded time).
+    func commandedTarget(seconds: Double) -> Int64 {
         let ns = Int64((seconds * 1e9).rounded())
+        // A twin commanded from the start counts from its origin; a wall-mode twin from where it is.
         if !commanded {
             commanded = true
             anchorNanoseconds = clock.monotonicNanoseconds - ns
         }
-        clock.sleep(untilNanoseconds: anchorNanoseconds + ns)
+        return anchorNanoseconds + ns
     }
 
     /// Virtual nanoseconds at which wall time reaches virtual time `t` (wall mode).
@@ -94,12 +100,16 @@ final class TwinTime {
 final class TwinConnection {
     let fd: Int32
     let isSocket: Bool
+    /// A pty master: no slave open reads as EIO/hang-up, which means "nobody attached", not "closed".
+    let isPtyMaster: Bool
     private var pending: [UInt8] = []
     private(set) var isClosed = false
+    private var fdClosed = false
 
-    init(fd: Int32, isSocket: Bool) {
+    init(fd: Int32, isSocket: Bool, isPtyMaster: Bool = false) {
         self.fd = fd
         self.isSocket = isSocket
+        self.isPtyMaster = isPtyMaster
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
     }
 
@@ -114,6 +124,11 @@ final class TwinConnection {
             while true {
                 let got = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
                 if got > 0 { pending.append(contentsOf: buffer[0..<got]); if got < buffer.count { break } else { continue } }
+                if isPtyMaster && got < 0 && errno == EIO {
+                    // No slave open: wait as asked instead of spinning on the hang-up.
+                    if milliseconds > 0 { usleep(UInt32(milliseconds) * 1000) }
+                    break
+                }
                 if got == 0 || (errno != EAGAIN && errno != EINTR) { isClosed = true }
                 break
             }
@@ -138,13 +153,14 @@ final class TwinConnection {
                          : Glibc.write(fd, b.baseAddress! + offset, b.count - offset)
             }
             if n > 0 { offset += n; continue }
-            if n < 0 && (errno == EAGAIN || errno == EINTR) && spins < 2000 {
+            if n < 0 && (errno == EAGAIN || errno == EINTR) && spins < 200 {
                 spins += 1
                 var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
                 _ = poll(&p, 1, 5)
                 continue
             }
-            isClosed = true
+            // A pty nobody reads drops what does not fit, as a USB device's buffer would.
+            if !isPtyMaster { isClosed = true }
             return
         }
     }
@@ -152,8 +168,8 @@ final class TwinConnection {
     func writeLine(_ s: String) { write(Array((s + "\n").utf8)) }
 
     func close() {
-        if !isClosed { isClosed = true }
-        Glibc.close(fd)
+        isClosed = true
+        if !fdClosed { fdClosed = true; Glibc.close(fd) }
     }
 }
 
@@ -204,8 +220,7 @@ final class TwinListener {
 }
 
 /// A pseudo-terminal whose slave side is what a USB CDC device node is to the driver, published as a
-/// symlink. The twin keeps its own slave descriptor open (raw mode) so the master never sees a hang-up
-/// between driver sessions and the slave never echoes.
+/// symlink.
 final class TwinPty {
     // <asm-generic/ioctls.h> (x86-64 and arm64): TIOCSPTLCK = _IOW('T', 0x31, int),
     // TIOCGPTN = _IOR('T', 0x30, unsigned int); function-like macros are not imported into Swift.
@@ -213,7 +228,6 @@ final class TwinPty {
     static let getNumber: UInt = 0x8004_5430
     let master: TwinConnection
     let slavePath: String
-    private let slaveFD: Int32
     let linkPath: String?
 
     init(linkPath: String?, device: String) throws {
@@ -233,12 +247,15 @@ final class TwinPty {
             Glibc.close(m)
             throw PotentiostatError.disconnected(device: device, reason: "open \(slavePath): \(String(cString: strerror(errno)))")
         }
+        // Raw from the start (no echo of what the twin writes, no CR/LF mapping); the setting stays
+        // with the pty after this descriptor is closed. Not holding the slave open means a driver that
+        // goes away leaves no reader behind to steal or block the stream.
         var t = termios()
         tcgetattr(s, &t)
         cfmakeraw(&t)
         tcsetattr(s, TCSANOW, &t)
-        slaveFD = s
-        master = TwinConnection(fd: m, isSocket: false)
+        Glibc.close(s)
+        master = TwinConnection(fd: m, isSocket: false, isPtyMaster: true)
         self.linkPath = linkPath
         if let linkPath {
             var st = stat()
@@ -262,7 +279,6 @@ final class TwinPty {
 
     func close() {
         master.close()
-        Glibc.close(slaveFD)
         if let linkPath {
             var buf = [Int8](repeating: 0, count: 4096)
             let n = readlink(linkPath, &buf, buf.count - 1)

@@ -397,7 +397,11 @@ public final class SCPIPotentiostat: Potentiostat {
     }
 
     static func printable(_ s: String) -> String {
-        let shown = s.unicodeScalars.prefix(80).map { $0.value >= 0x20 && $0.value < 0x7F ? String($0) : String(format: "\\x%02X", $0.value & 0xFF) }
+        // Control characters and undecodable bytes (U+FFFD after UTF-8 decoding) shown as escapes.
+        let shown = s.unicodeScalars.prefix(80).map { c -> String in
+            if c.value >= 0x20 && c.value < 0x7F { return String(c) }
+            return c.value < 0x100 ? String(format: "\\x%02X", c.value) : String(format: "\\u{%04X}", c.value)
+        }
         return shown.joined() + (s.unicodeScalars.count > 80 ? "…" : "")
     }
 }

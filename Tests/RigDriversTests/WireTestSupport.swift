@@ -156,6 +156,16 @@ func shortProtocolSimConfiguration() -> SimConfiguration {
     return c
 }
 
+/// Waits up to `seconds` for `condition` (a twin's thread acts a moment after the driver).
+func eventually(within seconds: Double = 3, _ condition: () -> Bool) -> Bool {
+    let end = Date().addingTimeInterval(seconds)
+    while Date() < end {
+        if condition() { return true }
+        Thread.sleep(forTimeInterval: 0.01)
+    }
+    return condition()
+}
+
 func percentile(_ xs: [Int64], _ p: Double) -> Double {
     guard !xs.isEmpty else { return .nan }
     let s = xs.sorted()
