@@ -64,13 +64,20 @@ public final class MethodSCRIPTTwin: @unchecked Sendable {
         time = TwinTime(clock: rig.clock, originNanoseconds: rig.originNanoseconds, commanded: commandedTime)
     }
 
-    deinit { stop(); pty.close() }
+    deinit { close() }
 
     /// Starts serving.
     public func start() { thread.start(name: "methodscript-twin") { [self] in serve() } }
 
-    /// Stops serving (the pty stays until the twin is released).
+    /// Stops serving (the pty and its symlink stay until `close()` or release).
     public func stop() { thread.stop() }
+
+    /// Stops serving, closes the pty and removes the symlink (idempotent).
+    public func close() {
+        thread.stop()
+        lock.lock(); let p = pty; lock.unlock()
+        p.close()
+    }
 
     /// Produces a fault (see `TwinFault`).
     public func inject(_ fault: TwinFault) { lock.lock(); faults.add(fault); lock.unlock() }
@@ -140,10 +147,13 @@ public final class MethodSCRIPTTwin: @unchecked Sendable {
         applyStreamFaults()
         if pty.master.isClosed { return }
         if var script = receiving {
+            time.followWall()
             if line.isEmpty { receiving = nil; run(script) } else { script.append(line); receiving = script }
             return
         }
-        if running && !time.commanded { time.followWall(); emitDue(upTo: rig.clock.monotonicNanoseconds) }
+        // The cell is brought to now before any command, so a loop starts at the present.
+        time.followWall()
+        if running && !time.commanded { emitDue(upTo: rig.clock.monotonicNanoseconds) }
         switch line {
         case "t": emit(version); emit("*")
         case "i": emit("iES4TWIN0001"); emit("*")
