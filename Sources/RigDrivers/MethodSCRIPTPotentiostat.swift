@@ -204,7 +204,11 @@ public final class MethodSCRIPTPotentiostat: Potentiostat {
                     try process(line)
                 }
             } else {
-                for line in try link.receiveAvailableLines(operation: "data stream of \(technique)") { try process(line) }
+                let lines: [String]
+                do { lines = try link.receiveAvailableLines(operation: "data stream of \(technique)") } catch let e as RigDriverError {
+                    throw map(e, command: "data stream of \(technique)")
+                }
+                for line in lines { try process(line) }
             }
             let interval = Int64(configuration.packageIntervalMilliseconds) * 1_000_000
             let allowed = interval + Int64(timeoutMs) * 1_000_000
@@ -217,7 +221,12 @@ public final class MethodSCRIPTPotentiostat: Potentiostat {
                     throw PotentiostatError.commandTimeout(device: name, command: "data package of \(technique)",
                                                            seconds: Double(allowed) / 1e9)
                 }
-                do { try process(try link.receiveLine(timeoutMilliseconds: Int(left / 1_000_000) + 1, operation: "data stream")) } catch RigDriverError.timeout {}
+                let line: String
+                do { line = try link.receiveLine(timeoutMilliseconds: Int(left / 1_000_000) + 1, operation: "data stream") } catch let e as RigDriverError {
+                    if case .timeout = e { continue }
+                    throw map(e, command: "data stream of \(technique)")
+                }
+                try process(line)
             }
         }
     }

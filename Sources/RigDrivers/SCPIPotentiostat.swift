@@ -221,7 +221,7 @@ public final class SCPIPotentiostat: Potentiostat {
         let measuresVoltage: Bool
         let tripQuery: String?
         switch mode {
-        case .constantVoltage: measuresVoltage = heldAtLowerEdge; tripQuery = ":SOUR:VOLT:ILIM:TRIP?"
+        case .constantVoltage: measuresVoltage = false; tripQuery = ":SOUR:VOLT:ILIM:TRIP?"
         case .constantCurrent: measuresVoltage = !heldAtLowerEdge; tripQuery = heldAtLowerEdge ? nil : ":SOUR:CURR:VLIM:TRIP?"
         case .openCircuit: measuresVoltage = true; tripQuery = nil
         }
@@ -364,6 +364,8 @@ public final class SCPIPotentiostat: Potentiostat {
 
     private func outputOff() throws {
         do {
+            // Late replies to a command that timed out must not be read as the queue's answer.
+            link.discardInput()
             try sendRaw(":OUTP OFF")
             let errors = try drainErrorQueue()
             outputOn = false
