@@ -49,7 +49,7 @@ struct SimServe: ParsableCommand {
                 let twin = try SCPITwin(configuration: try world.simConfiguration(), activeMassMilligrams: world.activeMassMilligrams,
                                         practicalCapacityMilliampHoursPerGram: world.practicalCapacity, port: port)
                 twin.start()
-                FileHandle.standardError.write("sim-serve: Keithley 2450 twin on \(twin.address) (Ctrl-C to stop)\n".data(using: .utf8)!)
+                note("sim-serve: Keithley 2450 twin on \(twin.address) (Ctrl-C to stop)")
                 waitForSignal()
                 twin.stop()
             } catch {
@@ -72,7 +72,7 @@ struct SimServe: ParsableCommand {
                 let twin = try MethodSCRIPTTwin(configuration: try world.simConfiguration(), activeMassMilligrams: world.activeMassMilligrams,
                                                 practicalCapacityMilliampHoursPerGram: world.practicalCapacity, linkPath: pty)
                 twin.start()
-                FileHandle.standardError.write("sim-serve: EmStat4 twin on \(twin.address) (Ctrl-C to stop)\n".data(using: .utf8)!)
+                note("sim-serve: EmStat4 twin on \(twin.address) (Ctrl-C to stop)")
                 waitForSignal()
                 twin.close()
             } catch {
@@ -86,4 +86,10 @@ struct SimServe: ParsableCommand {
 private func waitForSignal() {
     RunInterrupt.install()
     while RunInterrupt.received.load(ordering: .relaxed) == 0 { usleep(100_000) }
+}
+
+/// A line on stderr through POSIX write (no trapping FileHandle call).
+private func note(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(STDERR_FILENO, $0.baseAddress, $0.count) }
 }
