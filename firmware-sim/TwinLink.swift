@@ -193,7 +193,7 @@ final class TwinListener {
         guard bound == 0, listen(s, 4) == 0 else {
             let r = String(cString: strerror(errno))
             Glibc.close(s)
-            throw PotentiostatError.disconnected(device: device, reason: "cannot listen on 127.0.0.1:\(port): \(r)")
+            throw PotentiostatError.rejected(device: device, command: "listen on 127.0.0.1:\(port)", reason: r)
         }
         var actual = sockaddr_in()
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
@@ -262,14 +262,15 @@ final class TwinPty {
             if lstat(linkPath, &st) == 0 {
                 guard (st.st_mode & S_IFMT) == S_IFLNK else {
                     close()
-                    throw PotentiostatError.disconnected(device: device, reason: "\(linkPath) exists and is not a symlink; refusing to replace it")
+                    throw PotentiostatError.rejected(device: device, command: "publish the pty at \(linkPath)",
+                                                     reason: "the path exists and is not a symlink; refusing to replace it")
                 }
                 unlink(linkPath)
             }
             guard symlink(slavePath, linkPath) == 0 else {
                 let r = String(cString: strerror(errno))
                 close()
-                throw PotentiostatError.disconnected(device: device, reason: "symlink \(linkPath) → \(slavePath): \(r)")
+                throw PotentiostatError.rejected(device: device, command: "symlink \(linkPath) → \(slavePath)", reason: r)
             }
         }
     }
