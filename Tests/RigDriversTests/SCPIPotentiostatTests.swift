@@ -92,8 +92,18 @@ struct SCPIPotentiostatTests {
                                   ":SOUR:FUNC CURR", ":SENS:FUNC \"VOLT\"", ":SENS:VOLT:RANG 2.000000E+01", ":SENS:VOLT:RSEN ON",
                                   ":OUTP ON", ":SYST:ERR?"])
         peer.clear()
-        try p.safeOff()
+        // Through the protocol, as the run engine calls it: the output relay opens.
+        let generic: Potentiostat = p
+        try generic.safeOff()
         #expect(peer.received == [":OUTP OFF", ":SYST:ERR?"])
+    }
+
+    @Test func theSimulatorsSafeOffIsOpenCircuit() throws {
+        let rig = try SimRig(configuration: SimConfiguration())
+        try rig.potentiostat.apply(.constantCurrent(amps: 1e-4, voltageComplianceVolts: 2.5...4.4))
+        let generic: Potentiostat = rig.potentiostat
+        try generic.safeOff()
+        #expect(rig.potentiostat.mode == .openCircuit)
     }
 
     @Test func twoWireSenseTurnsRemoteSenseOff() throws {
