@@ -108,6 +108,14 @@ public protocol Potentiostat: AnyObject {
     func apply(_ mode: PotentiostatMode) throws
     /// Measures now.
     func read() throws -> ElectrochemSample
+    /// Puts the instrument in its safe, no-current state at the end of a run or after a fault (a
+    /// source-measure unit opens its output relay; a MethodSCRIPT device aborts its script, cell off).
+    func safeOff() throws
+}
+
+extension Potentiostat {
+    /// Default: open circuit (what the simulator and simple instruments need).
+    public func safeOff() throws { try apply(.openCircuit) }
 }
 
 /// A camera frame as read out: 16-bit words (12-bit ADC on the real cameras), row-major.
