@@ -64,6 +64,9 @@ public struct RigConfiguration: @unchecked Sendable {
         public var timeoutMilliseconds: Double
         /// Follow mode: the edge of the instrument's trigger output that marks a technique start.
         public var edge: String
+        /// True only for firmware-sim's wire-protocol twins (`operando sim-serve`): lets a virtual clock
+        /// drive the twin's cell with the simulation-only time command that real instruments refuse.
+        public var simulation: Bool
     }
 
     /// The file (for messages and run.json).
@@ -141,16 +144,16 @@ public struct RigConfiguration: @unchecked Sendable {
                     exposureMilliseconds: try t.number("exposure_ms", unit: "ms", range: NumberRange(0.001...10_000)),
                     gainDecibels: try t.number("gain_dB", unit: "dB", range: NumberRange(0...48)),
                     roi: roi.map { $0.map { Int($0) } },
-                    buffers: try t.integer("buffers", range: 2...1024, default: 16),
-                    timeoutMilliseconds: try t.number("timeout_ms", unit: "ms", range: NumberRange(1...600_000), default: 2000))
+                    buffers: try t.integer("buffers", range: 2...256, default: 16),
+                    timeoutMilliseconds: try t.number("timeout_ms", unit: "ms", range: NumberRange(1...60_000), default: 1000))
             }
         } else if hardware {
             c.cameraBackend = .aravis
             c.camera = CameraSettings(device: nil, triggerSource: "Line0", pixelFormat: nil, exposureMilliseconds: nil,
-                                      gainDecibels: nil, roi: nil, buffers: 16, timeoutMilliseconds: 2000)
+                                      gainDecibels: nil, roi: nil, buffers: 16, timeoutMilliseconds: 1000)
         }
         if let t = try root.table("potentiostat") {
-            try t.checkKeys(allowed: ["backend", "address", "dialect", "sense", "timeout_ms", "edge"])
+            try t.checkKeys(allowed: ["backend", "address", "dialect", "sense", "timeout_ms", "edge", "simulation"])
             let b = try t.string("backend", oneOf: PotentiostatBackend.allNames, default: "sim")
             c.potentiostatBackend = PotentiostatBackend(rawValue: b)!
             if c.potentiostatBackend != .sim {
@@ -159,10 +162,11 @@ public struct RigConfiguration: @unchecked Sendable {
                     throw t.error("address", "backend = \"\(b)\" needs an address, e.g. \"tcp://192.168.1.20:5025\" or \"serial:///dev/ttyACM0?baud=230400\"", kind: .missing)
                 }
                 c.potentiostat = PotentiostatSettings(
-                    address: address, dialect: try t.string("dialect", oneOf: ["keithley2450", "keysight-b2900", "emstat4", "emstat-pico", "nexus"]),
+                    address: address, dialect: try t.string("dialect", oneOf: c.potentiostatBackend == .scpi ? ["keithley2450"] : ["emstat4", "nexus"]),
                     sense: try t.string("sense", oneOf: ["2-wire", "4-wire"], default: "4-wire"),
-                    timeoutMilliseconds: try t.number("timeout_ms", unit: "ms", range: NumberRange(1...600_000), default: 2000),
-                    edge: try t.string("edge", oneOf: ["rising", "falling", "both"], default: "rising"))
+                    timeoutMilliseconds: try t.number("timeout_ms", unit: "ms", range: NumberRange(50...60_000), default: 2000),
+                    edge: try t.string("edge", oneOf: ["rising", "falling", "both"], default: "rising"),
+                    simulation: try t.bool("simulation") ?? false)
                 if c.potentiostatBackend == .follow && c.gpio?.triggerInput == nil {
                     throw t.error("backend", "follow mode records the instrument's trigger output: set [gpio] trigger_input to the input line")
                 }

@@ -383,21 +383,28 @@ final class RunLoop {
             // One more try: a transient error must not leave the cell under current.
             if let again = sequencer.safeStop() { outputOK = false; outputMessage = "\(again)" } else { outputMessage += " (second attempt; first: \(e))" }
         }
+        // The safe state as measured: a sample at open circuit (current 0), after any trip or fault —
+        // read before the output relay opens (an SMU measures nothing with its output off).
+        var safeSample: ElectrochemSample? = nil
+        var readFailure: String? = nil
+        if outputOK {
+            do { safeSample = try hardware.potentiostat.read() } catch { readFailure = "\(error)" }
+        }
+        // Output off in the instrument's own safe mode (an SMU's relay open, a MethodSCRIPT script aborted).
+        do { try hardware.potentiostat.safeOff() } catch {
+            if outputOK { outputMessage += "; output relay: \(error)" } else { outputMessage += "; \(error)" }
+        }
         // A fault is recorded where the supervisor learnt of it: here, once, whoever reported it.
         if case .fault(let device, let message) = outcome { publish(.fault(device: device, message: message)) }
         if outcome != .completed { publish(.safeStopStarted(reason: outcome.description)) }
         publish(.ledOff(ok: ledOK, message: ledMessage))
         publish(.outputOff(ok: outputOK, message: outputMessage))
-        // The safe state as measured: a sample at open circuit (current 0), after any trip or fault.
-        if outputOK {
-            do {
-                let s = try hardware.potentiostat.read()
-                bus.publish(.echem(EchemRecord(timeSeconds: seconds(max(s.monotonicNanoseconds, clock.monotonicNanoseconds)),
-                                               step: sequencer.index, stepKind: EchemRecord.safeStopKind, voltageVolts: s.voltageVolts,
-                                               currentAmps: s.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)))
-            } catch {
-                publish(.warning("could not read the potentiostat after the safe stop: \(error)"))
-            }
+        if let s = safeSample {
+            bus.publish(.echem(EchemRecord(timeSeconds: seconds(max(s.monotonicNanoseconds, clock.monotonicNanoseconds)),
+                                           step: sequencer.index, stepKind: EchemRecord.safeStopKind, voltageVolts: s.voltageVolts,
+                                           currentAmps: s.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)))
+        } else if let readFailure {
+            publish(.warning("could not read the potentiostat after the safe stop: \(readFailure)"))
         }
         if !clock.isVirtual {
             var edges: [FrameEdges] = []
@@ -450,12 +457,23 @@ final class RunLoop {
                 throw CameraError.timeout(device: device, seconds: timedOutSeconds)
             }
             return
+        } catch CameraError.frameDropped(let device, let id, let reason) {
+            // A bad buffer (missing packets, size mismatch…) is a dropped frame with its reason, not a gap.
+            dropped += 1
+            publish(.frameDropped(frame: r.frame, reason: "camera \(device): frame \(id.map(String.init) ?? "?") \(reason)"), at: r.actualTrigger)
+            return
+        }
+        for d in camera.takeDroppedFrames() {
+            publish(.frameDropped(frame: r.frame, reason: "camera \(camera.name): frame \(d.frameID.map(String.init) ?? "?") \(d.status.rawValue): \(d.reason)"),
+                    at: d.noticedNanoseconds)
         }
         consecutiveTimeouts = 0
         timedOutSeconds = 0
         cameraFrames += 1
-        // Lockstep: the frame belongs to this trigger and its exposure lay inside the LED window.
-        if abs(frame.exposureStartNanoseconds - r.actualTrigger) > 100_000 {
+        // Lockstep: the frame belongs to this trigger and its exposure lay inside the LED window. A real
+        // camera's exposure start is its own timestamp mapped onto the rig's clock: allow its jitter.
+        let tolerance: Int64 = frame.metadata == nil ? 100_000 : 2_000_000
+        if abs(frame.exposureStartNanoseconds - r.actualTrigger) > tolerance {
             violations += 1
             publish(.lockstepViolation(frame: r.frame, problem: "camera frame \(frame.frameID) started at \(frame.exposureStartNanoseconds), trigger at \(r.actualTrigger)"))
         }

@@ -80,23 +80,6 @@ struct Run: ParsableCommand {
     }
 }
 
-/// Builds the rig a rig file describes: firmware-sim for every part by default; real drivers where
-/// the file names them.
-enum RigFactory {
-    static func make(rigPath: String?, protocolFile: ProtocolFile, realtime: Bool) throws -> RigHardware {
-        let rig = try rigPath.map { try RigConfiguration.load(path: $0) } ?? .simulated
-        if rig.isSimulated {
-            return try SimRig.hardware(rig: rig, protocolFile: protocolFile, realtime: realtime).1
-        }
-        if let g = rig.gpio, rig.gpioBackend == .libgpiod {
-            let chip = try GpiodChip(g.chip)
-            _ = try chip.requestOutput(named: g.led, consumer: "operando", initialHigh: false, activeLow: g.activeLow)
-            _ = try chip.requestOutput(named: g.trigger, consumer: "operando", initialHigh: false, activeLow: g.activeLow)
-        }
-        throw RigError.configuration(file: rig.file ?? "rig", problem: "this combination of backends (gpio \(rig.gpioBackend.rawValue), camera \(rig.cameraBackend.rawValue), potentiostat \(rig.potentiostatBackend.rawValue)) is not wired yet")
-    }
-}
-
 /// The terminal status line, a queued subscriber of the run: rewritten in place on a terminal (fitted
 /// to its width, 80 columns by default), a plain line every few seconds otherwise; events worth a
 /// person's attention (faults, trips, warnings) on their own lines. Stops writing when the terminal
