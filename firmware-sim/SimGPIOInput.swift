@@ -59,12 +59,15 @@ final class SimInputWire: @unchecked Sendable {
     }
 
     /// Starts a request at `now`: transitions up to now happen first (unseen, as before a real request).
-    func request(_ settings: EdgeInputSettings, now: Int64) {
+    /// The queue holds `kernelEventBufferSize` edges; 0 means the kernel's 16 on a wall clock but 4096 on
+    /// the virtual clock, where a reader polling in real time lags by whole seconds of rig time (the rig
+    /// jumps from deadline to deadline) and a 16-edge queue would lose edges no real reader would.
+    func request(_ settings: EdgeInputSettings, now: Int64, virtualClock: Bool) {
         lock.lock(); defer { lock.unlock() }
         reach(now)
         requested = settings
         requestedAtNanoseconds = now
-        let capacity = settings.kernelEventBufferSize > 0 ? settings.kernelEventBufferSize : 16
+        let capacity = settings.kernelEventBufferSize > 0 ? settings.kernelEventBufferSize : (virtualClock ? 4096 : 16)
         queue = Array(repeating: EdgeEvent(), count: capacity)
         queueHead = 0; queueCount = 0; globalSequence = 0; lineSequence = 0
     }
@@ -178,7 +181,7 @@ extension SimGPIOChip {
         guard k < lineNames.count else { throw .noSuchLine(chip: name, line: "offset \(offset)") }
         if let holder = consumers[k] { throw .busy(chip: name, line: lineNames[k], consumer: holder) }
         consumers[k] = consumer
-        wires[k].request(settings, now: clock.monotonicNanoseconds)
+        wires[k].request(settings, now: clock.monotonicNanoseconds, virtualClock: clock.isVirtual)
         return SimEdgeInput(chip: self, offset: offset, consumer: consumer, settings: settings)
     }
 }

@@ -111,7 +111,9 @@ public final class EdgeRecorder: @unchecked Sendable {
                 for k in 0..<n {
                     let e = batch[k]
                     if e.globalSequence != 0 {
-                        if lastSequence != 0 && e.globalSequence > lastSequence + 1 {
+                        // Sequence numbers start at 1 per request: a first edge numbered n > 1 also
+                        // means n − 1 edges were dropped before the reader saw any.
+                        if e.globalSequence > lastSequence + 1 {
                             kernelDropped.add(Int(e.globalSequence - lastSequence - 1), ordering: .relaxed)
                         }
                         lastSequence = e.globalSequence
