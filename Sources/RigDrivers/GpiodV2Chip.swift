@@ -206,7 +206,9 @@ public final class GpiodV2Chip: GPIOChip {
         let lib: GpiodV2Library
         if let library { lib = library } else {
             do { lib = try GpiodV2Library.load() } catch {
-                throw GPIOError.chipUnavailable(chip: nameOrPath, reason: "libgpiod v2 not loadable: \(error)")
+                var reason = "\(error)"
+                if case .chipUnavailable(_, let r) = error { reason = r }
+                throw GPIOError.chipUnavailable(chip: nameOrPath, reason: "libgpiod v2: " + reason)
             }
         }
         let p = GpiodV2Chip.devicePath(for: nameOrPath)
