@@ -227,6 +227,13 @@ public final class GpiodV2Chip: GPIOChip {
         lib.chip_close(chip)
     }
 
+    /// Number of lines on the chip (`gpiod_chip_info_get_num_lines`), nil if the info cannot be read.
+    public var lineCount: Int? {
+        guard let info = lib.chip_get_info(chip) else { return nil }
+        defer { lib.chip_info_free(info) }
+        return lib.chip_info_get_num_lines(info)
+    }
+
     public func lineOffset(named lineName: String) throws -> UInt32 {
         if let o = UInt32(lineName) { return o }
         let o = lib.chip_get_line_offset_from_name(chip, lineName)
@@ -294,7 +301,9 @@ public final class GpiodV2Chip: GPIOChip {
                 }
                 throw GPIOError.busy(chip: name, line: "\(offset)", consumer: who)
             }
-            if code == EINVAL { throw GPIOError.noSuchLine(chip: name, line: "\(offset)") }
+            if code == EINVAL, let lines = lineCount, Int(offset) >= lines {
+                throw GPIOError.noSuchLine(chip: name, line: "\(offset)")
+            }
             throw GPIOError.io(chip: name, line: "\(offset)", reason: "request as \(what) failed: \(gpiodErrnoReason(code))")
         }
         return r
