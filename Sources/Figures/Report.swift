@@ -35,9 +35,10 @@ public enum Report {
         return ReportSummary(path: pdfPath, pages: figs.map(\.name), skipped: skipped, seconds: Date().timeIntervalSince(start))
     }
 
-    /// `operando report DATASET [--out PATH]` in one call: loads the dataset's inputs (contrast frames
-    /// through `frameSource`, the integrator's Imaging hook) and renders them to `pdfPath`, or to
-    /// `defaultOutputPath(datasetDirectory:)` when `nil`.
+    /// `operando report DATASET [--out PATH]` in one call: loads the dataset's inputs through `Dataset`
+    /// (contrast frames from `frameSource` when given, else from the analysis' contrast stack) and
+    /// renders them to `pdfPath`, or to `defaultOutputPath(datasetDirectory:)` when `nil`. A missing
+    /// directory, one that is not a dataset, or a malformed file throws `FigureError.dataset`.
     @discardableResult
     public static func render(datasetDirectory: String, to pdfPath: String? = nil, frameSource: ContrastFrameSource? = nil,
                               progress: (String) -> Void = { _ in },
@@ -419,30 +420,6 @@ public enum Report {
         return CentreTrace(timeSeconds: m.timeSeconds, measured: m.values, model: model)
     }
 
-    /// The time of the sharp drop in the SDC standard deviation (seed Fig. S12E–H): the steepest
-    /// fall of the smoothed series after its maximum.
-    public static func detectDrop(_ s: TimeSeries) -> Double? {
-        let n = min(s.timeSeconds.count, s.values.count)
-        guard n >= 8 else { return nil }
-        let w = max(1, n / 100)
-        var sm = [Double](repeating: .nan, count: n)
-        for i in 0..<n {
-            var acc = 0.0, c = 0.0
-            for j in max(0, i - w)...min(n - 1, i + w) where s.values[j].isFinite { acc += s.values[j]; c += 1 }
-            sm[i] = c > 0 ? acc / c : .nan
-        }
-        var iMax = 0
-        for i in 0..<n where sm[i].isFinite && (!sm[iMax].isFinite || sm[i] > sm[iMax]) { iMax = i }
-        let lag = max(1, w)
-        var best = 0.0, bestI: Int?
-        guard iMax < n - lag else { return nil }
-        for i in iMax..<(n - lag) where sm[i].isFinite && sm[i + lag].isFinite {
-            let d = sm[i + lag] - sm[i]
-            if d < best { best = d; bestI = i + lag / 2 }
-        }
-        return bestI.map { s.timeSeconds[$0] }
-    }
-
     static func heterogeneity(_ inp: ReportInputs) -> Result<Figure, Missing> {
         guard let s = inp.sdcStd, s.values.contains(where: \.isFinite) else { return .failure(Missing(reason: "no SDC std (analysis/metrics.csv sdc_std)")) }
         let tc = inp.echem.flatMap(chargeStart) ?? (s.timeSeconds.first ?? 0)
@@ -457,7 +434,7 @@ public enum Report {
         guard keep.count >= 2 else { return .failure(Missing(reason: "no SDC std values during the charge")) }
         let x = keep.map { (s.timeSeconds[$0] - tc) / unit.seconds }
         var items: [PlotItem] = [.line(LineSeries(x: x, y: keep.map { s.values[$0] }, colour: .black, lineWidthPoints: 0.9))]
-        if let drop = inp.sdcDropTimeSeconds ?? detectDrop(TimeSeries(timeSeconds: keep.map { s.timeSeconds[$0] }, values: keep.map { s.values[$0] })) {
+        if let drop = inp.sdcDropTimeSeconds {
             let y = interpolate(s.timeSeconds, s.values, at: drop)
             items.append(.arrow(x: (drop - tc) / unit.seconds, y: y, colour: .red,
                                 label: "drop at \(formatMinutes(drop - tc))"))

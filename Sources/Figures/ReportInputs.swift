@@ -203,7 +203,7 @@ public struct ReportInputs: Sendable {
     public var intensityChange: TimeSeries?
     /// Standard deviation of the sequential differential contrast vs time (seed Fig. S12E–H).
     public var sdcStd: TimeSeries?
-    /// Time of the SDC drop (front reaches the centre), seconds; `nil` → detected from `sdcStd`.
+    /// Time of the SDC drop (front reaches the centre), seconds, as the analysis found it; `nil` → no arrow.
     public var sdcDropTimeSeconds: Double?
     /// Total-contrast frames (NaN outside the particle).
     public var contrast: ImageStack?
