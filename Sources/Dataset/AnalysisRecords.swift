@@ -254,7 +254,13 @@ public struct AnalysisSummaryRecord: Sendable, Equatable {
         extra = o.filter { !Self.known.contains($0.key) }
     }
 
-    public static func == (a: AnalysisSummaryRecord, b: AnalysisSummaryRecord) -> Bool { a.json == b.json }
+    /// Equal when their JSON is (NaN and null alike: the file cannot tell them apart).
+    public static func == (a: AnalysisSummaryRecord, b: AnalysisSummaryRecord) -> Bool { sameJSON(a.json, b.json) }
+}
+
+/// True when two values encode to the same JSON text (non-finite numbers are null in JSON).
+func sameJSON(_ a: JSONValue, _ b: JSONValue) -> Bool {
+    (try? JSONText.encode(a, pretty: false)) == (try? JSONText.encode(b, pretty: false))
 }
 
 /// The `format_version` of a JSON file of the dataset (absent: 1.0), refusing a newer major version.

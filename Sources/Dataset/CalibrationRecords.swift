@@ -202,7 +202,8 @@ public struct CalibrationRecord: Sendable, Equatable {
         self.diffusivityFit = diffusivityFit
     }
 
-    public static func == (a: CalibrationRecord, b: CalibrationRecord) -> Bool { a.json == b.json }
+    /// Equal when their JSON is (NaN and null alike: the file cannot tell them apart).
+    public static func == (a: CalibrationRecord, b: CalibrationRecord) -> Bool { sameJSON(a.json, b.json) }
 
     static let known: Set<String> = ["format_version", "dataset", "scale", "gain", "rmse", "theta0", "scale_standard_error",
                                      "gain_standard_error", "scale_interval_95", "uncertainty_method", "residual_autocorrelation",

@@ -6,7 +6,7 @@ extension ReportInputs {
     /// Reads a dataset's report inputs through `Dataset`: the electrochemistry, the analysis (metrics,
     /// profiles, the SDC drop time of its summary, contrast frames) and the calibration (result, error
     /// map, centre fit, the model run). Contrast frames come from `frameSource` when given, else from
-    /// the analysis' contrast stack. Missing analysis or calibration files leave their piece `nil`.
+    /// the analysis' contrast stack. Missing (or empty) analysis and calibration files leave their piece `nil`.
     /// - Throws: `FigureError.dataset` when `dir` is not a dataset (no such directory, no run.json) or a
     ///   present file is malformed (the message names the file, line and column).
     /// The parameter set defaults to `ParameterSet.nmc87` with the calibrated scale, if any.
@@ -31,32 +31,32 @@ extension ReportInputs {
                                     currentAmps: echem.map(\.currentAmps), stepKind: echem.map(\.stepKind), step: echem.map(\.step))
         }
         let analysis = dataset.analysis()
-        if let m = try analysis.metrics() {
+        if let m = try analysis.metrics(), !m.isEmpty {
             let time = m.map(\.timeSeconds)
             inp.intensityChange = TimeSeries(timeSeconds: time, values: m.map(\.intensityChange))
             inp.sdcStd = TimeSeries(timeSeconds: time, values: m.map(\.sdcStd))
             inp.measuredCentre = TimeSeries(timeSeconds: time, values: m.map(\.contrastCentre))
         }
-        if let p = try analysis.profiles() {
+        if let p = try analysis.profiles(), !p.isEmpty {
             inp.measuredProfiles = profiles(time: p.map(\.timeSeconds), position: p.map(\.positionMicrometres), value: p.map(\.contrast))
         }
         // The analysis found the SDC drop; the report draws it, it does not look for it again.
         inp.sdcDropTimeSeconds = try analysis.summary()?.sdcDropTimeSeconds
 
         let calibration = dataset.calibration()
-        if let p = try calibration.modelProfiles() {
+        if let p = try calibration.modelProfiles(), !p.isEmpty {
             inp.modelProfiles = profiles(time: p.map(\.timeSeconds), position: p.map(\.positionMicrometres), value: p.map(\.theta))
         }
-        if let t = try calibration.modelTrace() {
+        if let t = try calibration.modelTrace(), !t.isEmpty {
             inp.modelTrace = ModelTrace(timeSeconds: t.map(\.timeSeconds), thetaCentre: t.map(\.thetaCentre), thetaMean: t.map(\.thetaMean))
         }
-        if let c = try calibration.centreFit() {
+        if let c = try calibration.centreFit(), !c.isEmpty {
             inp.centreTrace = CentreTrace(timeSeconds: c.map(\.timeSeconds), measured: c.map(\.measured), model: c.map(\.model))
         }
         if let r = try calibration.result() {
             inp.calibration = CalibrationResult(scale: r.scale, gain: r.gain, rmse: r.rmse, theta0: r.theta0)
         }
-        if let rows = try calibration.errorMap() {
+        if let rows = try calibration.errorMap(), !rows.isEmpty {
             var map = ErrorMap(rows: rows.map { ($0.scale, $0.gain, $0.rmse) })
             if let c = inp.calibration { map.optimum = (c.scale, c.gain, c.rmse) }
             inp.errorMap = map
