@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import ParticleModel
 
@@ -26,7 +27,7 @@ public enum Report {
         let (figs, skipped) = figures(inputs: inputs, progress: progress)
         for s in skipped { note("report: skipped page '\(s.page)': \(s.reason)") }
         guard !figs.isEmpty else {
-            throw FigureError.invalidData(input: inputs.datasetName, reason: "no report page has its inputs (need at least echem.csv or a parameter set)")
+            throw FigureError.invalidData(input: inputs.datasetName, reason: "no report page has its inputs (need at least \(DatasetFormat.File.echem) or a parameter set)")
         }
         let dir = (pdfPath as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -233,7 +234,7 @@ public enum Report {
 
     static func overview(_ inp: ReportInputs) -> Result<Figure, Missing> {
         guard let e = inp.echem, let t0 = e.timeSeconds.first, let t1 = e.timeSeconds.last, t1 > t0 else {
-            return .failure(Missing(reason: "no electrochemistry (echem.csv)"))
+            return .failure(Missing(reason: "no electrochemistry (\(DatasetFormat.File.echem))"))
         }
         let unit = TimeUnit(spanSeconds: t1 - t0)
         let (top, bottom) = echemAxes(e, intensity: inp.intensityChange, from: t0, to: t1, origin: t0, unit: unit, markerTimes: [], markerLabels: [])
@@ -247,7 +248,7 @@ public enum Report {
     }
 
     static func beginningOfCharge(_ inp: ReportInputs) -> Result<Figure, Missing> {
-        guard let e = inp.echem, let tc = chargeStart(e) else { return .failure(Missing(reason: "no charge step in echem.csv")) }
+        guard let e = inp.echem, let tc = chargeStart(e) else { return .failure(Missing(reason: "no charge step in \(DatasetFormat.File.echem)")) }
         let times = (inp.beginningOfChargeTimesSeconds.isEmpty ? [5, 15, 25, 35].map { $0 * 60.0 } : inp.beginningOfChargeTimesSeconds)
         let abs = times.map { tc + $0 }
         let unit = TimeUnit(spanSeconds: 3600)
@@ -268,10 +269,10 @@ public enum Report {
 
     static func endOfDischarge(_ inp: ReportInputs) -> Result<Figure, Missing> {
         guard let e = inp.echem, let t0 = e.timeSeconds.first, let t1 = e.timeSeconds.last, t1 > t0 else {
-            return .failure(Missing(reason: "no electrochemistry (echem.csv)"))
+            return .failure(Missing(reason: "no electrochemistry (\(DatasetFormat.File.echem))"))
         }
         let holds = holdSpans(e)
-        guard let hold = holds.last else { return .failure(Missing(reason: "no CV hold step in echem.csv")) }
+        guard let hold = holds.last else { return .failure(Missing(reason: "no CV hold step in \(DatasetFormat.File.echem)")) }
         var times = inp.endOfDischargeTimesSeconds
         if times.isEmpty {
             // a: mid discharge, b: end of CC discharge, c–e: through the hold, f: last frame (if after the hold).
@@ -421,7 +422,7 @@ public enum Report {
     }
 
     static func heterogeneity(_ inp: ReportInputs) -> Result<Figure, Missing> {
-        guard let s = inp.sdcStd, s.values.contains(where: \.isFinite) else { return .failure(Missing(reason: "no SDC std (analysis/metrics.csv sdc_std)")) }
+        guard let s = inp.sdcStd, s.values.contains(where: \.isFinite) else { return .failure(Missing(reason: "no SDC std (\(DatasetFormat.File.analysisDirectory)/\(DatasetFormat.AnalysisFile.metrics) sdc_std)")) }
         let tc = inp.echem.flatMap(chargeStart) ?? (s.timeSeconds.first ?? 0)
         // The first charge only (seed Fig. S12E–H), when the step kinds say where it ends.
         var tEnd = s.timeSeconds.last ?? 0
@@ -467,7 +468,7 @@ public enum Report {
                                              .line(LineSeries(x: x, y: ct.model, colour: .red, lineWidthPoints: 1.2, label: "model (best S, A)"))],
                                      legend: .best)))
         }
-        guard !panels.isEmpty else { return .failure(Missing(reason: "no calibration outputs (calibration/error_map.csv, centre_fit.csv)")) }
+        guard !panels.isEmpty else { return .failure(Missing(reason: "no calibration outputs (\(DatasetFormat.File.calibrationDirectory)/\(DatasetFormat.CalibrationFile.errorMap), \(DatasetFormat.CalibrationFile.centreFit))")) }
         var fig = Figure(widthMillimetres: panels.count == 1 ? FigureWidth.singleColumnMillimetres : FigureWidth.doubleColumnMillimetres,
                          heightMillimetres: panels.count == 1 ? 85 : 80,
                          title: "Figure 6 | Calibration. " + panels.map { $0.0 == "B"

@@ -108,7 +108,7 @@ public struct AnalysisSummary: Sendable {
 
 /// A particle of frame 0 found by `--label-particles`.
 public struct LabelledParticle: Sendable, Equatable {
-    /// Its label in labels.tif (1 = largest).
+    /// Its label in the label image (1 = largest).
     public var label: Int
     /// Area, pixels.
     public var areaPixels: Int
