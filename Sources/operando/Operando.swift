@@ -6,7 +6,7 @@ struct Operando: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "operando",
         abstract: "Operando optical scattering microscopy of single battery-cathode particles.",
-        subcommands: [Demo.self, Run.self, Simulate.self, Analyse.self, Calibrate.self, ReportCommand.self, Params.self])
+        subcommands: [Demo.self, Run.self, Simulate.self, Analyse.self, Calibrate.self, ReportCommand.self, Export.self, Params.self])
 }
 
 /// Progress on stderr: a rewriting line on a terminal, plain lines (at most every few seconds) otherwise.
