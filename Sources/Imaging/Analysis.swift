@@ -179,7 +179,7 @@ public enum Analysis {
             note("no pixel size in \(name); assuming the seed's 0.0347 µm/px (give --pixel-size)")
         }
         if source.frameIntervalSeconds == nil {
-            note("no frame interval in \(name); time_s counts frames (give --frame-interval)")
+            note("no frame interval in \(name); times are frame numbers (give --frame-interval)")
         }
 
         // Frames after optional binning, produced lazily in order.
