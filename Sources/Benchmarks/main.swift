@@ -5,6 +5,7 @@ import ParticleModel
 import Rig
 import FirmwareSim
 import Imaging
+import Dataset
 import Figures
 
 func time<T>(_ body: () throws -> T) rethrows -> (T, Double) {
@@ -108,7 +109,7 @@ for (hz, seconds) in [(1000.0, 10.0), (10.0, 10.0)] {
 line("")
 line("== Imaging: offline analysis of a synthetic 256 × 256 × 1000 stack (all outputs) ==")
 do {
-    let r = try ImagingBenchmark.analyseSyntheticStack()
+    let r = try AnalysisBenchmark.analyseSyntheticStack()
     line("\(r)")
 } catch { line("FAILED: \(error)") }
 

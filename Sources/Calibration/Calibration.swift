@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import Imaging
 import ParticleModel
@@ -307,7 +308,7 @@ public enum CalibrationRun {
         }
 
         // 6. Outputs.
-        let out = options.outputDirectory ?? URL(fileURLWithPath: dataset).appendingPathComponent("calibration").path
+        let out = options.outputDirectory ?? (dataset as NSString).appendingPathComponent(DatasetFormat.File.calibrationDirectory)
         let summary = CalibrationSummary(
             outputDirectory: out, theta0: options.theta0, centre: centreFit,
             scaleStandardError: varScale.squareRoot(), gainStandardError: varGain.squareRoot(),
@@ -360,7 +361,7 @@ struct CalibrationProblem: Sendable {
         centreTimes = keep.map { data.centreTimesSeconds[$0] }
         centreMeasured = keep.map { data.centreContrast[$0] }
         guard centreTimes.count >= 3 else {
-            throw CalibrationError.noData(path: data.path + "/analysis/metrics.csv",
+            throw CalibrationError.noData(path: data.centreTraceSource,
                                           reason: "fewer than three frames inside the electrochemistry record (0…\(Int(end)) s)")
         }
         // Where the horizontal line through the centroid crosses the outline.

@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 
 /// Everything that can go wrong in a calibration, each case naming the input at fault.
@@ -16,6 +17,10 @@ public enum CalibrationError: Error, Equatable, CustomStringConvertible {
     case modelFailed(settings: String, reason: String)
     /// An output could not be written.
     case cannotWrite(path: String, reason: String)
+    /// The mask holds more than one particle; the model is of one.
+    case severalParticles(path: String, areasPixels: [Int])
+    /// A dataset file is missing or malformed (the dataset's own message: file, line, column).
+    case dataset(DatasetError)
 
     public var description: String {
         switch self {
@@ -27,6 +32,10 @@ public enum CalibrationError: Error, Equatable, CustomStringConvertible {
         case let .analysisFailed(dataset, reason): return "\(dataset): image analysis failed: \(reason)"
         case let .modelFailed(settings, reason): return "particle model (\(settings)): \(reason)"
         case let .cannotWrite(path, reason): return "\(path): cannot write (\(reason))"
+        case let .severalParticles(path, areas):
+            return "\(path): the mask holds \(areas.count) separate particles (\(areas.map { "\($0) px" }.joined(separator: ", "))); "
+                + "the model is of one particle: analyse again with --particle-at x,y to keep one"
+        case let .dataset(e): return e.description
         }
     }
 }

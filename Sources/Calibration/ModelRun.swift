@@ -80,7 +80,7 @@ struct ModelSamples: Sendable {
     var centreTheta: [Double]
     /// profileTheta[time][position]; NaN outside the particle.
     var profileTheta: [[Double]]
-    /// Rows of trace.csv: time_s, theta_centre, theta_mean, theta_min, theta_max, voltage_V, current_A.
+    /// Rows of the model trace: time (s), θ at the centroid, mean, min and max θ, voltage (V), current (A).
     var trace: [[Double]]
     var thetaRange: (min: Double, max: Double)
 }

@@ -1,3 +1,5 @@
+import Dataset
+
 /// The one error type of the `Figures` module. Every case names the input at fault and says what
 /// was expected, so the message a user sees is enough to fix the problem.
 public enum FigureError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -9,6 +11,8 @@ public enum FigureError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidData(input: String, reason: String)
     /// Cairo refused to create or write a surface.
     case cairo(output: String, status: String)
+    /// The dataset is missing, not a dataset, or has a malformed file (the dataset's own message).
+    case dataset(DatasetError)
 
     /// One-line message naming the input and what was expected.
     public var description: String {
@@ -22,6 +26,8 @@ public enum FigureError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(input): \(reason)"
         case let .cairo(output, status):
             return "\(output): cairo failed: \(status)"
+        case let .dataset(e):
+            return e.description
         }
     }
 }

@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import ParticleModel
 
@@ -26,7 +27,7 @@ public enum Report {
         let (figs, skipped) = figures(inputs: inputs, progress: progress)
         for s in skipped { note("report: skipped page '\(s.page)': \(s.reason)") }
         guard !figs.isEmpty else {
-            throw FigureError.invalidData(input: inputs.datasetName, reason: "no report page has its inputs (need at least echem.csv or a parameter set)")
+            throw FigureError.invalidData(input: inputs.datasetName, reason: "no report page has its inputs (need at least \(DatasetFormat.File.echem) or a parameter set)")
         }
         let dir = (pdfPath as NSString).deletingLastPathComponent
         if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -35,9 +36,10 @@ public enum Report {
         return ReportSummary(path: pdfPath, pages: figs.map(\.name), skipped: skipped, seconds: Date().timeIntervalSince(start))
     }
 
-    /// `operando report DATASET [--out PATH]` in one call: loads the dataset's inputs (contrast frames
-    /// through `frameSource`, the integrator's Imaging hook) and renders them to `pdfPath`, or to
-    /// `defaultOutputPath(datasetDirectory:)` when `nil`.
+    /// `operando report DATASET [--out PATH]` in one call: loads the dataset's inputs through `Dataset`
+    /// (contrast frames from `frameSource` when given, else from the analysis' contrast stack) and
+    /// renders them to `pdfPath`, or to `defaultOutputPath(datasetDirectory:)` when `nil`. A missing
+    /// directory, one that is not a dataset, or a malformed file throws `FigureError.dataset`.
     @discardableResult
     public static func render(datasetDirectory: String, to pdfPath: String? = nil, frameSource: ContrastFrameSource? = nil,
                               progress: (String) -> Void = { _ in },
@@ -232,7 +234,7 @@ public enum Report {
 
     static func overview(_ inp: ReportInputs) -> Result<Figure, Missing> {
         guard let e = inp.echem, let t0 = e.timeSeconds.first, let t1 = e.timeSeconds.last, t1 > t0 else {
-            return .failure(Missing(reason: "no electrochemistry (echem.csv)"))
+            return .failure(Missing(reason: "no electrochemistry (\(DatasetFormat.File.echem))"))
         }
         let unit = TimeUnit(spanSeconds: t1 - t0)
         let (top, bottom) = echemAxes(e, intensity: inp.intensityChange, from: t0, to: t1, origin: t0, unit: unit, markerTimes: [], markerLabels: [])
@@ -246,7 +248,7 @@ public enum Report {
     }
 
     static func beginningOfCharge(_ inp: ReportInputs) -> Result<Figure, Missing> {
-        guard let e = inp.echem, let tc = chargeStart(e) else { return .failure(Missing(reason: "no charge step in echem.csv")) }
+        guard let e = inp.echem, let tc = chargeStart(e) else { return .failure(Missing(reason: "no charge step in \(DatasetFormat.File.echem)")) }
         let times = (inp.beginningOfChargeTimesSeconds.isEmpty ? [5, 15, 25, 35].map { $0 * 60.0 } : inp.beginningOfChargeTimesSeconds)
         let abs = times.map { tc + $0 }
         let unit = TimeUnit(spanSeconds: 3600)
@@ -267,10 +269,10 @@ public enum Report {
 
     static func endOfDischarge(_ inp: ReportInputs) -> Result<Figure, Missing> {
         guard let e = inp.echem, let t0 = e.timeSeconds.first, let t1 = e.timeSeconds.last, t1 > t0 else {
-            return .failure(Missing(reason: "no electrochemistry (echem.csv)"))
+            return .failure(Missing(reason: "no electrochemistry (\(DatasetFormat.File.echem))"))
         }
         let holds = holdSpans(e)
-        guard let hold = holds.last else { return .failure(Missing(reason: "no CV hold step in echem.csv")) }
+        guard let hold = holds.last else { return .failure(Missing(reason: "no CV hold step in \(DatasetFormat.File.echem)")) }
         var times = inp.endOfDischargeTimesSeconds
         if times.isEmpty {
             // a: mid discharge, b: end of CC discharge, c–e: through the hold, f: last frame (if after the hold).
@@ -419,32 +421,8 @@ public enum Report {
         return CentreTrace(timeSeconds: m.timeSeconds, measured: m.values, model: model)
     }
 
-    /// The time of the sharp drop in the SDC standard deviation (seed Fig. S12E–H): the steepest
-    /// fall of the smoothed series after its maximum.
-    public static func detectDrop(_ s: TimeSeries) -> Double? {
-        let n = min(s.timeSeconds.count, s.values.count)
-        guard n >= 8 else { return nil }
-        let w = max(1, n / 100)
-        var sm = [Double](repeating: .nan, count: n)
-        for i in 0..<n {
-            var acc = 0.0, c = 0.0
-            for j in max(0, i - w)...min(n - 1, i + w) where s.values[j].isFinite { acc += s.values[j]; c += 1 }
-            sm[i] = c > 0 ? acc / c : .nan
-        }
-        var iMax = 0
-        for i in 0..<n where sm[i].isFinite && (!sm[iMax].isFinite || sm[i] > sm[iMax]) { iMax = i }
-        let lag = max(1, w)
-        var best = 0.0, bestI: Int?
-        guard iMax < n - lag else { return nil }
-        for i in iMax..<(n - lag) where sm[i].isFinite && sm[i + lag].isFinite {
-            let d = sm[i + lag] - sm[i]
-            if d < best { best = d; bestI = i + lag / 2 }
-        }
-        return bestI.map { s.timeSeconds[$0] }
-    }
-
     static func heterogeneity(_ inp: ReportInputs) -> Result<Figure, Missing> {
-        guard let s = inp.sdcStd, s.values.contains(where: \.isFinite) else { return .failure(Missing(reason: "no SDC std (analysis/metrics.csv sdc_std)")) }
+        guard let s = inp.sdcStd, s.values.contains(where: \.isFinite) else { return .failure(Missing(reason: "no SDC std (\(DatasetFormat.File.analysisDirectory)/\(DatasetFormat.AnalysisFile.metrics) sdc_std)")) }
         let tc = inp.echem.flatMap(chargeStart) ?? (s.timeSeconds.first ?? 0)
         // The first charge only (seed Fig. S12E–H), when the step kinds say where it ends.
         var tEnd = s.timeSeconds.last ?? 0
@@ -457,7 +435,7 @@ public enum Report {
         guard keep.count >= 2 else { return .failure(Missing(reason: "no SDC std values during the charge")) }
         let x = keep.map { (s.timeSeconds[$0] - tc) / unit.seconds }
         var items: [PlotItem] = [.line(LineSeries(x: x, y: keep.map { s.values[$0] }, colour: .black, lineWidthPoints: 0.9))]
-        if let drop = inp.sdcDropTimeSeconds ?? detectDrop(TimeSeries(timeSeconds: keep.map { s.timeSeconds[$0] }, values: keep.map { s.values[$0] })) {
+        if let drop = inp.sdcDropTimeSeconds {
             let y = interpolate(s.timeSeconds, s.values, at: drop)
             items.append(.arrow(x: (drop - tc) / unit.seconds, y: y, colour: .red,
                                 label: "drop at \(formatMinutes(drop - tc))"))
@@ -490,7 +468,7 @@ public enum Report {
                                              .line(LineSeries(x: x, y: ct.model, colour: .red, lineWidthPoints: 1.2, label: "model (best S, A)"))],
                                      legend: .best)))
         }
-        guard !panels.isEmpty else { return .failure(Missing(reason: "no calibration outputs (calibration/error_map.csv, centre_fit.csv)")) }
+        guard !panels.isEmpty else { return .failure(Missing(reason: "no calibration outputs (\(DatasetFormat.File.calibrationDirectory)/\(DatasetFormat.CalibrationFile.errorMap), \(DatasetFormat.CalibrationFile.centreFit))")) }
         var fig = Figure(widthMillimetres: panels.count == 1 ? FigureWidth.singleColumnMillimetres : FigureWidth.doubleColumnMillimetres,
                          heightMillimetres: panels.count == 1 ? 85 : 80,
                          title: "Figure 6 | Calibration. " + panels.map { $0.0 == "B"

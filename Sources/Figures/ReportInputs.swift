@@ -203,7 +203,7 @@ public struct ReportInputs: Sendable {
     public var intensityChange: TimeSeries?
     /// Standard deviation of the sequential differential contrast vs time (seed Fig. S12E–H).
     public var sdcStd: TimeSeries?
-    /// Time of the SDC drop (front reaches the centre), seconds; `nil` → detected from `sdcStd`.
+    /// Time of the SDC drop (front reaches the centre), seconds, as the analysis found it; `nil` → no arrow.
     public var sdcDropTimeSeconds: Double?
     /// Total-contrast frames (NaN outside the particle).
     public var contrast: ImageStack?
@@ -247,9 +247,9 @@ public struct ReportInputs: Sendable {
     }
 }
 
-/// The hook for contrast frames: `analysis/contrast.tif` needs the Imaging TIFF reader, which the
-/// integrator supplies by conforming a type to this protocol (or wrapping a closure in
-/// `ClosureFrameSource`). Return `nil` when the dataset has no contrast stack.
+/// A hook for contrast frames other than the analysis' own contrast stack (which `ReportInputs.load`
+/// reads through `Dataset` when no source is given): conform a type to this protocol, or wrap a
+/// closure in `ClosureFrameSource`. Return `nil` when there is no contrast stack.
 public protocol ContrastFrameSource {
     /// Loads the total-contrast stack of the dataset at `datasetDirectory`, with frame times in seconds.
     func contrastFrames(datasetDirectory: String) throws -> ImageStack?

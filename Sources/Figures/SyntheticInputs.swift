@@ -128,6 +128,7 @@ extension ReportInputs {
             datasetName: "synthetic-demo", echem: echem,
             intensityChange: TimeSeries(timeSeconds: ftimes, values: inten),
             sdcStd: TimeSeries(timeSeconds: ftimes, values: sdc),
+            sdcDropTimeSeconds: rest + 2100,   // the synthetic front reaches the centre 35 min into the charge
             contrast: contrast,
             modelThetaMaps: ImageStack(width: w, height: h, pixelSizeMicrometres: px, timesSeconds: profileTimes, frames: modelMaps),
             measuredProfiles: ProfileSet(curves: measured), modelProfiles: ProfileSet(curves: model),

@@ -1,17 +1,18 @@
-// `operando analyse`: the offline pipeline over a dataset or a plain TIFF stack, one pass, streaming:
+// `operando analyse`: the offline pipeline over any frame source, one pass, streaming:
 // frame 0 gives the mask and the fiducial; every frame is drift-measured, shifted, turned into total
 // contrast and reduced to metrics as it is read. Only the last `sdcLag` corrected particles are kept
 // (for the sequential differential contrast), so memory does not grow with the stack.
-// Units: pixels and seconds inside; µm only where profiles.csv reports positions.
+// Units: pixels and seconds inside; µm only where the line profiles report positions.
 import Foundation
 
 /// Options of `operando analyse`; each maps 1:1 to a CLI flag.
 public struct AnalysisOptions: Sendable {
     /// `--frame-interval T` (s): overrides the input's own frame interval. For a dataset the frame
-    /// times still come from frames.csv; the interval then only sets binning windows and contrast.tif's
-    /// `finterval`.
+    /// times still come from its frame index; the interval then only sets binning windows and the
+    /// contrast stack's `finterval`.
     public var frameIntervalSeconds: Double?
-    /// `--out DIR`: output directory (default `DATASET/analysis/` or `STACK.analysis/` next to the stack).
+    /// `--out DIR`: output directory (the path-resolving entry, `DatasetAnalysis.run(input:)`, defaults it
+    /// to the dataset's analysis folder or `STACK.analysis/` next to a stack).
     public var outputDirectory: String?
     /// `--fiducial x,y` (pixels in frame 0): fit the drift fiducial there instead of searching for one.
     public var fiducial: (x: Double, y: Double)?
@@ -27,7 +28,7 @@ public struct AnalysisOptions: Sendable {
     /// `--pixel-size µm`: overrides the input's pixel size (needed when a plain TIFF records none).
     public var pixelSizeMicrometres: Double?
     /// `--label-particles`: also label every particle of frame 0 (same threshold, holes filled,
-    /// ≥ 20 px) into `labels.tif` (1 = largest) and list them in summary.json; the metrics still
+    /// ≥ 20 px) into a label image (1 = largest) and list them in the summary; the metrics still
     /// follow the one particle chosen above.
     public var labelParticles = false
     /// Radius of the centre-contrast disk, pixels (interfaces.md: ~3 px).
@@ -59,8 +60,10 @@ public struct AnalysisOptions: Sendable {
 
 /// What an analysis found, for the CLI's final message and for later steps (calibration).
 public struct AnalysisSummary: Sendable {
-    /// The output directory.
+    /// Where the outputs went (the sink's destination).
     public var outputDirectory: String
+    /// The input's path.
+    public var input: String
     /// Frames analysed (after binning), including dropped ones (their rows hold NaN).
     public var frameCount: Int
     /// Frames marked dropped (no exposures).
@@ -83,6 +86,12 @@ public struct AnalysisSummary: Sendable {
     public var outline: ParticleOutline
     /// Time of the sharp drop in the SDC standard deviation, s (nil when none was found).
     public var sdcDropTimeSeconds: Double?
+    /// SDC lag used, frames (after binning).
+    public var sdcLagFrames: Int
+    /// Input frames averaged per analysed frame.
+    public var binFrames: Int
+    /// Every particle of frame 0 (only with `--label-particles`, else nil).
+    public var labelledParticles: [LabelledParticle]?
     /// Per-frame times, s (frame midpoints).
     public var timesSeconds: [Double]
     /// Per-frame normalised intensity change.
@@ -97,35 +106,33 @@ public struct AnalysisSummary: Sendable {
     public var wallSeconds: Double
 }
 
-/// The offline analysis entry point.
-public enum Analysis {
-    /// Analyses `input` — a dataset directory (`NAME.operando/`) or a TIFF stack — writing drift.csv,
-    /// metrics.csv, contrast.tif, mask.tif, profiles.csv and summary.json (docs/analyse.md) and
-    /// reporting progress lines through `progress`.
-    public static func run(input: String, options: AnalysisOptions = AnalysisOptions(),
-                           progress: (String) -> Void = { _ in }) throws -> AnalysisSummary {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: input, isDirectory: &isDirectory) else {
-            throw ImagingError.cannotOpen(path: input, reason: "no such file or directory; expected a dataset directory or a TIFF stack")
-        }
-        try validate(options)
-        let source: FrameSource
-        let defaultOutput: String
-        if isDirectory.boolValue {
-            source = try DatasetFrameSource(path: input, frameIntervalSeconds: options.frameIntervalSeconds)
-            defaultOutput = URL(fileURLWithPath: input).appendingPathComponent("analysis").path
-        } else {
-            source = try TIFFFrameSource(path: input, frameIntervalSeconds: options.frameIntervalSeconds)
-            let url = URL(fileURLWithPath: input)
-            var base = url.deletingPathExtension()
-            if base.pathExtension.lowercased() == "ome" { base = base.deletingPathExtension() }
-            defaultOutput = base.path + ".analysis"
-        }
-        return try run(source: source, options: options, outputDirectory: options.outputDirectory ?? defaultOutput,
-                       progress: progress)
+/// A particle of frame 0 found by `--label-particles`.
+public struct LabelledParticle: Sendable, Equatable {
+    /// Its label in the label image (1 = largest).
+    public var label: Int
+    /// Area, pixels.
+    public var areaPixels: Int
+    /// Centroid in frame 0, pixels.
+    public var centroidPixels: (x: Double, y: Double)
+
+    /// A particle; see the properties.
+    public init(label: Int, areaPixels: Int, centroidPixels: (x: Double, y: Double)) {
+        self.label = label
+        self.areaPixels = areaPixels
+        self.centroidPixels = centroidPixels
     }
 
-    static func validate(_ options: AnalysisOptions) throws {
+    public static func == (a: LabelledParticle, b: LabelledParticle) -> Bool {
+        a.label == b.label && a.areaPixels == b.areaPixels && a.centroidPixels == b.centroidPixels
+    }
+}
+
+/// The offline analysis: frames in, results out through an ``AnalysisSink``. Which files the results
+/// become, and where, is the sink's business (`Dataset.DatasetAnalysis` resolves a dataset or stack
+/// path and writes `analysis/`).
+public enum Analysis {
+    /// Checks the options (each error names its CLI flag).
+    public static func validate(_ options: AnalysisOptions) throws {
         if let t = options.frameIntervalSeconds, !(t > 0 && t.isFinite) {
             throw ImagingError.badValue(option: "--frame-interval", value: "\(t)", expected: "a positive time in seconds")
         }
@@ -143,9 +150,20 @@ public enum Analysis {
         }
     }
 
-    /// Analyses any ``FrameSource`` into `outputDirectory`.
-    public static func run(source: FrameSource, options: AnalysisOptions, outputDirectory: String,
+    /// Analyses any ``FrameSource``, handing every result to `sink`. On any failure the sink is told
+    /// to abort (so earlier results stay as they were) and the error is rethrown.
+    public static func run(source: FrameSource, options: AnalysisOptions, sink: AnalysisSink,
                            progress: (String) -> Void = { _ in }) throws -> AnalysisSummary {
+        do {
+            return try analyse(source: source, options: options, sink: sink, progress: progress)
+        } catch {
+            sink.abort()
+            throw error
+        }
+    }
+
+    static func analyse(source: FrameSource, options: AnalysisOptions, sink: AnalysisSink,
+                        progress: (String) -> Void) throws -> AnalysisSummary {
         let clock = Date()
         try validate(options)
         let name = source.path
@@ -161,7 +179,7 @@ public enum Analysis {
             note("no pixel size in \(name); assuming the seed's 0.0347 µm/px (give --pixel-size)")
         }
         if source.frameIntervalSeconds == nil {
-            note("no frame interval in \(name); time_s counts frames (give --frame-interval)")
+            note("no frame interval in \(name); times are frame numbers (give --frame-interval)")
         }
 
         // Frames after optional binning, produced lazily in order.
@@ -187,41 +205,24 @@ public enum Analysis {
             note("drift: no fiducial found (bright compact spot outside the particle); using phase correlation (~0.05–0.1 px)")
         }
 
-        // Outputs.
-        let out = URL(fileURLWithPath: outputDirectory)
-        do { try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true) } catch {
-            throw ImagingError.cannotWrite(path: outputDirectory, reason: error.localizedDescription)
-        }
-        let maskWriter = try TIFFStackWriter(path: out.appendingPathComponent("mask.tif").path, sampleType: .uint16,
-                                             pixelSizeMicrometres: pixelSize)
-        maskWriter.displayRange = (0, 1)
-        try maskWriter.append(mask.frame)
-        try maskWriter.close()
-        // Classic TIFF offsets are 32-bit: a contrast stack past ~4 GB must be BigTIFF.
+        // Outputs. Classic TIFF offsets are 32-bit: a contrast stack past ~4 GB must be BigTIFF.
         let contrastBytes = Double(reference.width * reference.height * 4) * Double(expectedFrames)
         let bigTIFF = contrastBytes > 3.9e9
-        if bigTIFF { note(String(format: "contrast.tif will be %.1f GB: written as BigTIFF", contrastBytes / 1e9)) }
-        var labelled: [Mask] = []
+        if bigTIFF { note(String(format: "the contrast stack will be %.1f GB: written as BigTIFF", contrastBytes / 1e9)) }
+        try sink.begin(AnalysisLayout(input: name, width: reference.width, height: reference.height, pixelSizeMicrometres: pixelSize,
+                                      frameIntervalSeconds: source.frameIntervalSeconds.map { $0 * Double(options.binFrames) },
+                                      expectedFrames: expectedFrames, needsBigTIFF: bigTIFF))
+        try sink.mask(mask)
+        var labelled: [LabelledParticle] = []
         if options.labelParticles {
             let (labels, particles) = Masking.labelledParticles(reference, threshold: threshold)
-            labelled = particles
-            let labelWriter = try TIFFStackWriter(path: out.appendingPathComponent("labels.tif").path, sampleType: .uint16,
-                                                  pixelSizeMicrometres: pixelSize)
-            labelWriter.displayRange = (0, Double(max(1, particles.count)))
-            try labelWriter.append(BinnedFrame(width: reference.width, height: reference.height,
-                                               pixels: labels.map { Float($0) }))
-            try labelWriter.close()
-            progress("labels: \(particles.count) particle(s) → labels.tif")
+            labelled = particles.enumerated().map { n, p in
+                LabelledParticle(label: n + 1, areaPixels: p.areaPixels, centroidPixels: p.centroid ?? (x: .nan, y: .nan))
+            }
+            try sink.labels(BinnedFrame(width: reference.width, height: reference.height, pixels: labels.map { Float($0) }),
+                            count: particles.count)
+            progress("labels: \(particles.count) particle(s) labelled")
         }
-        let contrastWriter = try TIFFStackWriter(path: out.appendingPathComponent("contrast.tif").path, sampleType: .float32,
-                                                 pixelSizeMicrometres: pixelSize,
-                                                 frameIntervalSeconds: source.frameIntervalSeconds.map { $0 * Double(options.binFrames) },
-                                                 bigTIFF: bigTIFF)
-        let driftCSV = try CSVWriter(path: out.appendingPathComponent("drift.csv").path, header: "frame,dx_px,dy_px")
-        let metricsCSV = try CSVWriter(path: out.appendingPathComponent("metrics.csv").path,
-                                       header: "frame,time_s,intensity_change,sdc_std,contrast_centre")
-        let profilesCSV = try CSVWriter(path: out.appendingPathComponent("profiles.csv").path,
-                                        header: "frame,time_s,position_um,contrast")
 
         // Default profile: the horizontal line through the centroid across the particle (+2 px).
         var minX = mask.width, maxX = -1
@@ -235,7 +236,7 @@ public enum Analysis {
         var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
         var dropped: [Int] = []
         var maxDrift = 0.0
-        var contrastScale = 0.0  // for contrast.tif's display range: robust to a few edge pixels
+        var contrastScale = 0.0  // for the contrast stack's display range: robust to a few edge pixels
         var k = 0
         var current: TimedFrame? = first
         var lastReport = Date()
@@ -246,26 +247,24 @@ public enum Analysis {
             }
             let m = monitor.process(timed.frame, exposures: timed.exposures)
             let isDropped = m.isDropped
-            let (dx, dy, contrast) = (m.driftXPixels, m.driftYPixels, m.contrast)
-            let (intensityChange, centreContrast, sdcStd) = (m.intensityChange, m.centreContrast, m.sdcStandardDeviation)
             if isDropped { dropped.append(k) } else {
-                maxDrift = max(maxDrift, hypot(dx, dy))
+                maxDrift = max(maxDrift, hypot(m.driftXPixels, m.driftYPixels))
                 if k % 8 == 0 {  // a display range needs no more than a sample of the frames
-                    contrastScale = max(contrastScale, percentileOfMagnitude(contrast, mask: mask, fraction: 0.99))
+                    contrastScale = max(contrastScale, percentileOfMagnitude(m.contrast, mask: mask, fraction: 0.99))
                 }
             }
             let t = timed.timeSeconds
-            times.append(t); change.append(intensityChange); centre.append(centreContrast); sdc.append(sdcStd)
-            try driftCSV.row("\(k),\(csv(dx)),\(csv(dy))")
-            try metricsCSV.row("\(k),\(csv(t, digits: 10)),\(csv(intensityChange)),\(csv(sdcStd)),\(csv(centreContrast))")
+            times.append(t); change.append(m.intensityChange); centre.append(m.centreContrast); sdc.append(m.sdcStandardDeviation)
+            try sink.frame(AnalysisFrameRow(frame: k, timeSeconds: t, driftXPixels: m.driftXPixels, driftYPixels: m.driftYPixels,
+                                            intensityChange: m.intensityChange, sdcStandardDeviation: m.sdcStandardDeviation,
+                                            centreContrast: m.centreContrast), contrast: m.contrast)
             if !isDropped {
-                for p in ContrastMetrics.lineProfile(contrast, from: profileStart, to: profileEnd,
-                                                     widthPixels: options.profileWidthPixels) {
-                    let positionMicrometres = (p.positionPixels - Double(leftSteps)) * pixelSize
-                    try profilesCSV.row("\(k),\(csv(t, digits: 10)),\(csv(positionMicrometres)),\(csv(p.value))")
+                let points = ContrastMetrics.lineProfile(m.contrast, from: profileStart, to: profileEnd,
+                                                         widthPixels: options.profileWidthPixels).map {
+                    AnalysisProfilePoint(positionMicrometres: ($0.positionPixels - Double(leftSteps)) * pixelSize, contrast: $0.value)
                 }
+                try sink.profile(frame: k, timeSeconds: t, points: points)
             }
-            try contrastWriter.append(contrast)
             k += 1
             if Date().timeIntervalSince(lastReport) > 1 {
                 lastReport = Date()
@@ -273,24 +272,21 @@ public enum Analysis {
             }
             current = try frames.next()
         }
-        // Symmetric about zero, like the seed's colour scale (white = no change).
-        if contrastScale > 0 { contrastWriter.displayRange = (-contrastScale, contrastScale) }
-        try contrastWriter.close()
-        try driftCSV.close(); try metricsCSV.close(); try profilesCSV.close()
         if !monitor.tracker.failedFits.isEmpty {
             note("drift: fiducial fit failed in \(monitor.tracker.failedFits.count) frame(s); the previous drift was kept there")
         }
         let drop = ContrastMetrics.sdcDropTime(timesSeconds: times, sdcStandardDeviation: sdc, lagFrames: lag)
         let summary = AnalysisSummary(
-            outputDirectory: outputDirectory, frameCount: k, droppedFrames: dropped, driftMethod: monitor.tracker.method,
+            outputDirectory: sink.destination, input: name, frameCount: k, droppedFrames: dropped, driftMethod: monitor.tracker.method,
             failedDriftFits: monitor.tracker.failedFits, maximumDriftPixels: maxDrift, threshold: threshold,
             particleAreaPixels: mask.areaPixels, centroidPixels: centroid, pixelSizeMicrometres: pixelSize,
-            outline: outline, sdcDropTimeSeconds: drop, timesSeconds: times, intensityChange: change,
+            outline: outline, sdcDropTimeSeconds: drop, sdcLagFrames: lag, binFrames: options.binFrames,
+            labelledParticles: options.labelParticles ? labelled : nil, timesSeconds: times, intensityChange: change,
             centreContrast: centre, sdcStandardDeviation: sdc, notes: notes,
             wallSeconds: Date().timeIntervalSince(clock))
-        try writeSummaryJSON(summary, input: name, options: options, particles: labelled, pixelSize: pixelSize,
-                             to: out.appendingPathComponent("summary.json").path)
-        progress(String(format: "analyse: %d frames in %.1f s → %@", k, summary.wallSeconds, outputDirectory))
+        // Symmetric about zero, like the seed's colour scale (white = no change).
+        try sink.finish(summary, contrastDisplayRange: contrastScale > 0 ? (-contrastScale, contrastScale) : nil)
+        progress(String(format: "analyse: %d frames in %.1f s → %@", k, summary.wallSeconds, sink.destination))
         return summary
     }
 
@@ -302,42 +298,6 @@ public enum Analysis {
         guard !values.isEmpty else { return 0 }
         values.sort()
         return Double(values[min(values.count - 1, Int(Double(values.count - 1) * fraction))])
-    }
-
-    static func csv(_ v: Double, digits: Int = 6) -> String {
-        v.isFinite ? String(format: "%.\(digits)g", v) : "nan"
-    }
-
-    static func writeSummaryJSON(_ s: AnalysisSummary, input: String, options: AnalysisOptions,
-                                 particles: [Mask], pixelSize: Double, to path: String) throws {
-        var drift: [String: Any] = ["failed_fits": s.failedDriftFits.count, "max_drift_px": s.maximumDriftPixels]
-        switch s.driftMethod {
-        case let .fiducial(x, y): drift["method"] = "fiducial"; drift["fiducial_px"] = [x, y]
-        case .phaseCorrelation: drift["method"] = "phase_correlation"
-        }
-        let labelled: [[String: Any]] = particles.enumerated().map { n, p in
-            let c = p.centroid ?? (x: .nan, y: .nan)
-            return ["label": n + 1, "area_px": p.areaPixels, "area_um2": Double(p.areaPixels) * pixelSize * pixelSize,
-                    "centroid_px": [c.x, c.y]]
-        }
-        var object: [String: Any] = [
-            "input": input, "frames": s.frameCount, "dropped_frames": s.droppedFrames,
-            "pixel_size_um": s.pixelSizeMicrometres, "threshold": Double(s.threshold),
-            "particle_area_px": s.particleAreaPixels,
-            "particle_area_um2": s.outline.areaMicrometres2, "particle_perimeter_um": s.outline.perimeterMicrometres,
-            "centroid_px": [s.centroidPixels.x, s.centroidPixels.y],
-            "outline_um": s.outline.verticesMicrometres.map { [$0.x, $0.y] },
-            "sdc_lag_frames": options.sdcLagFrames, "bin_frames": options.binFrames,
-            "sdc_drop_time_s": s.sdcDropTimeSeconds.map { $0 as Any } ?? NSNull(),
-            "drift": drift, "notes": s.notes, "wall_time_s": s.wallSeconds,
-        ]
-        if options.labelParticles { object["particles"] = labelled }
-        do {
-            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
-            try data.write(to: URL(fileURLWithPath: path))
-        } catch {
-            throw ImagingError.cannotWrite(path: path, reason: error.localizedDescription)
-        }
     }
 }
 
@@ -375,39 +335,5 @@ struct BinnedFrames {
             }
         }
         return pending.isEmpty ? nil : pending.removeFirst()
-    }
-}
-
-/// Appends CSV rows through a buffer, flushing in blocks (profiles.csv can have 10⁵ rows).
-final class CSVWriter {
-    let path: String
-    private let handle: FileHandle
-    private var buffer = ""
-
-    init(path: String, header: String) throws {
-        self.path = path
-        guard FileManager.default.createFile(atPath: path, contents: nil), let h = FileHandle(forWritingAtPath: path) else {
-            throw ImagingError.cannotWrite(path: path, reason: "cannot create the file")
-        }
-        handle = h
-        buffer = header + "\n"
-    }
-
-    func row(_ line: String) throws {
-        buffer += line
-        buffer += "\n"
-        if buffer.utf8.count > 1 << 16 { try flush() }
-    }
-
-    func flush() throws {
-        do { try handle.write(contentsOf: Data(buffer.utf8)) } catch {
-            throw ImagingError.cannotWrite(path: path, reason: error.localizedDescription)
-        }
-        buffer = ""
-    }
-
-    func close() throws {
-        try flush()
-        try? handle.close()
     }
 }

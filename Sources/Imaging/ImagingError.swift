@@ -13,8 +13,6 @@ public enum ImagingError: Error, Equatable, CustomStringConvertible {
     case sizeMismatch(path: String, frame: Int, found: String, expected: String)
     /// A command-line style value could not be parsed or is out of range.
     case badValue(option: String, value: String, expected: String)
-    /// A dataset file (`frames.csv`, `run.json`) is malformed.
-    case badDataset(path: String, line: Int, text: String, expected: String)
     /// The particle mask could not be made (no pixel above threshold, nothing at `--particle-at`).
     case noParticle(path: String, reason: String)
     /// Writing an output file failed.
@@ -35,8 +33,6 @@ public enum ImagingError: Error, Equatable, CustomStringConvertible {
             return "\(path): frame \(frame) is \(found); expected \(expected) like frame 0"
         case let .badValue(option, value, expected):
             return "\(option) \"\(value)\": expected \(expected)"
-        case let .badDataset(path, line, text, expected):
-            return "\(path):\(line): \"\(text)\": expected \(expected)"
         case let .noParticle(path, reason):
             return "\(path): no particle found (\(reason))"
         case let .cannotWrite(path, reason):

@@ -370,6 +370,11 @@ public final class TIFFStackWriter {
     /// stack is all zeros.
     public var displayRange: (min: Double, max: Double)?
 
+    /// Replaces page 0's ImageJ description with this text (e.g. OME-XML, which then states the page
+    /// count itself); set it before the first page. The resolution tags are then in pixels per
+    /// centimetre, and nothing is patched at `close()` (no frame count, no display range).
+    public var firstPageDescription: String?
+
     /// Creates (or truncates) `path`. `bigTIFF` writes 64-bit offsets: needed past 4 GB (tifffile and
     /// Fiji's Bio-Formats read it; plain ImageJ 1.x may not), so use it only for files that big.
     /// A BigTIFF gets no ImageJ description (tifffile takes an ImageJ BigTIFF to be one contiguous
@@ -442,12 +447,15 @@ public final class TIFFStackWriter {
         _ = operando_tiff_set_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), UInt32(height))
         if let px = pixelSizeMicrometres, px > 0 {
             // ImageJ: pixels per `unit` (micron) with no TIFF unit; BigTIFF: pixels per centimetre.
-            let perUnit = bigTIFF ? 1e4 / px : 1 / px
+            let centimetres = bigTIFF || firstPageDescription != nil
+            let perUnit = centimetres ? 1e4 / px : 1 / px
             _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_XRESOLUTION), perUnit)
             _ = operando_tiff_set_double(tif, UInt32(TIFFTAG_YRESOLUTION), perUnit)
-            _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), UInt16(bigTIFF ? RESUNIT_CENTIMETER : RESUNIT_NONE))
+            _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_RESOLUTIONUNIT), UInt16(centimetres ? RESUNIT_CENTIMETER : RESUNIT_NONE))
         }
-        if frameCount == 0 && !bigTIFF {
+        if frameCount == 0, let text = firstPageDescription {
+            _ = operando_tiff_set_string(tif, UInt32(TIFFTAG_IMAGEDESCRIPTION), text)
+        } else if frameCount == 0 && !bigTIFF {
             _ = operando_tiff_set_string(tif, UInt32(TIFFTAG_IMAGEDESCRIPTION), description())
         }
         // Write the IFD before the pixels (libtiff rewrites it in place afterwards). With each IFD ahead
@@ -467,7 +475,7 @@ public final class TIFFStackWriter {
         guard let tif else { return }
         TIFFClose(tif)
         self.tif = nil
-        guard frameCount > 0, !bigTIFF else { return }
+        guard frameCount > 0, !bigTIFF, firstPageDescription == nil else { return }
         try patchFrameCount()
     }
 

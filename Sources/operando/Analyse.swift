@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dataset
 import Foundation
 import Imaging
 
@@ -53,13 +54,16 @@ struct Analyse: ParsableCommand {
                 let p = try AnalysisOptions.parsePoint(particleAt, option: "--particle-at")
                 o.particleAt = (Int(p.x.rounded()), Int(p.y.rounded()))
             }
-            let s = try Analysis.run(input: input, options: o) { line in
+            let s = try DatasetAnalysis.run(input: input, options: o) { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }
             print("analysed \(s.frameCount) frames in \(String(format: "%.2f", s.wallSeconds)) s → \(s.outputDirectory)")
             if let t = s.sdcDropTimeSeconds { print(String(format: "SDC std drop (front reaches the centre) at %.0f s", t)) }
             for n in s.notes { print("note: \(n)") }
         } catch let e as ImagingError {
+            printError("\(e)")
+            throw ExitCode(1)
+        } catch let e as DatasetError {
             printError("\(e)")
             throw ExitCode(1)
         }

@@ -7,10 +7,11 @@ struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fit the model's S and A to a dataset's centre trace (seed Eq. 16–18); optionally fit D(θ).",
         discussion: """
-        Reads DATASET/run.json, echem.csv and DATASET/analysis/ (running the analysis first when it is \
-        missing); writes calibration.json, error_map.csv, centre_fit.csv, profile_fit.csv, \
-        profile_objective.csv, model/trace.csv and model/profiles.csv (and diffusivity_fit.csv with \
-        --fit-diffusivity) into --out (default DATASET/calibration/). See docs/calibrate.md.
+        Reads the dataset's run information, electrochemistry and DATASET/analysis/ (running the \
+        analysis first when it is missing); writes the calibration (calibration.json, the error map, \
+        the centre and profile fits, the model run at the optimum; the D(θ) fit with \
+        --fit-diffusivity) into --out (default DATASET/calibration/), replacing an earlier one only \
+        when this one succeeds. See docs/calibrate.md.
         """)
 
     @Argument(help: "A dataset directory (NAME.operando/).")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dataset
 import Electrochemistry
 import FirmwareSim
 import Figures
@@ -97,7 +98,7 @@ struct Demo: ParsableCommand {
 
         // 2. Offline analysis.
         stage("2/4 analysing the images")
-        let analysis = try Analysis.run(input: dataset) { stage("analyse: " + $0) }
+        let analysis = try DatasetAnalysis.run(input: dataset) { stage("analyse: " + $0) }
         if let t = analysis.sdcDropTimeSeconds { stage(String(format: "SDC std drop (front reaches the centre) at %.0f s", t)) }
 
         // 3. Calibration.
@@ -108,7 +109,6 @@ struct Demo: ParsableCommand {
         stage("4/4 rendering the report")
         let pdf = (out as NSString).appendingPathComponent("report.pdf")
         let report = try Figures.Report.render(datasetDirectory: dataset, to: pdf,
-                                               frameSource: ClosureFrameSource(ContrastStackLoader.load),
                                                progress: { stage("report: " + $0) })
         let summary = String(format: """
             operando demo

@@ -1,4 +1,5 @@
 @testable import Calibration
+import Dataset
 import Electrochemistry
 import FirmwareSim
 import Foundation
@@ -50,15 +51,14 @@ func makeSimDataset(name: String, scale: Double, gain: Double, steps: [String],
 func makeSyntheticDataset(name: String, parameters: ParameterSet, scale: Double, gain: Double, cRate: Double,
                           chargeSeconds: Double, frameSeconds: Double, elementSize: Double) throws -> String {
     let dir = temporaryDirectory(name + ".operando")
-    let fm = FileManager.default
-    try fm.createDirectory(atPath: dir + "/analysis", withIntermediateDirectories: true)
     let pixel = 0.0347, mass = 1.5, capacity = 210.0
-    let run: [String: Any] = ["pixel_size_um": pixel, "active_mass_mg": mass, "practical_capacity_mAh_per_g": capacity]
-    try JSONSerialization.data(withJSONObject: run).write(to: URL(fileURLWithPath: dir + "/run.json"))
     let amps = cRate * mass * 1e-3 * capacity * 1e-3
-    var echem = "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g\n"
-    for t in stride(from: 0.0, through: chargeSeconds, by: 1) { echem += "\(t),0,charge,3.8,\(amps),0\n" }
-    try echem.write(toFile: dir + "/echem.csv", atomically: true, encoding: .utf8)
+    let run = try RunWriter(creating: dir, runInfo: calibrationTestRunInfo(pixelSizeMicrometres: pixel, activeMassMilligrams: mass,
+                                                                           practicalCapacityMilliampHoursPerGram: capacity))
+    for t in stride(from: 0.0, through: chargeSeconds, by: 1) {
+        try run.append(EchemRecord(timeSeconds: t, step: 0, stepKind: "charge", voltageVolts: 3.8, currentAmps: amps, capacityMilliampHoursPerGram: 0))
+    }
+    try run.close()
     // Ellipse mask 3.04 × 2.04 µm, centred on a pixel centre.
     let w = 121, h = 91
     var pixels = [Float](repeating: 0, count: w * h)
@@ -67,21 +67,19 @@ func makeSyntheticDataset(name: String, parameters: ParameterSet, scale: Double,
         let x = (Double(c) - cx) * pixel / 1.52, y = (Double(r) - cy) * pixel / 1.02
         if x * x + y * y <= 1 { pixels[r * w + c] = 1 }
     } }
-    let writer = try TIFFStackWriter(path: dir + "/analysis/mask.tif", sampleType: .uint16, pixelSizeMicrometres: pixel)
-    try writer.append(BinnedFrame(width: w, height: h, pixels: pixels))
-    try writer.close()
     // Placeholder metrics/profiles give the times and positions; then the model fills them in.
     let times = Array(stride(from: frameSeconds / 2, to: chargeSeconds, by: frameSeconds))
     let positions = (-48...48).map { Double($0) * pixel }
     func writeData(centre: [Double], profiles: [[Double]]) throws {
-        var m = "frame,time_s,intensity_change,sdc_std,contrast_centre\n"
-        var p = "frame,time_s,position_um,contrast\n"
-        for (k, t) in times.enumerated() {
-            m += "\(k),\(t),0,0,\(centre[k])\n"
-            for (j, x) in positions.enumerated() { p += "\(k),\(t),\(x),\(profiles[k][j])\n" }
-        }
-        try m.write(toFile: dir + "/analysis/metrics.csv", atomically: true, encoding: .utf8)
-        try p.write(toFile: dir + "/analysis/profiles.csv", atomically: true, encoding: .utf8)
+        try writeTestAnalysis(dataset: dir, mask: BinnedFrame(width: w, height: h, pixels: pixels), pixelSizeMicrometres: pixel,
+                              metrics: times.enumerated().map { k, t in
+                                  MetricsRecord(frame: k, timeSeconds: t, intensityChange: 0, sdcStd: 0, contrastCentre: centre[k])
+                              },
+                              profiles: times.enumerated().flatMap { k, t in
+                                  positions.enumerated().map { j, x in
+                                      ProfileRecord(frame: k, timeSeconds: t, positionMicrometres: x, contrast: profiles[k][j])
+                                  }
+                              })
     }
     try writeData(centre: times.map { _ in 0 }, profiles: times.map { _ in positions.map { _ in 0 } })
     var options = CalibrationOptions()
@@ -99,4 +97,28 @@ func makeSyntheticDataset(name: String, parameters: ParameterSet, scale: Double,
     let contrast = { (th: Double) -> Double in th.isFinite ? gain * (options.theta0 - th) : .nan }
     try writeData(centre: m.centreTheta.map(contrast), profiles: m.profileTheta.map { $0.map(contrast) })
     return dir
+}
+
+/// run.json of a hand-built calibration dataset.
+func calibrationTestRunInfo(pixelSizeMicrometres: Double, activeMassMilligrams: Double?, practicalCapacityMilliampHoursPerGram: Double) -> RunInfo {
+    RunInfo(softwareVersion: "test", protocolPath: "calibration-test.toml", protocolText: "", rig: .null, backend: "test",
+            startTimeUTC: "2026-12-01T00:00:00Z", pixelSizeMicrometres: pixelSizeMicrometres, roi: (0, 0, 121, 91), binning: 30,
+            frameRateHz: 10, exposureMilliseconds: 2.5, ledLeadMilliseconds: 0.2, ledWavelengthNanometres: 740,
+            blackLevelSubtractedCounts: 0, activeMassMilligrams: activeMassMilligrams,
+            practicalCapacityMilliampHoursPerGram: practicalCapacityMilliampHoursPerGram)
+}
+
+/// Writes `dataset/analysis/` through `Dataset`'s analysis writer: the mask, metrics and profiles.
+func writeTestAnalysis(dataset: String, mask: BinnedFrame, pixelSizeMicrometres: Double, metrics: [MetricsRecord],
+                       profiles: [ProfileRecord]) throws {
+    let w = AnalysisWriter(directory: (dataset as NSString).appendingPathComponent(DatasetFormat.File.analysisDirectory))
+    try w.begin(pixelSizeMicrometres: pixelSizeMicrometres)
+    try w.writeMask(mask)
+    for m in metrics { try w.append(m) }
+    try w.append(profiles)
+    try w.commit(AnalysisSummaryRecord(input: dataset, frames: metrics.count, droppedFrames: [], pixelSizeMicrometres: pixelSizeMicrometres,
+                                       threshold: 0.5, particleAreaPixels: Int(mask.pixels.reduce(0, +)), particleAreaMicrometres2: .nan,
+                                       particlePerimeterMicrometres: .nan, centroidPixels: [], outlineMicrometres: [], sdcLagFrames: 1,
+                                       binFrames: 1, sdcDropTimeSeconds: nil, driftMethod: "none", fiducialPixels: nil, failedDriftFits: 0,
+                                       maximumDriftPixels: 0, notes: [], wallTimeSeconds: 0, particles: nil))
 }

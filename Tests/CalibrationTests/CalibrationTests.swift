@@ -1,4 +1,6 @@
 @testable import Calibration
+import Dataset
+import Imaging
 import Foundation
 import ParticleModel
 import Testing
@@ -32,6 +34,27 @@ func calibrationRecoversScaleAndGainFromSimDataset(scale: Double) throws {
     let profiles = try String(contentsOfFile: out + "/model/profiles.csv", encoding: .utf8).split(separator: "\n")
     #expect(profiles.first == "time_s,position_um,theta" && profiles.count > 100)
     try? FileManager.default.removeItem(atPath: dir)
+}
+
+/// Issue 11: a mask with two particles is refused (the model is of one particle), naming the mask
+/// and the particles' sizes, instead of fitting S to the pair and landing at the range's edge.
+@Test func twoParticleMaskIsRefused() throws {
+    let dir = temporaryDirectory("twoparticles.operando")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let run = try RunWriter(creating: dir, runInfo: calibrationTestRunInfo(pixelSizeMicrometres: 0.0347, activeMassMilligrams: 1.5,
+                                                                           practicalCapacityMilliampHoursPerGram: 210))
+    for t in 0..<10 { try run.append(EchemRecord(timeSeconds: Double(t), step: 0, stepKind: "charge", voltageVolts: 3.8, currentAmps: 1e-4,
+                                                 capacityMilliampHoursPerGram: 0)) }
+    try run.close()
+    var mask = BinnedFrame(width: 40, height: 20, repeating: 0)
+    for y in 5..<15 { for x in 2..<12 { mask.pixels[y * 40 + x] = 1 }; for x in 25..<31 { mask.pixels[y * 40 + x] = 1 } }
+    try writeTestAnalysis(dataset: dir, mask: mask, pixelSizeMicrometres: 0.0347,
+                          metrics: (0..<5).map { MetricsRecord(frame: $0, timeSeconds: Double($0) + 0.5, intensityChange: 0, sdcStd: 0, contrastCentre: 0.001) },
+                          profiles: [])
+    do { _ = try CalibrationDataset.load(path: dir); Issue.record("expected an error") } catch let e as CalibrationError {
+        #expect(e == .severalParticles(path: dir + "/analysis/mask.tif", areasPixels: [100, 60]))
+        #expect(e.description.contains("2 separate particles") && e.description.contains("--particle-at"), "\(e)")
+    }
 }
 
 /// Bad inputs give errors that name the file or value at fault.

@@ -74,6 +74,12 @@ private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32
     let pages = info.out.split(separator: "\n").first { $0.hasPrefix("Pages:") }.map { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0 } ?? 0
     #expect(pages >= 5, "\(info.out)")
 
+    // A re-analysis that fails leaves the analysis as it was.
+    let metricsBefore = try Data(contentsOf: URL(fileURLWithPath: dataset + "/analysis/metrics.csv"))
+    let failed = try sh(bin, ["analyse", dataset, "--particle-at", "0,0"])
+    #expect(failed.status != 0 && failed.err.contains("pixel 0,0"), "\(failed.err)")
+    #expect(try Data(contentsOf: URL(fileURLWithPath: dataset + "/analysis/metrics.csv")) == metricsBefore)
+
     // Bad input: a clear one-line error naming the input, non-zero exit, nothing written.
     let missing = try sh(bin, ["analyse", root + "/nope.operando"])
     #expect(missing.status != 0 && missing.err.contains("nope.operando"))
@@ -84,4 +90,30 @@ private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32
     #expect(!FileManager.default.fileExists(atPath: root + "/bad.operando"))
     let exists = try sh(bin, ["run", protocolPath, "--out", dataset])
     #expect(exists.status != 0 && exists.err.contains("already holds a dataset"))
+}
+
+/// Issue 11: `operando report` on a missing or unrelated directory, or a corrupt dataset, exits
+/// non-zero with an error naming what is missing, and writes no PDF (it used to exit 0 with a
+/// one-page report).
+@Test func reportRefusesMissingUnrelatedAndCorruptDatasets() throws {
+    let bin = try operando()
+    let root = NSTemporaryDirectory() + "operando-e2e-report-\(getpid())"
+    try? FileManager.default.removeItem(atPath: root)
+    try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let pdf = root + "/r.pdf"
+    let missing = try sh(bin, ["report", root + "/nope.operando", "--out", pdf])
+    #expect(missing.status != 0 && missing.err.contains(root + "/nope.operando") && missing.err.contains("no such dataset directory"),
+            "\(missing.err)")
+    let unrelated = root + "/photos"
+    try FileManager.default.createDirectory(atPath: unrelated, withIntermediateDirectories: true)
+    try "x".write(toFile: unrelated + "/a.txt", atomically: true, encoding: .utf8)
+    let other = try sh(bin, ["report", unrelated, "--out", pdf])
+    #expect(other.status != 0 && other.err.contains(unrelated + "/run.json"), "\(other.err)")
+    let corrupt = root + "/corrupt.operando"
+    try FileManager.default.createDirectory(atPath: corrupt, withIntermediateDirectories: true)
+    try "{ \"pixel_size_um\": ".write(toFile: corrupt + "/run.json", atomically: true, encoding: .utf8)
+    let bad = try sh(bin, ["report", corrupt, "--out", pdf])
+    #expect(bad.status != 0 && bad.err.contains(corrupt + "/run.json") && bad.err.contains("JSON"), "\(bad.err)")
+    #expect(!FileManager.default.fileExists(atPath: pdf))
 }

@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import Testing
 @testable import Figures
@@ -61,11 +62,19 @@ func run(_ tool: String, _ args: [String]) throws -> String {
         }
     }
 
-    @Test func sdcDropIsFoundAfterThePeak() {
+    /// The heterogeneity page marks the SDC drop the analysis found (its summary), and only that.
+    @Test func sdcDropArrowIsTheAnalysisTime() throws {
         let t = (0..<200).map { Double($0) * 10 }
-        let v = t.map { $0 < 1000 ? 0.002 + $0 * 1e-5 : 0.003 }  // rises to 0.012, then falls sharply at 1000 s
-        let d = Report.detectDrop(TimeSeries(timeSeconds: t, values: v))
-        #expect(d != nil && abs(d! - 1000) <= 30)
+        let v = t.map { $0 < 1000 ? 0.002 + $0 * 1e-5 : 0.003 }
+        func arrows(_ drop: Double?) throws -> [Double] {
+            let inp = ReportInputs(datasetName: "sdc", sdcStd: TimeSeries(timeSeconds: t, values: v), sdcDropTimeSeconds: drop)
+            guard case .success(let fig) = Report.heterogeneity(inp), case .plot(let axes) = fig.panels[0].content else {
+                Issue.record("no heterogeneity page"); return []
+            }
+            return axes.items.compactMap { if case let .arrow(x, _, _, _) = $0 { return x } else { return nil } }
+        }
+        #expect(try arrows(1230) == [1230.0 / 60])   // minutes from the start (no echem: the first sample)
+        #expect(try arrows(nil).isEmpty)
     }
 }
 
@@ -74,26 +83,22 @@ func run(_ tool: String, _ args: [String]) throws -> String {
     /// loading plus rendering, the path `operando report DATASET` takes.
     @Test func demoSizedDatasetLoadsAndRendersWithinTwoSeconds() throws {
         let syn = ReportInputs.synthetic(echemIntervalSeconds: 1, frameIntervalSeconds: 60)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("figbench-\(UUID().uuidString).operando").path
-        try FileManager.default.createDirectory(atPath: dir + "/analysis", withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: dir + "/calibration", withIntermediateDirectories: true)
         let e = try #require(syn.echem)
-        var echem = "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g\n"
-        for i in e.timeSeconds.indices {
-            echem += "\(e.timeSeconds[i]),\(e.step[i]),\(e.stepKind[i]),\(e.voltageVolts[i]),\(e.currentAmps[i]),0\n"
-        }
-        try echem.write(toFile: dir + "/echem.csv", atomically: true, encoding: .utf8)
-        var metrics = "frame,time_s,intensity_change,sdc_std,contrast_centre\n"
+        let ds = try TestDataset(echem: e.timeSeconds.indices.map {
+            echem(e.timeSeconds[$0], e.step[$0], e.stepKind[$0], e.voltageVolts[$0], e.currentAmps[$0])
+        })
+        defer { ds.remove() }
+        let dir = ds.path
         let ic = try #require(syn.intensityChange), sd = try #require(syn.sdcStd)
-        for k in 0..<(ic.timeSeconds.count * 20) {  // 3 s frames: interpolate the per-minute series
+        try ds.writeAnalysis(metrics: (0..<(ic.timeSeconds.count * 20)).map { k in  // 3 s frames: interpolate the per-minute series
             let t = Double(k) * 3
-            metrics += "\(k),\(t),\(Report.interpolate(ic.timeSeconds, ic.values, at: t)),\(Report.interpolate(sd.timeSeconds, sd.values, at: t)),0\n"
-        }
-        try metrics.write(toFile: dir + "/analysis/metrics.csv", atomically: true, encoding: .utf8)
-        var em = "scale,gain,rmse\n"
+            return MetricsRecord(frame: k, timeSeconds: t, intensityChange: Report.interpolate(ic.timeSeconds, ic.values, at: t),
+                                 sdcStd: Report.interpolate(sd.timeSeconds, sd.values, at: t), contrastCentre: 0)
+        }, sdcDropTimeSeconds: syn.sdcDropTimeSeconds)
         let m = try #require(syn.errorMap)
-        for (gi, g) in m.gains.enumerated() { for (si, sc) in m.scales.enumerated() { em += "\(sc),\(g),\(m.rmse[gi * m.scales.count + si])\n" } }
-        try em.write(toFile: dir + "/calibration/error_map.csv", atomically: true, encoding: .utf8)
+        var rows: [ErrorMapRecord] = []
+        for (gi, g) in m.gains.enumerated() { for (si, sc) in m.scales.enumerated() { rows.append(ErrorMapRecord(scale: sc, gain: g, rmse: m.rmse[gi * m.scales.count + si])) } }
+        try ds.writeCalibration(scale: 3.5, gain: 1.0526, rmse: 0.004, theta0: 0.95, errorMap: rows)
         let frames = syn.contrast
         let t0 = Date()
         let inputs = try ReportInputs.load(datasetDirectory: dir, frameSource: ClosureFrameSource { _ in frames })
@@ -104,7 +109,6 @@ func run(_ tool: String, _ args: [String]) throws -> String {
         #expect(dt < 2)
         let previews = try Report.renderPreviews(inputs: inputs, directory: dir + "/previews", dotsPerInch: 40)
         #expect(previews.count == s.pages.count)
-        try? FileManager.default.removeItem(atPath: dir)
     }
 }
 
@@ -150,16 +154,14 @@ func run(_ tool: String, _ args: [String]) throws -> String {
     }
 
     @Test func datasetWithOnlyEchemGivesTheEchemPages() throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("figds-echem-\(UUID().uuidString).operando").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        var csv = "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g\n"
-        for k in 0..<600 {
+        let ds = try TestDataset(echem: (0..<600).map { k in
             let t = Double(k) * 30
             let kind = t < 300 ? "rest" : (t < 9000 ? "charge" : (t < 15000 ? "discharge" : "hold"))
             let i = kind == "charge" ? 1e-4 : (kind == "rest" ? 0 : -1e-4)
-            csv += "\(t),0,\(kind),\(3.5 + t / 30000),\(i),0\n"
-        }
-        try csv.write(toFile: dir + "/echem.csv", atomically: true, encoding: .utf8)
+            return echem(t, 0, kind, 3.5 + t / 30000, i)
+        })
+        defer { ds.remove() }
+        let dir = ds.path
         var notes: [String] = []
         let s = try Report.render(datasetDirectory: dir, to: dir + "/r.pdf", note: { notes.append($0) })
         #expect(s.pages == ["1 Overview", "2 Beginning of charge", "4 End of discharge", "7 Parameters"])

@@ -1,3 +1,4 @@
+import Dataset
 import Foundation
 import Testing
 @testable import Imaging
@@ -40,7 +41,7 @@ let coreShellRun: Result<(summary: AnalysisSummary, field: CoreShell, stackPath:
     try field.stack.write(to: path, frameCount: 160, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
     var options = AnalysisOptions()
     options.sdcLagFrames = 20
-    let summary = try Analysis.run(input: path, options: options)
+    let summary = try DatasetAnalysis.run(input: path, options: options)
     return (summary, field, path)
 }
 
@@ -132,26 +133,21 @@ let coreShellRun: Result<(summary: AnalysisSummary, field: CoreShell, stackPath:
 @Test func datasetDirectoryWithDroppedFrameKeepsTimeAndMarksIt() throws {
     let dir = temporaryDirectory("dataset").appendingPathComponent("run.operando")
     try? FileManager.default.removeItem(at: dir)
-    try FileManager.default.createDirectory(at: dir.appendingPathComponent("frames"), withIntermediateDirectories: true)
-    try #"{"software":"test","pixel_size_um":0.05,"binning":30}"#.write(to: dir.appendingPathComponent("run.json"), atomically: true, encoding: .utf8)
+    // Written as a run writes it: two chunks of five frames, frame 6 dropped (no exposures, NaN page).
+    let writer = try RunWriter(creating: dir.path, runInfo: testRunInfo(pixelSizeMicrometres: 0.05, binning: 30), framesPerChunk: 5)
     let stack = CoreShell().stack
-    var csv = "frame,chunk,page,t_start_s,t_end_s,exposures,led_on_fraction,step\n"
-    var frame = 0
-    for chunk in 0..<2 {
-        let writer = try TIFFStackWriter(path: dir.appendingPathComponent("frames/00000\(chunk).tif").path, sampleType: .float32)
-        for page in 0..<5 {
-            let dropped = frame == 6
-            try writer.append(dropped ? BinnedFrame(width: 128, height: 128, repeating: .nan) : stack.frame(frame))
-            csv += "\(frame),\(chunk),\(page),\(Double(frame) * 3),\(Double(frame) * 3 + 3),\(dropped ? 0 : 30),1.0,1\n"
-            frame += 1
-        }
-        try writer.close()
+    for frame in 0..<10 {
+        let dropped = frame == 6
+        try writer.appendFrame(dropped ? BinnedFrame(width: 128, height: 128, repeating: .nan) : stack.frame(frame),
+                               record: FrameRecord(frame: frame, chunk: 0, page: 0, startSeconds: Double(frame) * 3,
+                                                   endSeconds: Double(frame) * 3 + 3, exposures: dropped ? 0 : 30,
+                                                   ledOnFraction: 1, step: 1))
     }
-    try csv.write(to: dir.appendingPathComponent("frames.csv"), atomically: true, encoding: .utf8)
+    try writer.close()
     var options = AnalysisOptions()
     options.sdcLagFrames = 2
     var lines: [String] = []
-    let summary = try Analysis.run(input: dir.path, options: options) { lines.append($0) }
+    let summary = try DatasetAnalysis.run(input: dir.path, options: options) { lines.append($0) }
     #expect(summary.outputDirectory == dir.appendingPathComponent("analysis").path)
     #expect(summary.pixelSizeMicrometres == 0.05)
     #expect(summary.frameCount == 10 && summary.droppedFrames == [6])
@@ -167,38 +163,37 @@ let coreShellRun: Result<(summary: AnalysisSummary, field: CoreShell, stackPath:
     var options = AnalysisOptions()
     options.binFrames = 4
     options.sdcLagFrames = 1
-    let summary = try Analysis.run(input: path, options: options)
+    let summary = try DatasetAnalysis.run(input: path, options: options)
     #expect(summary.frameCount == 3)
     #expect(summary.timesSeconds.map { ($0 * 1000).rounded() / 1000 } == [0.2, 0.6, 1.0])
 }
 
 @Test func badInputsGiveErrorsNamingTheInputAndTheExpectation() throws {
-    #expect { _ = try Analysis.run(input: "/no/such/stack.tif") } throws: { e in
-        let text = (e as? ImagingError)?.description ?? ""
+    #expect { _ = try DatasetAnalysis.run(input: "/no/such/stack.tif") } throws: { e in
+        let text = (e as? DatasetError)?.description ?? ""
         return text.contains("/no/such/stack.tif") && text.contains("expected")
     }
     #expect { _ = try AnalysisOptions.parsePoint("12;x", option: "--fiducial") } throws: { e in
         (e as? ImagingError)?.description == "--fiducial \"12;x\": expected two pixel coordinates x,y such as 120,45.5"
     }
     #expect(try AnalysisOptions.parsePoint(" 3.5, 7 ", option: "--fiducial") == (3.5, 7))
-    // A dataset whose frames.csv has a header and no rows is an empty stack.
+    // A dataset that recorded no frames has nothing to analyse: the error names its frame index.
     let empty = temporaryDirectory("empty").appendingPathComponent("e.operando")
-    try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
-    try "frame,chunk,page,t_start_s,t_end_s,exposures,led_on_fraction,step\n"
-        .write(to: empty.appendingPathComponent("frames.csv"), atomically: true, encoding: .utf8)
-    #expect { _ = try Analysis.run(input: empty.path) } throws: { e in
-        guard let e = e as? ImagingError, case .emptyStack = e else { return false }
-        return e.description.contains("frames.csv") && e.description.contains("no frames")
+    try? FileManager.default.removeItem(at: empty)
+    try RunWriter(creating: empty.path, runInfo: testRunInfo(pixelSizeMicrometres: 0.05, binning: 1)).close()
+    #expect { _ = try DatasetAnalysis.run(input: empty.path) } throws: { e in
+        guard let e = e as? DatasetError, case .missingFile = e else { return false }
+        return e.description.contains("frames.csv") && e.description.contains("no recorded frames")
     }
     var options = AnalysisOptions()
     options.particleAt = (2, 2)
     let (_, _, stackPath) = try coreShellRun.get()
-    #expect { _ = try Analysis.run(input: stackPath, options: options) } throws: { e in
+    #expect { _ = try DatasetAnalysis.run(input: stackPath, options: options) } throws: { e in
         (e as? ImagingError)?.description.contains("pixel 2,2 is below the threshold") == true
     }
     options = AnalysisOptions()
     options.sdcLagFrames = 0
-    #expect { _ = try Analysis.run(input: stackPath, options: options) } throws: { e in
+    #expect { _ = try DatasetAnalysis.run(input: stackPath, options: options) } throws: { e in
         (e as? ImagingError)?.description.hasPrefix("--sdc-lag") == true
     }
 }
@@ -212,7 +207,7 @@ let coreShellRun: Result<(summary: AnalysisSummary, field: CoreShell, stackPath:
     options.fiducial = (103.6, 30.4)
     options.threshold = 2000
     options.sdcLagFrames = 2
-    let summary = try Analysis.run(input: withSpot, options: options)
+    let summary = try DatasetAnalysis.run(input: withSpot, options: options)
     guard case let .fiducial(x, y) = summary.driftMethod else { Issue.record("fiducial not used"); return }
     #expect(abs(x - 104) < 0.1 && abs(y - 30) < 0.1)
     #expect(summary.threshold == 2000)
@@ -221,7 +216,7 @@ let coreShellRun: Result<(summary: AnalysisSummary, field: CoreShell, stackPath:
     let noSpot = dir.appendingPathComponent("nospot.tif").path
     try stack.write(to: noSpot, frameCount: 6)
     var lines: [String] = []
-    let fallback = try Analysis.run(input: noSpot, options: options.with { $0.fiducial = nil }) { lines.append($0) }
+    let fallback = try DatasetAnalysis.run(input: noSpot, options: options.with { $0.fiducial = nil }) { lines.append($0) }
     #expect(fallback.driftMethod == .phaseCorrelation)
     #expect(lines.contains { $0.contains("no fiducial found") && $0.contains("phase correlation") })
     #expect(fallback.notes.contains { $0.contains("phase correlation") })
@@ -258,7 +253,7 @@ extension AnalysisOptions {
     options.particleAt = try AnalysisOptions.parsePixel("52.4,63.6", option: "--particle-at")
     options.labelParticles = true
     let out = temporaryDirectory().appendingPathComponent("out")
-    let summary = try Analysis.run(source: source, options: options, outputDirectory: out.path)
+    let summary = try DatasetAnalysis.run(source: source, options: options, outputDirectory: out.path)
     #expect(summary.frameCount == 8 && summary.timesSeconds[1] == 3)
     let labels = try TIFFStackReader(path: out.appendingPathComponent("labels.tif").path).readFrame(0)
     #expect(labels[52, 64] == 1 && labels[0, 0] == 0)
@@ -280,7 +275,7 @@ extension AnalysisOptions {
     var options = AnalysisOptions()
     options.binFrames = 30
     options.sdcLagFrames = 2
-    let summary = try Analysis.run(input: path, options: options)
+    let summary = try DatasetAnalysis.run(input: path, options: options)
     #expect(summary.frameCount == 8)
     #expect(abs(summary.timesSeconds[1] - 4.5) < 1e-9)  // bin 1 spans 3–6 s
     let drift = try readCSV(URL(fileURLWithPath: summary.outputDirectory).appendingPathComponent("drift.csv").path)
@@ -300,4 +295,12 @@ extension AnalysisOptions {
     let rms = (squared / Double(drift.rows.count)).squareRoot()
     print("binned raw stack drift RMS error: \(rms) px")
     #expect(rms <= 0.05)
+}
+
+/// run.json of a test dataset (firmware-sim-like settings).
+func testRunInfo(pixelSizeMicrometres: Double, binning: Int) -> RunInfo {
+    RunInfo(softwareVersion: "test", protocolPath: "test.toml", protocolText: "", rig: .null, backend: "test",
+            startTimeUTC: "2026-12-01T00:00:00Z", pixelSizeMicrometres: pixelSizeMicrometres, roi: (0, 0, 128, 128),
+            binning: binning, frameRateHz: 10, exposureMilliseconds: 2.5, ledLeadMilliseconds: 0.2, ledWavelengthNanometres: 740,
+            blackLevelSubtractedCounts: 0, activeMassMilligrams: 1.5, practicalCapacityMilliampHoursPerGram: 210)
 }

@@ -2,9 +2,10 @@
 // or a test; the stack is synthetic (seed-sized particle, fiducial, drift, noise) and written to disk
 // first so the timing includes TIFF reading and every output file.
 import Foundation
+import Imaging
 
-/// Benchmarks of the Imaging pipeline.
-public enum ImagingBenchmark {
+/// Benchmarks of the image analysis, outputs written as `operando analyse` writes them.
+public enum AnalysisBenchmark {
     /// Timing of one benchmark run.
     public struct Result: Sendable, CustomStringConvertible {
         /// Frames analysed.
@@ -13,7 +14,7 @@ public enum ImagingBenchmark {
         public var width: Int, height: Int
         /// Time to render and write the synthetic input stack, s (not part of the analysis).
         public var generateSeconds: Double
-        /// Wall time of `Analysis.run`, s.
+        /// Wall time of `DatasetAnalysis.run`, s.
         public var analyseSeconds: Double
         /// Analysed frames per second.
         public var framesPerSecond: Double { Double(frameCount) / analyseSeconds }
@@ -54,7 +55,7 @@ public enum ImagingBenchmark {
         try stack.write(to: path, frameCount: frameCount, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
         let generateSeconds = Date().timeIntervalSince(generateStart)
         let start = Date()
-        _ = try Analysis.run(input: path)
+        _ = try DatasetAnalysis.run(input: path)
         return Result(frameCount: frameCount, width: width, height: height, generateSeconds: generateSeconds,
                       analyseSeconds: Date().timeIntervalSince(start))
     }

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Dataset
+import Foundation
+import Imaging
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a dataset's whole recording as one stack with its metadata.",
+        discussion: """
+        --format ome-tiff: one OME-TIFF (32-bit float, one page per recorded frame, every chunk in \
+        order) with the physical pixel size and, per plane, DeltaT and ExposureTime; a BigTIFF past \
+        4 GB. Written beside the dataset as NAME.ome.tif unless --out is given; an existing file is \
+        not overwritten.
+        """)
+
+    @Argument(help: "A dataset directory (NAME.operando/).")
+    var dataset: String
+
+    @Option(help: "Export format (ome-tiff).")
+    var format: String = "ome-tiff"
+
+    @Option(help: "Output file (default NAME.ome.tif beside the dataset).")
+    var out: String?
+
+    func run() throws {
+        guard format == "ome-tiff" else {
+            printError("--format \(format): expected ome-tiff")
+            throw ExitCode(2)
+        }
+        do {
+            let r = try OMETIFFExport.export(dataset: dataset, to: out) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            print(String(format: "exported %d frames (%.1f MB%@) in %.2f s → %@", r.frames, Double(r.bytes) / 1e6,
+                         r.bigTIFF ? ", BigTIFF" : "", r.seconds, r.path))
+        } catch let e as DatasetError {
+            printError("\(e)")
+            throw ExitCode(1)
+        } catch let e as ImagingError {
+            printError("\(e)")
+            throw ExitCode(1)
+        }
+    }
+}
