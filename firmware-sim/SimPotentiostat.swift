@@ -170,6 +170,11 @@ public final class SimPotentiostat: Potentiostat {
         fireScheduledFaults(upTo: t)
         while modelNanoseconds < t {
             var step = modelStepNanoseconds
+            // Current-limited on the way to a CV set point: short steps near it, so the switch back to
+            // the set point comes within 0.1 s, as an instrument's loop does, not a whole step late.
+            if case .constantVoltage(let set, _) = mode, case .current = imposed, abs(set - cell.voltageVolts) < 0.02 {
+                step = min(step, 100_000_000)
+            }
             if modelNanoseconds + step > t {
                 guard exact else { break }
                 step = t - modelNanoseconds
@@ -195,16 +200,17 @@ public final class SimPotentiostat: Potentiostat {
 
     /// A real instrument's control loop never lets a CV step exceed its current compliance, not even
     /// for the first instant: before each model step held at a voltage, the current that voltage would
-    /// draw now — the linear response ΔV / (R_series + R_ct), an upper bound of the step's current —
-    /// is checked, and a step that would exceed the limit runs current-limited instead (then returns to
-    /// the set point as `applyCompliance` says).
+    /// draw now is bounded from above by both the series resistance alone (ΔV / R) and the surface
+    /// kinetics alone (Butler–Volmer, 2 I₀ sinh(F ΔV / 2RT)); when the smaller bound exceeds the limit
+    /// the step runs current-limited instead, and returns to the set point as `applyCompliance` says.
     private func limitVoltageDriveBeforeStep() {
         guard case .constantVoltage(let set, let limit) = mode, case .voltage = imposed else { return }
-        let thermalVolts = 8.314462618 * 298.15 / 96485.33212
-        let chargeTransferOhms = thermalVolts / max(cell.exchangeCurrentAmps, 1e-15)
-        let estimate = (set - cell.electrodePotentialVolts) / (cell.totalResistanceOhms + chargeTransferOhms)
-        if abs(estimate) > limit {
-            imposed = .current(amps: estimate > 0 ? limit : -limit)
+        let f = 96485.33212 / (8.314462618 * 298.15)
+        let deltaVolts = set - cell.electrodePotentialVolts
+        let kinetic = 2 * cell.exchangeCurrentAmps * sinh(min(f * abs(deltaVolts) / 2, 700))
+        let ohmic = cell.totalResistanceOhms > 0 ? abs(deltaVolts) / cell.totalResistanceOhms : .infinity
+        if min(kinetic, ohmic) > limit {
+            imposed = .current(amps: deltaVolts > 0 ? limit : -limit)
             inCompliance = true
         }
     }

@@ -22,7 +22,7 @@ public enum Report {
     @discardableResult
     public static func render(inputs: ReportInputs, to pdfPath: String,
                               progress: (String) -> Void = { _ in },
-                              note: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> ReportSummary {
+                              note: (String) -> Void = { line in try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8)) }) throws -> ReportSummary {
         let start = Date()
         let (figs, skipped) = figures(inputs: inputs, progress: progress)
         for s in skipped { note("report: skipped page '\(s.page)': \(s.reason)") }
@@ -43,7 +43,7 @@ public enum Report {
     @discardableResult
     public static func render(datasetDirectory: String, to pdfPath: String? = nil, frameSource: ContrastFrameSource? = nil,
                               progress: (String) -> Void = { _ in },
-                              note: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) throws -> ReportSummary {
+                              note: (String) -> Void = { line in try? FileHandle.standardError.write(contentsOf: Data((line + "\n").utf8)) }) throws -> ReportSummary {
         progress("reading \(datasetDirectory)")
         let inputs = try ReportInputs.load(datasetDirectory: datasetDirectory, frameSource: frameSource)
         return try render(inputs: inputs, to: pdfPath ?? defaultOutputPath(datasetDirectory: datasetDirectory),

@@ -40,6 +40,9 @@ struct Analyse: ParsableCommand {
     @Option(name: .customLong("pixel-size"), help: "Pixel size in µm (overrides the input's metadata).")
     var pixelSize: Double?
 
+    @Flag(name: .customLong("label-particles"), help: "Also label every particle of frame 0 into labels.tif and list them in summary.json.")
+    var labelParticles = false
+
     func run() throws {
         var o = AnalysisOptions()
         o.frameIntervalSeconds = frameInterval
@@ -48,6 +51,7 @@ struct Analyse: ParsableCommand {
         o.sdcLagFrames = sdcLag
         o.binFrames = bin
         o.pixelSizeMicrometres = pixelSize
+        o.labelParticles = labelParticles
         do {
             if let fiducial { o.fiducial = try AnalysisOptions.parsePoint(fiducial, option: "--fiducial") }
             if let particleAt {
@@ -55,7 +59,7 @@ struct Analyse: ParsableCommand {
                 o.particleAt = (Int(p.x.rounded()), Int(p.y.rounded()))
             }
             let s = try DatasetAnalysis.run(input: input, options: o) { line in
-                FileHandle.standardError.write(Data((line + "\n").utf8))
+                Terminal.write(line + "\n")
             }
             print("analysed \(s.frameCount) frames in \(String(format: "%.2f", s.wallSeconds)) s → \(s.outputDirectory)")
             if let t = s.sdcDropTimeSeconds { print(String(format: "SDC std drop (front reaches the centre) at %.0f s", t)) }

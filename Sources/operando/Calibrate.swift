@@ -85,7 +85,7 @@ struct Calibrate: ParsableCommand {
             o.smoothness = smoothness
             o.diffusivityFitScale = diffusivityScale
             let s = try CalibrationRun.run(dataset: dataset, options: o) { line in
-                FileHandle.standardError.write(Data((line + "\n").utf8))
+                Terminal.write(line + "\n")
             }
             print(String(format: "S = %.4f ± %.2g, A = %.4f ± %.2g, e = %.5f (centre trace, %d frames)",
                          s.centre.scale, s.scaleStandardError, s.centre.gain, s.gainStandardError, s.centre.rmse, s.centre.points))

@@ -28,7 +28,7 @@ struct Export: ParsableCommand {
             throw ExitCode(2)
         }
         do {
-            let r = try OMETIFFExport.export(dataset: dataset, to: out) { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+            let r = try OMETIFFExport.export(dataset: dataset, to: out) { Terminal.write($0 + "\n") }
             print(String(format: "exported %d frames (%.1f MB%@) in %.2f s → %@", r.frames, Double(r.bytes) / 1e6,
                          r.bigTIFF ? ", BigTIFF" : "", r.seconds, r.path))
         } catch let e as DatasetError {

@@ -71,7 +71,7 @@ struct GPIOCommand: ParsableCommand {
         recorder.stop()
         input.release()
         withExtendedLifetime(opened) {}
-        FileHandle.standardError.write(Data("\(printed) edges; lost in the ring: \(recorder.overflowCount); dropped by the kernel (sequence gaps): \(recorder.kernelDroppedCount)\n".utf8))
+        Terminal.write("\(printed) edges; lost in the ring: \(recorder.overflowCount); dropped by the kernel (sequence gaps): \(recorder.kernelDroppedCount)\n")
         if let e = recorder.error { throw e }
     }
 }

@@ -20,7 +20,7 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         do {
             let summary = try Figures.Report.render(datasetDirectory: dataset, to: out,
-                                                    progress: { FileHandle.standardError.write(Data(("report: " + $0 + "\n").utf8)) })
+                                                    progress: { Terminal.write("report: " + $0 + "\n") })
             print(String(format: "report: %d pages in %.2f s → %@", summary.pages.count, summary.seconds, summary.path))
         } catch let e as FigureError {
             printError("\(e)")

@@ -142,11 +142,12 @@ func voltageHoldFromRestNeverExceedsItsCompliance(volts: Double) throws {
     try rig.potentiostat.apply(.constantVoltage(volts: volts, currentComplianceAmps: limit))
     var sawCompliance = false
     var lastCurrent = Double.infinity
-    for t in 1...240 {
+    for t in 1...900 {
         wait(rig, untilSeconds: Double(t))
         let s = try rig.potentiostat.read()
         #expect(abs(s.currentAmps) <= limit * (1 + 1e-9), "t = \(t) s: \(s.currentAmps) A over the \(limit) A compliance")
-        #expect(s.voltageVolts <= volts + 1e-6, "t = \(t) s: \(s.voltageVolts) V above the \(volts) V set point")
+        // Within an instrument's regulation (0.5 mV: the switch to the set point comes within 0.1 s).
+        #expect(s.voltageVolts <= volts + 5e-4, "t = \(t) s: \(s.voltageVolts) V above the \(volts) V set point")
         sawCompliance = sawCompliance || s.inCompliance
         lastCurrent = s.currentAmps
     }
