@@ -28,9 +28,11 @@ extension SimRig {
                              parameters: parameters, realtime: realtime)
         let led = try sim.chip.requestOutput(offset: SimGPIOChip.ledOffset, consumer: "operando", initialHigh: false)
         let trigger = try sim.chip.requestOutput(offset: SimGPIOChip.triggerOffset, consumer: "operando", initialHigh: false)
-        return (sim, RigHardware(backend: realtime ? "firmware-sim (wall clock)" : "firmware-sim (virtual clock)",
-                                 clock: sim.clock, led: led, trigger: trigger, camera: sim.camera, potentiostat: sim.potentiostat,
-                                 configuration: rig.json, warnings: warnings))
+        var hardware = RigHardware(backend: realtime ? "firmware-sim (wall clock)" : "firmware-sim (virtual clock)",
+                                   clock: sim.clock, led: led, trigger: trigger, camera: sim.camera, potentiostat: sim.potentiostat,
+                                   configuration: rig.json, warnings: warnings)
+        hardware.owners.append(sim)
+        return (sim, hardware)
     }
 
     /// The simulated rig of rig-file text (tests): `file` names it in messages.

@@ -17,6 +17,9 @@ public struct RigHardware {
     public var configuration: JSONValue
     /// Warnings found while opening the devices (recorded as events when the run starts).
     public var warnings: [String] = []
+    /// Objects the devices need alive for the run (the simulated rig whose chip the lines belong to,
+    /// a GPIO chip): the hardware holds them, so swapping one part for a real driver cannot free them.
+    public var owners: [AnyObject] = []
 
     public init(backend: String, clock: Clock, led: DigitalLine, trigger: DigitalLine, camera: Camera,
                 potentiostat: Potentiostat, configuration: JSONValue, warnings: [String] = []) {

@@ -28,6 +28,7 @@ enum RigFactory {
         var parts: [String] = []
         if let g = rig.gpio, rig.gpioBackend == .libgpiod {
             let chip = try GpiodChip(g.chip)
+            hw.owners.append(chip)
             hw.led = try chip.requestOutput(named: g.led, consumer: "operando", initialHigh: false, activeLow: g.activeLow)
             hw.trigger = try chip.requestOutput(named: g.trigger, consumer: "operando", initialHigh: false, activeLow: g.activeLow)
             parts.append("gpio libgpiod \(g.chip)")
