@@ -15,7 +15,7 @@ export OPERANDO_LIBGPIOD_V2 ?= $(LIBGPIOD2_DIR)/usr/lib/$(LIBGPIOD2_MULTIARCH)/l
 export OPERANDO_LIBGPIOD_VERSION ?= $(shell pkg-config --modversion libgpiod 2>/dev/null)
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps deps-libgpiod2 build test bench demo clean
+.PHONY: deps deps-libgpiod2 build test test-fast bench demo clean
 
 ## deps: install the Debian packages that are missing (idempotent; quiet when nothing is missing)
 deps:
@@ -59,6 +59,15 @@ build: deps
 test: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build
+
+## test-fast: the unit tier only (no whole simulated runs, calibrations, child processes, real-time or
+## browser tests); same optimised build as `make test`
+FAST_SKIP := --skip 'CalibrationTests\.' --skip 'EndToEndTests\.' --skip 'CameraDriverTests\.' --skip 'RigDriversTests\.' \
+             --skip 'ProcessSafetyTests' --skip 'TwinRunTests' --skip 'Example' --skip 'WallClock|wallClock|realClock|RealClock' \
+             --skip 'sigterm|killNine|Browser|browser|Fuzz|fuzz|LiveView'
+test-fast: deps
+	$(SWIFT) build $(TESTFLAGS) --build-tests
+	$(SWIFT) test $(TESTFLAGS) --skip-build $(FAST_SKIP)
 
 ## bench: release-build benchmarks; prints figures
 bench: deps

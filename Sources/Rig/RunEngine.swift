@@ -434,6 +434,8 @@ final class RunLoop {
         let bin = Int(r.frame) / engine.protocolFile.imaging.bin
         if binMeta[bin] == nil { binMeta[bin] = (Int(r.step), lastSample, 0) }
         if r.lineFailed {
+            // A software-triggered camera's trigger is a camera command: its failure is the camera's.
+            if let line = hardware.trigger as? SoftwareTriggerLine, let e = line.lastError { throw e }
             throw GPIOError.io(chip: "rig", line: "led/trigger", reason: "driving the line failed at frame \(r.frame)")
         }
         if r.skipped {
@@ -447,9 +449,10 @@ final class RunLoop {
         do {
             // On a virtual clock a timeout advances time: wait at most half the gap to the next frame
             // so a missing frame cannot push the timeline into skipped deadlines.
-            let timeout = hardware.clock.isVirtual
+            // A real camera's wait is real time, whatever the rig's clock: give it its own timeout.
+            let timeout = hardware.clock.isVirtual && camera.triggerMode != .software
                 ? max(1e-4, 0.5 * Double(timing.periodNanoseconds - timing.ledLeadNanoseconds - timing.exposureNanoseconds - timing.ledTailNanoseconds) / 1e9)
-                : (stopping ? 0.05 : 0.5)
+                : (stopping ? 0.05 : 1.0)
             frame = try camera.nextFrame(timeoutSeconds: timeout)
         } catch CameraError.timeout(let device, let s) {
             dropped += 1

@@ -5,6 +5,8 @@ public final class SoftwareTriggerLine: DigitalLine {
     public let name: String
     let camera: Camera
     let base: DigitalLine?
+    /// The camera's error from the last failed trigger (the engine reports it as the camera's fault).
+    public private(set) var lastError: Error?
 
     public init(camera: Camera, base: DigitalLine?) {
         self.camera = camera
@@ -16,6 +18,7 @@ public final class SoftwareTriggerLine: DigitalLine {
         try base?.set(high)
         guard high else { return }
         do { try camera.softwareTrigger() } catch {
+            lastError = error
             throw GPIOError.io(chip: "camera", line: name, reason: "\(error)")
         }
     }

@@ -72,7 +72,8 @@ struct Run: ParsableCommand {
             + "\(summary.skippedFrames) skipped, \(summary.droppedFrames) dropped, \(summary.lockstepViolations) lockstep violations\n"
             + (summary.selfTestP99Microseconds.map { String(format: "latency self-test p99: %.0f µs\n", $0) } ?? "")
             + "dataset: \(summary.directory)\n"
-        Terminal.write(line)
+        // The summary is the command's result: stdout (a closed stdout fails the write, it does not kill us).
+        print(line, terminator: "")
         if !summary.completed {
             printError("run ended early: \(summary.endReason) (safe state recorded in \(summary.directory)/events.jsonl)")
             throw ExitCode(summary.outcome.exitCode)
