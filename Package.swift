@@ -40,10 +40,15 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser"),
                                          // Only Run.swift's rig-file parsing still uses TOMLKit (moving to Rig's RigConfiguration).
                                          .product(name: "TOMLKit", package: "TOMLKit")]),
+        // Fuzz targets for every reader of user input, a deterministic mutation driver, and its CLI
+        // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
+        .target(name: "Fuzzing", dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "FirmwareSim"]),
+        .executableTarget(name: "Fuzz", dependencies: ["Fuzzing"]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures"]),
 
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"]),
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
