@@ -22,7 +22,34 @@ struct TOMLParser {
 
     // MARK: Errors and positions
 
-    func position(_ offset: Int) -> (Int, Int) { linePosition(offset, bytes: b, lineStarts: lineStarts) }
+    /// Line and column of a byte offset. Positions are asked for in increasing order as the parser
+    /// moves on, so the column is advanced from the last answer (a 4 MB one-line array stays linear).
+    func position(_ offset: Int) -> (Int, Int) {
+        let c = cache
+        if offset >= c.offset, c.line >= 1 {
+            let nextLine = c.line < lineStarts.count ? lineStarts[c.line] : b.count + 1
+            if offset < nextLine {
+                var column = c.column
+                var k = c.offset
+                while k < offset { if b[k] & 0xC0 != 0x80 { column += 1 }; k += 1 }
+                c.offset = offset
+                c.column = column
+                return (c.line, column)
+            }
+        }
+        let (l, col) = linePosition(offset, bytes: b, lineStarts: lineStarts)
+        c.offset = offset
+        c.line = l
+        c.column = col
+        return (l, col)
+    }
+
+    final class PositionCache {
+        var offset = 0
+        var line = 0
+        var column = 1
+    }
+    let cache = PositionCache()
 
     func lineText(_ line: Int) -> String {
         let start = lineStarts[line - 1]
@@ -136,6 +163,9 @@ struct TOMLParser {
                 name = String(decoding: b[start..<i], as: UTF8.self)
             }
             parts.append(KeyPart(name: name, offset: start))
+            if parts.count > ConfigFile.maximumNesting {
+                throw fail("a dotted key with more than \(ConfigFile.maximumNesting) parts", at: parts[0].offset)
+            }
             skipSpaces()
             if peek() == 0x2E { i += 1; continue }
             return parts

@@ -113,6 +113,17 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
+    /// The message's first words after its location and quoted text, with digits dropped: errors of
+    /// one kind share a signature, so a new signature marks a new path through the reader.
+    static func signature(_ message: String) -> String {
+        var rest = Substring(message)
+        if let q = rest.range(of: "\": ", options: .backwards) { rest = rest[q.upperBound...] }
+        else if let c = rest.range(of: ": ") { rest = rest[c.upperBound...] }
+        let words = rest.split(separator: " ").filter { !$0.contains("\"") && !$0.contains("'") }.prefix(4)
+            .map { $0.filter { !$0.isNumber } }
+        return words.joined(separator: " ")
+    }
+
     /// A message must be one line, free of control characters and bounded in length.
     private func check(_ message: String, kind: String) throws -> String {
         if message.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
@@ -122,7 +133,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             throw FuzzFinding(kind: "message", detail: "\(message.count)-character message: \(ConfigError.displayText(message, limit: 200))")
         }
         if message.isEmpty { throw FuzzFinding(kind: "message", detail: "empty message") }
-        return kind
+        return kind + ": " + Self.signature(message)
     }
 }
 

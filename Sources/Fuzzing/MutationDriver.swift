@@ -11,13 +11,15 @@ public struct MutationDriver {
         public var target: String
         public var executions = 0
         public var outcomes: [String: Int] = [:]
+        /// Distinct outcome signatures seen (outcome class and the first words of the message).
+        public var signatures: Set<String> = []
         public var findings: [String] = []
         public var slowestSeconds = 0.0
         public var corpusSize = 0
         public var wallSeconds = 0.0
         public var description: String {
             let classes = outcomes.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-            return "\(target): \(executions) executions in \(String(format: "%.1f", wallSeconds)) s, corpus \(corpusSize), slowest \(String(format: "%.3f", slowestSeconds)) s, findings \(findings.count); outcomes: \(classes)"
+            return "\(target): \(executions) executions in \(String(format: "%.1f", wallSeconds)) s, corpus \(corpusSize), \(signatures.count) distinct outcomes, slowest \(String(format: "%.3f", slowestSeconds)) s, findings \(findings.count); outcomes: \(classes)"
         }
     }
 
@@ -31,7 +33,13 @@ public struct MutationDriver {
     private var corpus: [[UInt8]]
     private var seenOutcomes: Set<String> = []
     /// Where the input being executed is written first, so a trap leaves it behind (nil: nowhere).
-    public var currentInputPath: String?
+    public var currentInputPath: String? {
+        didSet {
+            if currentFD >= 0 { close(currentFD); currentFD = -1 }
+            if let p = currentInputPath { currentFD = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0o644) }
+        }
+    }
+    private var currentFD: Int32 = -1
 
     public init(target: FuzzTarget, seed: UInt64, corpus: [[UInt8]]) {
         self.target = target
@@ -59,12 +67,9 @@ public struct MutationDriver {
     }
 
     mutating func execute(_ input: [UInt8], into report: inout Report) {
-        if let path = currentInputPath {
-            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            if fd >= 0 {
-                _ = input.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-                close(fd)
-            }
+        if currentFD >= 0 {
+            _ = ftruncate(currentFD, 0)
+            _ = input.withUnsafeBytes { pwrite(currentFD, $0.baseAddress, $0.count, 0) }
         }
         let t0 = Date()
         let outcome: String
@@ -78,14 +83,19 @@ public struct MutationDriver {
             report.findings.append("slow: \(String(format: "%.2f", dt)) s — input: \(ConfigError.displayText(String(decoding: input, as: UTF8.self), limit: 300))")
         }
         report.executions += 1
-        report.outcomes[outcome, default: 0] += 1
+        let family = String(outcome.prefix { $0 != ":" })
+        report.outcomes[family, default: 0] += 1
+        report.signatures.insert(outcome)
         // Keep inputs that reached an outcome class not seen before (and a few others, for variety).
-        if seenOutcomes.insert(outcome).inserted || (corpus.count < 256 && rng.next() % 64 == 0) {
+        if (seenOutcomes.insert(outcome).inserted && corpus.count < 4096) || (corpus.count < 256 && rng.next() % 64 == 0) {
             corpus.append(input)
         }
     }
 
-    static let interestingBytes: [UInt8] = Array("[]{}=\"'.,#\\\n\t0123456789eE+-_:x ".utf8) + [0, 0x7F, 0x80, 0xC3, 0xFF, 0x0D, 0x1B]
+    static let interestingBytes: [UInt8] = Array("[]{}=\"'.,#\\\n\t0123456789eE+-_:x ".utf8)
+    /// Bytes that make the text invalid (NUL, control characters, broken UTF-8): used rarely, since
+    /// the reader refuses such a file before parsing it.
+    static let invalidBytes: [UInt8] = [0, 0x7F, 0x80, 0xC3, 0xFF, 0x0D, 0x1B, 0x07]
 
     static let tokens: [String] = [
         "[", "]", "[[", "]]", "[.a]", "[=]", "[[;teps]]", "{", "}", "=", "\"", "'", "\"\"\"", "'''", "\\u0000", "\\U0010FFFF", "\\",
@@ -100,24 +110,36 @@ public struct MutationDriver {
         "Charge at ", "Discharge at ", "Hold at ", "Rest", " for ", " until ", " or ", "C/3", "1C", "C/0", "0.5 mA", "70 mA/g",
         "4.3 V", "4.3 mV", "1 mV/h", "0 mV/h", "150 mAh/g", "20 minutes", "1e19 seconds", "µA", "μA", "ellipse:1e300x1e300um",
         "circle:1000um", "polygon:/dev/null", "[1, 2, 3]", "[[1], [2]]", "{a = 1}", String(repeating: "[", count: 100),
-        String(repeating: "x", count: 5000),
+        String(repeating: "x", count: 5000), String(repeating: ".a", count: 5000), String(repeating: "[", count: 5000),
+        String(repeating: "{a=", count: 2000), String(repeating: "\"a\",", count: 5000),
     ]
 
     mutating func mutate(_ base: [UInt8]) -> [UInt8] {
         var b = base
-        let rounds = 1 + Int(rng.next() % 6)
+        // Mostly one or two mutations, sometimes a burst: deep inputs stay mostly valid.
+        let rounds = rng.next() % 8 == 0 ? 3 + Int(rng.next() % 6) : 1 + Int(rng.next() % 2)
         for _ in 0..<rounds {
             switch rng.next() % 10 {
             case 0 where !b.isEmpty:       // flip a bit
                 let i = Int(rng.next() % UInt64(b.count))
-                b[i] ^= UInt8(1 << (rng.next() % 8))
+                b[i] ^= UInt8(1 << (rng.next() % 7))
             case 1 where !b.isEmpty:       // an interesting byte
                 let i = Int(rng.next() % UInt64(b.count))
-                b[i] = Self.interestingBytes[Int(rng.next() % UInt64(Self.interestingBytes.count))]
+                b[i] = rng.next() % 16 == 0 ? Self.invalidBytes[Int(rng.next() % UInt64(Self.invalidBytes.count))]
+                    : Self.interestingBytes[Int(rng.next() % UInt64(Self.interestingBytes.count))]
             case 2, 3:                     // insert a token
                 let t = Array(Self.tokens[Int(rng.next() % UInt64(Self.tokens.count))].utf8)
                 let i = b.isEmpty ? 0 : Int(rng.next() % UInt64(b.count + 1))
                 b.insert(contentsOf: t, at: i)
+            case 4 where b.count > 1 && rng.next() % 4 == 0:   // repeat a short range many times (quadratic paths)
+                let i = Int(rng.next() % UInt64(b.count))
+                let n = 1 + Int(rng.next() % UInt64(min(8, b.count - i)))
+                let times = 100 + Int(rng.next() % 20_000)
+                let piece = Array(b[i..<(i + n)])
+                var rep: [UInt8] = []
+                rep.reserveCapacity(piece.count * times)
+                for _ in 0..<times { rep += piece }
+                b.insert(contentsOf: rep, at: i)
             case 4 where b.count > 1:      // delete a range
                 let i = Int(rng.next() % UInt64(b.count))
                 let n = 1 + Int(rng.next() % UInt64(min(32, b.count - i)))
@@ -141,7 +163,8 @@ public struct MutationDriver {
             case 8 where !b.isEmpty:       // insert random bytes
                 let i = Int(rng.next() % UInt64(b.count + 1))
                 let n = 1 + Int(rng.next() % 8)
-                b.insert(contentsOf: (0..<n).map { _ in UInt8(truncatingIfNeeded: rng.next()) }, at: i)
+                let wide = rng.next() % 8 == 0
+                b.insert(contentsOf: (0..<n).map { _ in wide ? UInt8(truncatingIfNeeded: rng.next()) : UInt8(0x20 + rng.next() % 95) }, at: i)
             default:                       // swap two lines
                 let lines = b.split(separator: 0x0A, omittingEmptySubsequences: false)
                 if lines.count > 2 {

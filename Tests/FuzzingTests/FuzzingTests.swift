@@ -36,6 +36,6 @@ private let corpusDirectory = URL(fileURLWithPath: #filePath).deletingLastPathCo
     }
     // Inputs that aborted TOMLKit end in an error class, not a trap.
     for text in ["[", "[.a]", "[=]", "[[;teps]]"] {
-        #expect(try FuzzTarget.protocolFile.run(Array(text.utf8)) == "toml-syntax")
+        #expect(try FuzzTarget.protocolFile.run(Array(text.utf8)).hasPrefix("toml-syntax"))
     }
 }
