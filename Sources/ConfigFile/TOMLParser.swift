@@ -204,13 +204,17 @@ struct TOMLParser {
         let last = parts[parts.count - 1]
         let (kl, kc) = position(last.offset)
         if isArray {
-            if let existing = table.entries[last.name] {
-                guard table.tableArrayKeys.contains(last.name), case .array = existing.value else {
-                    throw fail("[[\(displayPath(parts))]]: \(displayPath(parts)) was already defined as \(describe(existing)) on line \(existing.line)", at: last.offset)
+            if table.entries[last.name] != nil {
+                // Take the array out of the table so that appending does not copy it: no other
+                // reference may be alive here (10,000 `[[steps]]` stay linear).
+                guard table.tableArrayKeys.contains(last.name), var node = table.entries.removeValue(forKey: last.name),
+                      case .array = node.value else {
+                    let existing = table.entries[last.name]
+                    throw fail("[[\(displayPath(parts))]]: \(displayPath(parts)) was already defined as \(existing.map(describe) ?? "a value") on line \(existing?.line ?? 0)", at: last.offset)
                 }
-                // Take the array out of the table so appending does not copy it (10,000 steps stay linear).
-                let (firstLine, firstColumn) = (existing.line, existing.column)
-                guard var node = table.entries.removeValue(forKey: last.name), case .array(var list) = node.value else { return }
+                let (firstLine, firstColumn) = (node.line, node.column)
+                var list: [ConfigNode] = []
+                if case .array(let l) = node.value { list = l }
                 node.value = .bool(false)
                 let t = ConfigTable(file: file, path: "\(table.keyPath(last.name))[\(list.count)]", line: line, column: column, origin: .arrayElement)
                 list.append(ConfigNode(value: .table(t), line: line, column: column))
