@@ -15,7 +15,7 @@ export OPERANDO_LIBGPIOD_V2 ?= $(LIBGPIOD2_DIR)/usr/lib/$(LIBGPIOD2_MULTIARCH)/l
 export OPERANDO_LIBGPIOD_VERSION ?= $(shell pkg-config --modversion libgpiod 2>/dev/null)
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps deps-libgpiod2 build test test-fast bench demo clean
+.PHONY: deps deps-libgpiod2 build test test-fast bench demo clean fuzz fuzz-libfuzzer
 
 ## deps: install the Debian packages that are missing (idempotent; quiet when nothing is missing)
 deps:
@@ -80,3 +80,20 @@ demo: build
 
 clean:
 	rm -rf .build reports/demo .deps
+
+## fuzz: deterministic mutation campaign on every reader of user input (FUZZ_SECONDS per target, FUZZ_SEED)
+FUZZ_SECONDS ?= 60
+FUZZ_SEED ?= 1
+fuzz:
+	$(SWIFT) build $(RELEASE) --product Fuzz
+	$$($(SWIFT) build $(RELEASE) --show-bin-path)/Fuzz --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) --corpus fuzz/corpus
+
+## fuzz-libfuzzer: coverage-guided libFuzzer (with AddressSanitizer) on FUZZ_TARGET (protocol, toml, step, params, sim)
+FUZZ_TARGET ?= protocol
+LIBFUZZER_FLAGS := -Xswiftc -DLIBFUZZER -Xswiftc -sanitize=address \
+  -Xswiftc -sanitize-coverage=edge,inline-8bit-counters,pc-table,trace-cmp \
+  -Xlinker $$(dirname $$(dirname $$(readlink -f $$(command -v swiftc))))/lib/clang/*/lib/linux/libclang_rt.fuzzer_no_main-x86_64.a -Xlinker -lstdc++
+fuzz-libfuzzer:
+	$(SWIFT) build -c debug --scratch-path .build-libfuzzer --product Fuzz $(LIBFUZZER_FLAGS)
+	mkdir -p .build-libfuzzer/corpus-$(FUZZ_TARGET) && cp -n fuzz/corpus/$(FUZZ_TARGET)/* .build-libfuzzer/corpus-$(FUZZ_TARGET)/ || true
+	FUZZ_TARGET=$(FUZZ_TARGET) .build-libfuzzer/debug/Fuzz .build-libfuzzer/corpus-$(FUZZ_TARGET) -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=.build-libfuzzer/

@@ -69,10 +69,15 @@ let package = Package(
         .executableTarget(name: "operando",
                           dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Fuzz targets for every reader of user input, a deterministic mutation driver, and its CLI
+        // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
+        .target(name: "Fuzzing", dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "FirmwareSim"]),
+        .executableTarget(name: "Fuzz", dependencies: ["Fuzzing"]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures"]),
 
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
+        .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"]),
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Imaging"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),

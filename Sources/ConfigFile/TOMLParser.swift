@@ -22,7 +22,34 @@ struct TOMLParser {
 
     // MARK: Errors and positions
 
-    func position(_ offset: Int) -> (Int, Int) { linePosition(offset, bytes: b, lineStarts: lineStarts) }
+    /// Line and column of a byte offset. Positions are asked for in increasing order as the parser
+    /// moves on, so the column is advanced from the last answer (a 4 MB one-line array stays linear).
+    func position(_ offset: Int) -> (Int, Int) {
+        let c = cache
+        if offset >= c.offset, c.line >= 1 {
+            let nextLine = c.line < lineStarts.count ? lineStarts[c.line] : b.count + 1
+            if offset < nextLine {
+                var column = c.column
+                var k = c.offset
+                while k < offset { if b[k] & 0xC0 != 0x80 { column += 1 }; k += 1 }
+                c.offset = offset
+                c.column = column
+                return (c.line, column)
+            }
+        }
+        let (l, col) = linePosition(offset, bytes: b, lineStarts: lineStarts)
+        c.offset = offset
+        c.line = l
+        c.column = col
+        return (l, col)
+    }
+
+    final class PositionCache {
+        var offset = 0
+        var line = 0
+        var column = 1
+    }
+    let cache = PositionCache()
 
     func lineText(_ line: Int) -> String {
         let start = lineStarts[line - 1]
@@ -136,6 +163,9 @@ struct TOMLParser {
                 name = String(decoding: b[start..<i], as: UTF8.self)
             }
             parts.append(KeyPart(name: name, offset: start))
+            if parts.count > ConfigFile.maximumNesting {
+                throw fail("a dotted key with more than \(ConfigFile.maximumNesting) parts", at: parts[0].offset)
+            }
             skipSpaces()
             if peek() == 0x2E { i += 1; continue }
             return parts
@@ -174,13 +204,17 @@ struct TOMLParser {
         let last = parts[parts.count - 1]
         let (kl, kc) = position(last.offset)
         if isArray {
-            if let existing = table.entries[last.name] {
-                guard table.tableArrayKeys.contains(last.name), case .array = existing.value else {
-                    throw fail("[[\(displayPath(parts))]]: \(displayPath(parts)) was already defined as \(describe(existing)) on line \(existing.line)", at: last.offset)
+            if table.entries[last.name] != nil {
+                // Take the array out of the table so that appending does not copy it: no other
+                // reference may be alive here (10,000 `[[steps]]` stay linear).
+                guard table.tableArrayKeys.contains(last.name), var node = table.entries.removeValue(forKey: last.name),
+                      case .array = node.value else {
+                    let existing = table.entries[last.name]
+                    throw fail("[[\(displayPath(parts))]]: \(displayPath(parts)) was already defined as \(existing.map(describe) ?? "a value") on line \(existing?.line ?? 0)", at: last.offset)
                 }
-                // Take the array out of the table so appending does not copy it (10,000 steps stay linear).
-                let (firstLine, firstColumn) = (existing.line, existing.column)
-                guard var node = table.entries.removeValue(forKey: last.name), case .array(var list) = node.value else { return }
+                let (firstLine, firstColumn) = (node.line, node.column)
+                var list: [ConfigNode] = []
+                if case .array(let l) = node.value { list = l }
                 node.value = .bool(false)
                 let t = ConfigTable(file: file, path: "\(table.keyPath(last.name))[\(list.count)]", line: line, column: column, origin: .arrayElement)
                 list.append(ConfigNode(value: .table(t), line: line, column: column))

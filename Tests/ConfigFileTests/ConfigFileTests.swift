@@ -227,3 +227,21 @@ let brokenTOML: [(String, Int)] = [
     #expect(steps[9_999].line == 19_999)
     #expect(Date().timeIntervalSince(start) < 5)
 }
+
+/// Found while fuzzing: 200,000-part dotted keys and headers were quadratic (the path of every
+/// intermediate table was rebuilt) and a 3 MB one-line array recounted its column for every value.
+@Test func deepKeysAndWideLinesStayLinear() throws {
+    for text in ["a" + String(repeating: ".a", count: 200_000) + " = 1\n",
+                 "[" + Array(repeating: "a", count: 200_000).joined(separator: ".") + "]\n"] {
+        let start = Date()
+        do { _ = try parse(text); Issue.record("accepted") } catch let e as ConfigError {
+            #expect(e.problem.contains("more than 64 parts"), "\(e)")
+        }
+        #expect(Date().timeIntervalSince(start) < 5)
+    }
+    let wide = "x = [" + String(repeating: "1,", count: 300_000) + "1]\n"
+    let start = Date()
+    let f = try parse(wide)
+    #expect(try f.root.array("x", maxCount: 1_000_000)?.count == 300_001)
+    #expect(Date().timeIntervalSince(start) < 10)
+}

@@ -134,3 +134,30 @@ import Testing
     #expect(faults.faults.count == 2)
     #expect(throws: SimConfigurationError.self) { try SimConfiguration.load(rigFile: "/nonexistent/rig.toml") }
 }
+
+// Issue 11: large but finite numbers trapped on Double→Int conversion, or looped at one instant.
+@Test func simValuesAtTheEdgesAreRefusedNamingLineAndKey() {
+    let bad: [(String, String, String)] = [
+        ("sample_interval_s = 1e10", "sample_interval_s", "from 0.001 s to 3600 s"),
+        ("sample_interval_s = 1e-12", "sample_interval_s", "from 0.001 s to 3600 s"),
+        ("drift_nm_per_min = 1e300", "drift_nm_per_min", "up to 10000 nm/min"),
+        ("faults = [{ kind = \"camera_drop\", at_s = 1e10 }]", "faults[0].at_s", "up to 32000000 s"),
+        ("faults = [{ kind = \"camera_drop\", count = 1e300 }]", "faults[0].count", "whole number"),
+        ("particle = \"circle:1000um\"", "particle", "up to 50 µm"),
+        ("particle = \"ellipse:1e300x1e300um\"", "particle", "up to 50 µm"),
+        ("particle_size_um = 1e300", "particle_size_um", "up to 100 µm"),
+        ("[", "(file)", "not valid TOML"),
+    ]
+    for (line, key, fragment) in bad {
+        do {
+            _ = try SimConfiguration.parse(rigFileText: "backend = \"sim\"\n[sim]\n\(line)\n", file: "r.toml")
+            Issue.record("\(line) was accepted")
+        } catch let e as SimConfigurationError {
+            #expect(e.key == key, "\(line): \(e)")
+            #expect(e.line == 3, "\(line): \(e)")
+            #expect(e.description.contains(fragment), "\(line): \(e)")
+        } catch { Issue.record("\(line): wrong error \(error)") }
+    }
+    // The rig file's other tables are the rig loader's: [sim] alone is checked for unread keys.
+    #expect((try? SimConfiguration.parse(rigFileText: "backend = \"sim\"\n[camera]\nx = 1\n[sim]\nseed = 3\n", file: "r.toml"))?.seed == 3)
+}

@@ -98,3 +98,42 @@ func badParticleSpecs(spec: String, fragment: String) {
         #expect("\(error)".contains("crosses itself"), "\(error)")
     }
 }
+
+// Issue 11: huge particles, huge polygons and tiny elements are clear errors, not hangs or 13 GB asks.
+@Test func particlesAndMeshesAreBounded() throws {
+    for spec in ["ellipse:1e300x1e300um", "circle:1000um", "hexagon:60um"] {
+        #expect(throws: GeometryError.self, "\(spec)") { try ParticleShape.parse(spec) }
+    }
+    // μm (U+03BC) reads like µm (U+00B5).
+    #expect(try ParticleShape.parse("circle:2.5μm").boundary == ParticleShape.parse("circle:2.5µm").boundary)
+    #expect(ParticleShape.lengthMicrometres("600nm") == 0.6 && ParticleShape.lengthMicrometres("0.6um") == 0.6)
+    #expect(ParticleShape.lengthMicrometres("-2") == nil)
+    // A 200,000-vertex polygon is refused quickly (the self-intersection check is quadratic).
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operando-test-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var csv = "x_um,y_um\n"
+    for k in 0..<200_000 {
+        let t = 2 * Double.pi * Double(k) / 200_000
+        csv += "\(cos(t)),\(sin(t))\n"
+    }
+    let path = dir.appendingPathComponent("big.csv").path
+    try csv.write(toFile: path, atomically: true, encoding: .utf8)
+    let start = Date()
+    do { _ = try ParticleShape.parse("polygon:\(path)"); Issue.record("accepted") } catch let e as GeometryError {
+        #expect(e.problem.contains("more than 10000 vertices"), "\(e)")
+    }
+    #expect(Date().timeIntervalSince(start) < 20)
+    // A tiny element size is refused before meshing.
+    var options = SimulationOptions()
+    options.elementSizeMicrometres = 1e-4
+    do {
+        _ = try ParticleSimulation(parameters: .nmc87, shape: .circle(diameter: 2.5), options: options)
+        Issue.record("a mesh of ~10^9 nodes was started")
+    } catch let e as SolverError {
+        #expect("\(e)".contains("at most 200000"), "\(e)")
+    }
+    options = SimulationOptions()
+    options.outputIntervalSeconds = 1e-9
+    #expect(throws: SolverError.self) { try ParticleSimulation(parameters: .nmc87, shape: .circle(diameter: 2.5), options: options) }
+}
