@@ -43,7 +43,7 @@ public final class AppendFile {
     }
 
     /// Writes `data`.
-    public func write(_ data: Data) throws {
+    public func write(contentsOf data: Data) throws {
         try data.withUnsafeBytes { try write($0) }
     }
 
@@ -74,7 +74,7 @@ public enum DurableFile {
         unlink(tmp)
         do {
             let f = try AppendFile(path: tmp)
-            try f.write(data)
+            try f.write(contentsOf: data)
             try f.close()
         } catch {
             unlink(tmp)

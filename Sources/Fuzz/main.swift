@@ -18,7 +18,7 @@ exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
     let target = FuzzTarget(rawValue: ProcessInfo.processInfo.environment["FUZZ_TARGET"] ?? "protocol") ?? .protocolFile
     do { _ = try target.run(bytes) } catch {
         // A broken invariant is a finding: trap so libFuzzer saves the input.
-        FileHandle.standardError.write(Data("FINDING \(error)\n".utf8))
+        try? FileHandle.standardError.write(contentsOf: Data("FINDING \(error)\n".utf8))
         abort()
     }
     return 0

@@ -71,28 +71,9 @@ public struct TemporalBinner: Sendable {
 
     /// Adds a float exposure; NaN pixels do not count (a partly corrupt frame still contributes).
     public mutating func add(_ frame: BinnedFrame, sequenceNumber: Int) -> [TimedFrame] {
-        add(width: frame.width, height: frame.height, sequenceNumber: sequenceNumber) { i in frame.pixels[i] }
-    }
-
-    private mutating func add(width: Int, height: Int, sequenceNumber: Int, value: (Int) -> Float) -> [TimedFrame] {
-        guard sequenceNumber > lastSequence else { return [] }
-        if let size, size != (width, height) { return [] }
-        lastSequence = sequenceNumber
-        var done: [TimedFrame] = []
-        let bin = sequenceNumber / framesPerBin
-        if size == nil {
-            size = (width, height)
-            sum = [Double](repeating: 0, count: width * height)
-            count = [UInt16](repeating: 0, count: width * height)
-        }
-        if let current = currentBin, bin != current {
-            done.append(emit(current))
-            for empty in (current + 1)..<bin { done.append(emptyBin(empty)) }
-        }
-        currentBin = bin
-        exposures += 1
-        for i in 0..<(width * height) {
-            let v = value(i)
+        guard let done = prepare(width: frame.width, height: frame.height, sequenceNumber: sequenceNumber) else { return [] }
+        for i in 0..<min(frame.pixels.count, sum.count) {
+            let v = frame.pixels[i]
             if v.isFinite { sum[i] += Double(v); count[i] += 1 }
         }
         return done

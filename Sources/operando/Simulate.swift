@@ -142,7 +142,7 @@ struct Simulate: ParsableCommand {
         print(String(format: "final: t = %.1f s, θ centre %.4f, mean %.4f, min %.4f, max %.4f, V %.4f",
                      last.timeSeconds, last.thetaCentre, last.thetaMean, last.thetaMin, last.thetaMax, last.voltageVolts))
         if result.massBalanceWorstRelativeError > 1e-6 {
-            FileHandle.standardError.write("WARNING: MASS BALANCE OFF: worst relative error \(result.massBalanceWorstRelativeError) > 1e-6\n".data(using: .utf8)!)
+            Terminal.write("WARNING: MASS BALANCE OFF: worst relative error \(result.massBalanceWorstRelativeError) > 1e-6\n")
         } else {
             print(String(format: "mass balance: worst relative error %.2e", result.massBalanceWorstRelativeError))
         }
