@@ -1,25 +1,11 @@
 import Foundation
 
-/// Writes a simulation's `trace.csv`, `profiles.csv` and `summary.json` (docs/interfaces.md).
-public enum SimulationOutput {
-    /// Writes the three files into `directory` (created if missing) and returns their paths.
-    @discardableResult
-    public static func write(_ r: SimulationResult, inputs: [String: String], to directory: String) throws -> [String] {
-        let fm = FileManager.default
-        do {
-            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw SolverError.invalidInput("--out \(directory): cannot create the directory (\(error.localizedDescription))")
-        }
-        func g(_ x: Double) -> String { String(format: "%.9g", x) }
-        var trace = "time_s,theta_centre,theta_mean,theta_min,theta_max,voltage_V,current_A\n"
-        for row in r.trace {
-            trace += "\(g(row.timeSeconds)),\(g(row.thetaCentre)),\(g(row.thetaMean)),\(g(row.thetaMin)),\(g(row.thetaMax)),\(g(row.voltageVolts)),\(g(row.currentAmps))\n"
-        }
-        var profiles = "time_s,position_um,theta\n"
-        for p in r.profiles {
-            for (x, t) in zip(p.positionsMicrometres, p.theta) { profiles += "\(g(p.timeSeconds)),\(g(x)),\(g(t))\n" }
-        }
+/// What a simulation reports about itself (`operando simulate`'s summary.json; the files themselves are
+/// written by Dataset's `SimulationFiles`, the one owner of trace.csv and profiles.csv).
+extension SimulationResult {
+    /// The summary object: inputs, mesh, solver, mass balance, steps and the final state.
+    public func summaryObject(inputs: [String: String]) -> [String: Any] {
+        let r = self
         let balanceOK = r.massBalanceWorstRelativeError <= 1e-6
         var summary: [String: Any] = [
             "inputs": inputs,
@@ -49,15 +35,6 @@ public enum SimulationOutput {
             } ?? [:],
         ]
         if let ratio = r.boundaryFluxMaxMinRatio { summary["boundary_flux_max_min_ratio"] = ratio }
-        let json = try JSONSerialization.data(withJSONObject: summary, options: [.prettyPrinted, .sortedKeys])
-        let paths = ["trace.csv", "profiles.csv", "summary.json"].map { (directory as NSString).appendingPathComponent($0) }
-        do {
-            try trace.write(toFile: paths[0], atomically: true, encoding: .utf8)
-            try profiles.write(toFile: paths[1], atomically: true, encoding: .utf8)
-            try json.write(to: URL(fileURLWithPath: paths[2]))
-        } catch {
-            throw SolverError.invalidInput("--out \(directory): cannot write (\(error.localizedDescription))")
-        }
-        return paths
+        return summary
     }
 }

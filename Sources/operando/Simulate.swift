@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dataset
 import ConfigFile
 import Electrochemistry
 import Foundation
@@ -131,7 +132,14 @@ struct Simulate: ParsableCommand {
         ]
         if let d = options.diffusivityConstantCm2PerS { inputs["diffusivity_constant_cm2_per_s"] = "\(d)" }
         if let m = cell.activeMassMilligrams { inputs["cell_active_mass_mg"] = "\(m)" }
-        try SimulationOutput.write(result, inputs: inputs, to: out)
+        try SimulationFiles.write(
+            trace: result.trace.map { ModelTraceRecord(timeSeconds: $0.timeSeconds, thetaCentre: $0.thetaCentre, thetaMean: $0.thetaMean,
+                                                       thetaMin: $0.thetaMin, thetaMax: $0.thetaMax, voltageVolts: $0.voltageVolts,
+                                                       currentAmps: $0.currentAmps) },
+            profiles: result.profiles.flatMap { p in
+                zip(p.positionsMicrometres, p.theta).map { ModelProfileRecord(timeSeconds: p.timeSeconds, positionMicrometres: $0, theta: $1) }
+            },
+            summary: JSONValue(result.summaryObject(inputs: inputs)), to: out)
         let last = result.trace.last!
         print(String(format: "%d nodes, %d steps (%d rejected), %d Newton iterations, %.3f s wall",
                      result.nodes, result.timeSteps, result.rejectedSteps, result.newtonIterations, result.wallSeconds))
