@@ -16,6 +16,16 @@ func time<T>(_ body: () throws -> T) rethrows -> (T, Double) {
 func line(_ s: String) { FileHandle.standardOutput.write((s + "\n").data(using: .utf8)!) }
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
+// `Benchmarks profile-c3`: the C/3 case once, nothing else — the workload for callgrind.
+if CommandLine.arguments.dropFirst().first == "profile-c3" {
+    var options = SimulationOptions()
+    options.kinetics = .flux
+    let r = try ParticleSimulation(parameters: .nmc87, shape: .ellipse(width: 3.04, height: 2.04), options: options)
+        .run(steps: [try StepParser.parse("Charge at C/3 for 60 minutes")])
+    line("nodes \(r.nodes) steps \(r.timeSteps) newton \(r.newtonIterations)")
+    exit(0)
+}
+
 line("== ParticleModel: default particle (ellipse 3.04 × 2.04 µm, default mesh), release build ==")
 line(pad("case", 40) + " nodes  steps  rejected  newton   wall_s  target")
 let cases: [(String, [String], SurfaceKinetics?, Double?)] = [
