@@ -70,6 +70,15 @@ final class ParticleSolver {
     private var surfaceFluxDTheta: [Double]
     private var surfaceFluxDPotential: [Double]
     private var oldTheta: [Double]
+    // Symmetric factorisation (nil if the stiffness pattern could not be ordered) and its state:
+    // Φ' and the φ border frozen at the factorisation (the chord iterations reuse them).
+    private let ldl: SparseLDL?
+    private var usesSymmetricFactor = false
+    private var shift: [Double]
+    private var frozenSlope: [Double]
+    private var borderColumn: [Double]
+    private var borderRow: [Double]
+    private var schur = 1.0
     private var delta: [Double]
     /// Per column j, the end of K's slots (K's entries of a column precede its φ-row slot).
     let stiffnessEnd: [Int]
@@ -169,6 +178,11 @@ final class ParticleSolver {
         surfaceFluxDPotential = [Double](repeating: 0, count: n)
         oldTheta = [Double](repeating: theta0, count: n)
         delta = [Double](repeating: 0, count: n + 1)
+        ldl = try? SparseLDL(n: n, columnStarts: colStarts, columnEnds: kEnd, rowIndices: rows)
+        shift = [Double](repeating: 0, count: n)
+        frozenSlope = [Double](repeating: 1, count: n)
+        borderColumn = [Double](repeating: 0, count: n)
+        borderRow = [Double](repeating: 0, count: n)
     }
 
     /// Butler–Volmer outward θ-flux (µm/s) at a boundary node and its derivatives.
@@ -323,6 +337,46 @@ final class ParticleSolver {
                 res[nn] = isTotalFlux ? fluxSum - targetFlux : 0
                 // Jacobian M/dt + K·diag(Φ') (+ the φ row and column): refilled only to refactorise.
                 if refactor {
+                    // Symmetric path first (see SparseLDL): J_θθ = (K + diag(a/Φ')) · diag(Φ') with
+                    // a = M/dt + L·∂j/∂θ; the φ row and column are eliminated by a Schur complement.
+                    usesSymmetricFactor = false
+                    if let ldl {
+                        var positive = true
+                        shift.withUnsafeMutableBufferPointer { sh in
+                            frozenSlope.withUnsafeMutableBufferPointer { fs in
+                                for j in 0..<nn {
+                                    let dj = dph[j]
+                                    if !(dj > 0) { positive = false }
+                                    fs[j] = dj
+                                    sh[j] = (mass[j] / dt + bw[j] * sfT[j]) / dj
+                                }
+                            }
+                        }
+                        if positive, shift.withUnsafeBufferPointer({ sh in
+                            diagonalSlot.withUnsafeBufferPointer { ds in
+                                ldl.factor(values: kv, diagonalSlot: ds, diagonal: sh)
+                            }
+                        }) {
+                            usesSymmetricFactor = true
+                            schur = 1
+                            if isTotalFlux {
+                                borderColumn.withUnsafeMutableBufferPointer { z in
+                                    borderRow.withUnsafeMutableBufferPointer { b in
+                                        frozenSlope.withUnsafeBufferPointer { fs in
+                                            for i in 0..<nn { z[i] = 0; b[i] = 0 }
+                                            for i in bl { z[i] = bw[i] * sfP[i]; b[i] = bw[i] * sfT[i] }
+                                            ldl.solve(z)
+                                            var bz = 0.0
+                                            for i in 0..<nn { z[i] /= fs[i]; bz += b[i] * z[i] }
+                                            schur = fluxSumDPotential - bz
+                                        }
+                                    }
+                                }
+                                if !(abs(schur) > 0) || !schur.isFinite { usesSymmetricFactor = false }
+                            }
+                        }
+                    }
+                    if !usesSymmetricFactor {
                     try lu.values.withUnsafeMutableBufferPointer { val in
                         for j in 0..<nn {
                             let dj = dph[j]
@@ -344,10 +398,30 @@ final class ParticleSolver {
                         val[cornerSlot] = isTotalFlux ? fluxSumDPotential : 1
                         try lu.factor(val)
                     }
+                    }
                     factorisations += 1
                 }
                 for i in 0...nn { del[i] = -res[i] }
-                try lu.solve(del)
+                if usesSymmetricFactor, let ldl {
+                    ldl.solve(UnsafeMutableBufferPointer(rebasing: del[0..<nn]))
+                    frozenSlope.withUnsafeBufferPointer { fs in
+                        for i in 0..<nn { del[i] /= fs[i] }
+                    }
+                    if isTotalFlux {
+                        borderColumn.withUnsafeBufferPointer { z in
+                            borderRow.withUnsafeBufferPointer { b in
+                                var by = 0.0
+                                for i in bl { by += b[i] * del[i] }
+                                let xn = (del[nn] - by) / schur
+                                for i in 0..<nn { del[i] -= z[i] * xn }
+                                del[nn] = xn
+                            }
+                        }
+                    }
+                    // Otherwise the φ row is the identity with a zero right-hand side: del[n] = 0.
+                } else {
+                    try lu.solve(del)
+                }
                 // Damping: keep θ inside the tables' range (strictly), never step across a bound.
                 for i in 0..<nn {
                     let t = th[i] + del[i]
