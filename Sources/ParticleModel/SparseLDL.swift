@@ -161,8 +161,11 @@ final class SparseLDL {
                     let i = Int(rp[t])
                     let yi = y[i]
                     y[i] = 0
-                    let start = ls[i], end = start + Int(filled[i])
-                    for p in start..<end { y[Int(li[p])] -= lx[p] * yi }
+                    let start = ls[i], end = start &+ Int(filled[i])
+                    // The factorisation's inner loop (callgrind: ~2/3 of it): a plain while loop
+                    // with wrapping increments compiles without the range and overflow checks.
+                    var p = start
+                    while p < end { y[Int(li[p])] -= lx[p] * yi; p &+= 1 }
                     let lki = yi / d[i]
                     dk -= lki * yi
                     lx[end] = lki
@@ -187,13 +190,17 @@ final class SparseLDL {
             for k in 0..<nn { x[k] = b[Int(order[k])] }
             for j in 0..<nn {
                 let xj = x[j]
-                for p in ls[j]..<ls[j + 1] { x[Int(li[p])] -= lx[p] * xj }
+                var p = ls[j]
+                let end = ls[j &+ 1]
+                while p < end { x[Int(li[p])] -= lx[p] * xj; p &+= 1 }
             }
             for j in 0..<nn { x[j] /= d[j] }
             var j = nn - 1
             while j >= 0 {
                 var s = x[j]
-                for p in ls[j]..<ls[j + 1] { s -= lx[p] * x[Int(li[p])] }
+                var p = ls[j]
+                let end = ls[j &+ 1]
+                while p < end { s -= lx[p] * x[Int(li[p])]; p &+= 1 }
                 x[j] = s
                 j -= 1
             }
