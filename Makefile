@@ -7,7 +7,7 @@ DEB_PACKAGES := libsuitesparse-dev libgpiod-dev gpiod libcairo2-dev libpango1.0-
 RELEASE := -c release
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps build test bench demo clean
+.PHONY: deps build test bench profile-solver demo clean
 
 ## deps: install the Debian packages that are missing (idempotent; quiet when nothing is missing)
 deps:
@@ -35,6 +35,13 @@ test: deps
 bench: deps
 	$(SWIFT) build $(RELEASE) --product Benchmarks
 	$$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks
+
+## profile-solver: callgrind instruction counts of the C/3 60 min solver case (repeatable on a loaded machine)
+profile-solver: deps
+	@command -v valgrind >/dev/null || { echo "make profile-solver: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+	$(SWIFT) build $(RELEASE) --product Benchmarks
+	valgrind --tool=callgrind --callgrind-out-file=.build/callgrind.solver.out $$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks profile-c3
+	callgrind_annotate .build/callgrind.solver.out | head -30
 
 ## demo: a simulated run end to end, report under reports/
 demo: build

@@ -32,8 +32,10 @@ enum SurfaceCondition: Equatable {
 }
 
 /// P1 finite elements with lumped mass for ∂θ/∂t = ΔΦ(θ) on a triangle mesh, backward Euler in
-/// time, Newton on θ (and the particle potential φ under Butler–Volmer kinetics), KLU for the
-/// Jacobian. The Kirchhoff form makes the Jacobian M/Δt + K·diag(D_chem) with the constant P1
+/// time, Newton on θ (and the particle potential φ under Butler–Volmer kinetics). The Jacobian's
+/// θ-block is factorised as the symmetric (K + diag(a/Φ'))·diag(Φ') with `SparseLDL`, the φ border
+/// by a Schur complement; KLU on the whole bordered system is the fallback.
+/// The Kirchhoff form makes the Jacobian M/Δt + K·diag(D_chem) with the constant P1
 /// stiffness K; on a Delaunay mesh K is an M-matrix, so the scheme keeps a discrete maximum
 /// principle — no overshoot or oscillation at steep fronts — and 1ᵀK = 0 makes the mass balance
 /// exact after every Newton iteration.
