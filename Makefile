@@ -15,7 +15,7 @@ export OPERANDO_LIBGPIOD_V2 ?= $(LIBGPIOD2_DIR)/usr/lib/$(LIBGPIOD2_MULTIARCH)/l
 export OPERANDO_LIBGPIOD_VERSION ?= $(shell pkg-config --modversion libgpiod 2>/dev/null)
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps deps-libgpiod2 build test test-fast bench demo clean fuzz fuzz-libfuzzer
+.PHONY: deps deps-libgpiod2 build test test-fast bench profile-solver demo clean fuzz fuzz-libfuzzer
 
 ## deps: install the Debian packages that are missing (idempotent; quiet when nothing is missing)
 deps:
@@ -73,6 +73,13 @@ test-fast: deps
 bench: deps
 	$(SWIFT) build $(RELEASE) --product Benchmarks
 	$$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks
+
+## profile-solver: callgrind instruction counts of the C/3 60 min solver case (repeatable on a loaded machine)
+profile-solver: deps
+	@command -v valgrind >/dev/null || { echo "make profile-solver: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
+	$(SWIFT) build $(RELEASE) --product Benchmarks
+	valgrind --tool=callgrind --callgrind-out-file=.build/callgrind.solver.out $$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks profile-c3
+	callgrind_annotate .build/callgrind.solver.out | head -30
 
 ## demo: a simulated run end to end, report under reports/
 demo: build

@@ -17,6 +17,184 @@ func time<T>(_ body: () throws -> T) rethrows -> (T, Double) {
 func line(_ s: String) { FileHandle.standardOutput.write((s + "\n").data(using: .utf8)!) }
 func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
 
+// `Benchmarks profile-c3`: the C/3 case once, nothing else — the workload for callgrind.
+if CommandLine.arguments.dropFirst().first == "profile-c3" {
+    var options = SimulationOptions()
+    options.kinetics = .flux
+    let r = try ParticleSimulation(parameters: .nmc87, shape: .ellipse(width: 3.04, height: 2.04), options: options)
+        .run(steps: [try StepParser.parse("Charge at C/3 for 60 minutes")])
+    line("nodes \(r.nodes) steps \(r.timeSteps) newton \(r.newtonIterations)")
+    exit(0)
+}
+
+// MARK: - issue 17's table: each figure beside its yardstick, measured in the same run
+
+/// Median of a sample.
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2]))
+}
+
+/// Runs `a` and `b` alternately `repeats` times (a b a b …) and returns both medians (s): on a shared
+/// machine the ratio of medians measured side by side is what carries from one machine to the next.
+func alternating(_ repeats: Int, _ a: () throws -> Double, _ b: () throws -> Double) rethrows -> (Double, Double) {
+    var ta: [Double] = [], tb: [Double] = []
+    for _ in 0..<repeats { ta.append(try a()); tb.append(try b()) }
+    return (median(ta), median(tb))
+}
+
+/// The scikit-fem reference (P1, same model), when python3 can import skfem and the script exists.
+/// Prints "seconds centre_error" on its last line. Not a test dependency.
+func scikitFemReference(elementSize: Double) -> (seconds: Double, centreError: Double)? {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("skfem_reference.py").path
+    guard FileManager.default.fileExists(atPath: script) else { return nil }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", script, "--element-size", "\(elementSize)"]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = Pipe()
+    do { try p.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8),
+          let last = text.split(separator: "\n").last else { return nil }
+    let f = last.split(separator: " ").compactMap { Double($0) }
+    return f.count >= 2 ? (f[0], f[1]) : nil
+}
+
+func pythonHasScikitFem() -> Bool {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3", "-c", "import skfem"]
+    p.standardOutput = Pipe()
+    p.standardError = Pipe()
+    do { try p.run() } catch { return false }
+    p.waitUntilExit()
+    return p.terminationStatus == 0
+}
+
+let onlyTable = CommandLine.arguments.dropFirst().first == "table"
+line("== issue 17: operando beside its yardstick in the same run (median of 5 alternating repeats) ==")
+line(pad("what", 44) + pad("operando", 22) + pad("yardstick", 34) + pad("ratio", 10) + "goal")
+let skfem = pythonHasScikitFem()
+for (label, h, goal, note) in [("C/3 charge 60 min, default mesh", nil as Double?, 40.0, "floor: well under 0.1 s"),
+                               ("C/3 charge 60 min, h/2 mesh", 3.04 / 60, 7.5, "ratio 7.5× in the issue")] {
+    var options = SimulationOptions()
+    options.kinetics = .flux
+    options.elementSizeMicrometres = h
+    do {
+        let charge = try StepParser.parse("Charge at C/3 for 60 minutes")
+        var nodes = 0
+        func ours() throws -> Double {
+            let (r, t) = try time {
+                try ParticleSimulation(parameters: .nmc87, shape: .ellipse(width: 3.04, height: 2.04), options: options).run(steps: [charge])
+            }
+            nodes = r.nodes
+            return t
+        }
+        let reference = skfem ? scikitFemReference(elementSize: h ?? 3.04 / 30) : nil
+        let (t, _) = try alternating(5, ours, { 0 })
+        let oursText = String(format: "%.3f s (%d nodes)", t, nodes)
+        if let reference {
+            let ratio = reference.seconds / t
+            line(pad(label, 44) + pad(oursText, 22) + pad(String(format: "scikit-fem %.2f s, err %.1e", reference.seconds, reference.centreError), 34)
+                 + pad(String(format: "%.1f×", ratio), 10) + String(format: "≥ %.1f× %@", goal, ratio >= goal ? "met" : "MISSED"))
+        } else {
+            line(pad(label, 44) + pad(oursText, 22) + pad(skfem ? "scikit-fem script missing" : "scikit-fem not importable", 34)
+                 + pad("-", 10) + String(format: "≥ %.1f× (%@)", goal, note))
+        }
+    } catch { line("\(label): FAILED: \(error)") }
+}
+do {
+    // On-line monitor on a full 1920 × 1200 frame against a memcpy of the same frame (bytes per
+    // second: monitor ≥ 50 % of memcpy means ≤ 2 memcpy times per frame).
+    var stack = SyntheticStack()
+    stack.width = 1920
+    stack.height = 1200
+    stack.particleCentre = (960, 600)
+    stack.particleSemiAxes = (44, 29)
+    stack.fiducial = (1100, 520)
+    let frames = (0..<6).map { stack.frame($0) }
+    var monitor = try ParticleMonitor(reference: frames[0], source: "benchmark")
+    _ = monitor.process(frames[0])
+    let bytes = frames[0].pixels.count * MemoryLayout<Float>.stride
+    let target = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+    defer { target.deallocate() }
+    memset(target, 0, bytes)
+    let perRepeat = 10
+    var k = 0
+    var kept: [FrameMetrics] = []
+    func monitorDiscarding() -> Double {
+        time { for _ in 0..<perRepeat { k += 1; _ = monitor.process(frames[1 + k % 5]) } }.1 / Double(perRepeat)
+    }
+    func monitorKeeping() -> Double {
+        // As the offline analysis does: the caller keeps each frame's contrast image, so the next
+        // frame's copy-on-write makes a full-frame copy.
+        time { for _ in 0..<perRepeat { k += 1; kept.append(monitor.process(frames[1 + k % 5])); if kept.count > 2 { kept.removeFirst() } } }.1 / Double(perRepeat)
+    }
+    // memcpy of the same frames the monitor reads, in the same rotation (so the same caches see them).
+    var c = 0
+    func copy() -> Double {
+        time {
+            for _ in 0..<perRepeat {
+                c += 1
+                frames[1 + c % 5].pixels.withUnsafeBytes { src in _ = memcpy(target, src.baseAddress!, bytes) }
+            }
+        }.1 / Double(perRepeat)
+    }
+    // The full-frame path the monitor used before (shift the whole frame, contrast over the whole
+    // mask image), from the same public operations: the "before" figure measured in this run.
+    let mask = monitor.mask
+    let centre = monitor.centroid
+    func fullFramePath() -> Double {
+        time {
+            for _ in 0..<perRepeat {
+                k += 1
+                let f = frames[1 + k % 5]
+                let shifted = ImageOps.shifted(f, dxPixels: 0.3, dyPixels: -0.2)
+                let contrast = ContrastMetrics.totalContrast(shifted, reference: frames[0], mask: mask)
+                _ = ContrastMetrics.normalisedIntensityChange(contrast, mask: mask)
+                _ = ContrastMetrics.diskMean(contrast, centre: centre)
+                _ = mask.indices.map { shifted.pixels[$0] }
+            }
+        }.1 / Double(perRepeat)
+    }
+    let (full, cf) = alternating(5, fullFramePath, copy)
+    let (m, cm) = alternating(7, monitorDiscarding, copy)
+    let (mk, ck) = alternating(7, monitorKeeping, copy)
+    for (name, tm, tc, judged) in [("on-line monitor, 1920×1200 frame", m, cm, true), ("  same, caller keeps each contrast image", mk, ck, false),
+                                   ("  before: full-frame shift and contrast", full, cf, false)] {
+        let ratio = tc / tm
+        line(pad(name, 44) + pad(String(format: "%.2f ms", tm * 1e3), 22) + pad(String(format: "memcpy %.2f ms (%.1f GB/s)", tc * 1e3, Double(bytes) / tc / 1e9), 34)
+             + pad(String(format: "%.0f %%", ratio * 100), 10)
+             + (judged ? "≥ 50 % of memcpy bandwidth " + (ratio >= 0.5 ? "met" : "MISSED") : "(reported)"))
+    }
+    // The binner's accumulate (every exposure on the rig) against a memcpy of the raw frame.
+    var binner = try TemporalBinner(framesPerBin: 1000, exposureIntervalSeconds: 0.01)
+    let raw = RawFrame(width: 1920, height: 1200, pixels: (0..<(1920 * 1200)).map { UInt16(truncatingIfNeeded: $0 &* 2654435761 >> 20) })
+    let rawBytes = raw.pixels.count * 2
+    var sequence = 0
+    func accumulate() -> Double {
+        time { for _ in 0..<perRepeat { _ = binner.add(raw, sequenceNumber: sequence); sequence += 1 } }.1 / Double(perRepeat)
+    }
+    func copyRaw() -> Double {
+        time { for _ in 0..<perRepeat { raw.pixels.withUnsafeBytes { src in _ = memcpy(target, src.baseAddress!, rawBytes) } } }.1 / Double(perRepeat)
+    }
+    let (a, cr) = alternating(7, accumulate, copyRaw)
+    line(pad("binner accumulate, 1920×1200 UInt16", 44) + pad(String(format: "%.2f ms", a * 1e3), 22)
+         + pad(String(format: "memcpy %.2f ms", cr * 1e3), 34) + pad(String(format: "%.0f %%", cr / a * 100), 10) + "(reported)")
+} catch { line("monitor: FAILED: \(error)") }
+do {
+    let r = try ImagingBenchmark.analyseSyntheticStack(frameCount: 300)
+    let fps = r.framesPerSecond
+    line(pad("offline analysis, 256² frames", 44) + pad(String(format: "%.0f frames/s", fps), 22) + pad("-", 34) + pad("-", 10)
+         + "≥ 2,000 frames/s " + (fps >= 2000 ? "met" : "MISSED"))
+} catch { line("offline analysis: FAILED: \(error)") }
+line(pad("exposure-loop wake p99 vs cyclictest p99", 44) + "see the Rig section below (loop and cyclictest in the same run)")
+if onlyTable { exit(0) }
+line("")
+
 line("== ParticleModel: default particle (ellipse 3.04 × 2.04 µm, default mesh), release build ==")
 line(pad("case", 40) + " nodes  steps  rejected  newton   wall_s  target")
 let cases: [(String, [String], SurfaceKinetics?, Double?)] = [

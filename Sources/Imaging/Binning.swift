@@ -11,7 +11,14 @@ public struct TemporalBinner: Sendable {
     /// Time of exposure 0's start, s.
     public let firstExposureSeconds: Double
     private var currentBin: Int?
-    /// Double sums: exact for any bin of 16-bit exposures (a Float sum stops being exact past 2²⁴).
+    /// Raw exposures are summed in UInt32: exact for any bin (65535 × 65535 < 2³²), and the
+    /// accumulate is a widening integer add the compiler vectorises (10 bytes of memory traffic per
+    /// pixel instead of 22 with Double sums and per-pixel counts). Every raw pixel counts, so their
+    /// count is one number per bin.
+    private var rawSum: [UInt32] = []
+    private var rawCount = 0
+    /// Float exposures (NaN pixels do not count): Double sums and per-pixel counts, allocated on the
+    /// first float exposure only.
     private var sum: [Double] = []
     private var count: [UInt16] = []
     private var exposures = 0
@@ -38,13 +45,12 @@ public struct TemporalBinner: Sendable {
         // The rig's hot path (every exposure): a 16-bit pixel is always finite, so the sums need no
         // per-pixel test and the loop vectorises.
         guard let done = prepare(width: frame.width, height: frame.height, sequenceNumber: sequenceNumber) else { return [] }
-        sum.withUnsafeMutableBufferPointer { s in
-            count.withUnsafeMutableBufferPointer { c in
-                frame.pixels.withUnsafeBufferPointer { px in
-                    for i in 0..<min(px.count, s.count) { s[i] += Double(px[i]); c[i] &+= 1 }
-                }
+        rawSum.withUnsafeMutableBufferPointer { s in
+            frame.pixels.withUnsafeBufferPointer { px in
+                for i in 0..<min(px.count, s.count) { s[i] &+= UInt32(px[i]) }
             }
         }
+        rawCount += 1
         return done
     }
 
@@ -57,8 +63,7 @@ public struct TemporalBinner: Sendable {
         let bin = sequenceNumber / framesPerBin
         if size == nil {
             size = (width, height)
-            sum = [Double](repeating: 0, count: width * height)
-            count = [UInt16](repeating: 0, count: width * height)
+            rawSum = [UInt32](repeating: 0, count: width * height)
         }
         if let current = currentBin, bin != current {
             done.append(emit(current))
@@ -71,9 +76,17 @@ public struct TemporalBinner: Sendable {
 
     /// Adds a float exposure; NaN pixels do not count (a partly corrupt frame still contributes).
     public mutating func add(_ frame: BinnedFrame, sequenceNumber: Int) -> [TimedFrame] {
-        guard let done = prepare(width: frame.width, height: frame.height, sequenceNumber: sequenceNumber) else { return [] }
-        for i in 0..<min(frame.pixels.count, sum.count) {
-            let v = frame.pixels[i]
+        add(width: frame.width, height: frame.height, sequenceNumber: sequenceNumber) { i in frame.pixels[i] }
+    }
+
+    private mutating func add(width: Int, height: Int, sequenceNumber: Int, value: (Int) -> Float) -> [TimedFrame] {
+        guard let done = prepare(width: width, height: height, sequenceNumber: sequenceNumber) else { return [] }
+        if sum.isEmpty {
+            sum = [Double](repeating: 0, count: width * height)
+            count = [UInt16](repeating: 0, count: width * height)
+        }
+        for i in 0..<(width * height) {
+            let v = value(i)
             if v.isFinite { sum[i] += Double(v); count[i] += 1 }
         }
         return done
@@ -94,11 +107,29 @@ public struct TemporalBinner: Sendable {
     private mutating func emit(_ bin: Int) -> TimedFrame {
         let (w, h) = size ?? (0, 0)
         var pixels = [Float](repeating: .nan, count: w * h)
-        for i in pixels.indices where count[i] > 0 { pixels[i] = Float(sum[i] / Double(count[i])) }
+        if sum.isEmpty {
+            // Raw exposures only: one count for every pixel.
+            if rawCount > 0 {
+                let n = Double(rawCount)
+                rawSum.withUnsafeBufferPointer { s in
+                    pixels.withUnsafeMutableBufferPointer { p in
+                        for i in 0..<p.count { p[i] = Float(Double(s[i]) / n) }
+                    }
+                }
+            }
+        } else {
+            for i in pixels.indices {
+                let c = Int(count[i]) + rawCount
+                if c > 0 { pixels[i] = Float((sum[i] + Double(rawSum[i])) / Double(c)) }
+            }
+        }
         let (start, end) = window(bin)
         let out = TimedFrame(index: bin, startSeconds: start, endSeconds: end, exposures: exposures,
                              frame: BinnedFrame(width: w, height: h, pixels: pixels))
-        for i in sum.indices { sum[i] = 0; count[i] = 0 }
+        rawSum.withUnsafeMutableBufferPointer { s in s.update(repeating: 0) }
+        sum.withUnsafeMutableBufferPointer { s in s.update(repeating: 0) }
+        count.withUnsafeMutableBufferPointer { c in c.update(repeating: 0) }
+        rawCount = 0
         exposures = 0
         return out
     }

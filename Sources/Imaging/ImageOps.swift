@@ -91,6 +91,40 @@ public enum ImageOps {
         return BinnedFrame(width: w, height: h, pixels: out)
     }
 
+    /// `shifted(frame, dxPixels:dyPixels:)` evaluated only at the pixels `indices` (row-major
+    /// indices), written to `output[k]` for `indices[k]`: the same taps in the same order, so the values
+    /// are bit-identical. The on-line monitor needs the corrected frame only inside the particle mask
+    /// (a few thousand of the 2.3 M pixels of a full frame), so it skips the full-frame passes.
+    public static func shiftedSamples(_ frame: BinnedFrame, dxPixels: Double, dyPixels: Double,
+                                      at indices: UnsafeBufferPointer<Int>, into output: UnsafeMutableBufferPointer<Float>) {
+        let w = frame.width, h = frame.height
+        let ix = Int(dxPixels.rounded(.down)), iy = Int(dyPixels.rounded(.down))
+        let wx = cubicWeights(dxPixels - Double(ix)), wy = cubicWeights(dyPixels - Double(iy))
+        let maxX = Double(w - 1), maxY = Double(h - 1)
+        @inline(__always) func clampX(_ x: Int) -> Int { min(w - 1, max(0, x)) }
+        @inline(__always) func clampY(_ y: Int) -> Int { min(h - 1, max(0, y)) }
+        frame.pixels.withUnsafeBufferPointer { src in
+            @inline(__always) func horizontal(_ row: Int, _ x: Int) -> Float {
+                let x0 = x + ix
+                if x0 >= 1 && x0 + 2 < w {
+                    return wx.0 * src[row + x0 - 1] + wx.1 * src[row + x0] + wx.2 * src[row + x0 + 1] + wx.3 * src[row + x0 + 2]
+                }
+                return wx.0 * src[row + clampX(x0 - 1)] + wx.1 * src[row + clampX(x0)]
+                    + wx.2 * src[row + clampX(x0 + 1)] + wx.3 * src[row + clampX(x0 + 2)]
+            }
+            for k in 0..<indices.count {
+                let i = indices[k]
+                let y = i / w, x = i - y * w
+                let sx = Double(x) + dxPixels, sy = Double(y) + dyPixels
+                if sy < 0 || sy > maxY || sx < 0 || sx > maxX { output[k] = .nan; continue }
+                let y0 = y + iy
+                let t0 = horizontal(clampY(y0 - 1) * w, x), t1 = horizontal(clampY(y0) * w, x)
+                let t2 = horizontal(clampY(y0 + 1) * w, x), t3 = horizontal(clampY(y0 + 2) * w, x)
+                output[k] = wy.0 * t0 + wy.1 * t1 + wy.2 * t2 + wy.3 * t3
+            }
+        }
+    }
+
     /// Bilinear sample at a fractional position; NaN outside the frame.
     public static func bilinear(_ frame: BinnedFrame, x: Double, y: Double) -> Float {
         guard x >= 0, y >= 0, x <= Double(frame.width - 1), y <= Double(frame.height - 1) else { return .nan }

@@ -40,7 +40,12 @@ public struct ParticleMonitor: Sendable {
     /// The drift tracker (its method says fiducial or phase correlation).
     public private(set) var tracker: DriftTracker
     private let particleIndices: [Int]
+    /// The last `sdcLag + 1` frames' drift-corrected particle pixels (buffers reused; `earlierValid`
+    /// says which hold a frame that was not dropped).
     private var ring: [[Float]?]
+    private var earlierValid: [Bool]
+    /// The contrast image under construction: NaN outside the particle, reused between frames.
+    private var contrastPixels: [Float]
     private var nextFrame = 0
 
     /// Sets up on `reference` (frame 0) with the mask and drift options of `options`
@@ -60,6 +65,8 @@ public struct ParticleMonitor: Sendable {
         tracker = try DriftTracker(reference: reference, fiducialAt: options.fiducial, particle: mask)
         particleIndices = mask.indices
         ring = Array(repeating: nil, count: sdcLagFrames + 1)
+        earlierValid = Array(repeating: false, count: sdcLagFrames + 1)
+        contrastPixels = [Float](repeating: .nan, count: reference.pixels.count)
     }
 
     /// Processes the next frame (the first call must be frame 0 itself). `exposures == 0`, an
@@ -73,7 +80,7 @@ public struct ParticleMonitor: Sendable {
         let isDropped = exposures == 0 || frame.width != reference.width || frame.height != reference.height
             || !frame.pixels.contains { $0.isFinite }
         if isDropped {
-            ring[slot] = nil
+            earlierValid[slot] = false
             tracker.skipFrame()
             return FrameMetrics(frame: k, driftXPixels: .nan, driftYPixels: .nan, intensityChange: .nan,
                                 sdcStandardDeviation: .nan, centreContrast: .nan, isDropped: true,
@@ -83,22 +90,62 @@ public struct ParticleMonitor: Sendable {
         // tracker's frame count in step).
         let measured = tracker.measure(frame)
         let d = k == 0 ? (dx: 0.0, dy: 0.0) : measured
-        let corrected = k == 0 ? frame : ImageOps.shifted(frame, dxPixels: d.dx, dyPixels: d.dy)
-        let contrast = ContrastMetrics.totalContrast(corrected, reference: reference, mask: mask)
-        let particle = particleIndices.map { corrected.pixels[$0] }
+        // Everything below touches only the particle's pixels: the drift-corrected values are computed
+        // there alone (the full-frame shift was 2 of the 3 full-frame passes per frame), into this
+        // slot's preallocated ring buffer, and the contrast image is a frame of NaN kept between frames
+        // whose particle pixels are overwritten in place (a caller that still holds the previous one
+        // gets its own copy by copy-on-write, never a changed image).
+        var current = ring[slot] ?? [Float](repeating: .nan, count: particleIndices.count)
+        ring[slot] = nil   // unique, so the writes below do not copy
+        particleIndices.withUnsafeBufferPointer { idx in
+            current.withUnsafeMutableBufferPointer { out in
+                if k == 0 {
+                    frame.pixels.withUnsafeBufferPointer { px in
+                        for j in 0..<idx.count { out[j] = px[idx[j]] }
+                    }
+                } else {
+                    ImageOps.shiftedSamples(frame, dxPixels: d.dx, dyPixels: d.dy, at: idx, into: out)
+                }
+            }
+        }
+        // seed Eq. 1 inside the mask; mean over the particle's finite pixels (ascending index order,
+        // the order `ContrastMetrics.meanAndStandardDeviation` sums in).
+        var n = 0.0, sum = 0.0
+        particleIndices.withUnsafeBufferPointer { idx in
+            current.withUnsafeBufferPointer { cur in
+                reference.pixels.withUnsafeBufferPointer { ref in
+                    contrastPixels.withUnsafeMutableBufferPointer { out in
+                        for j in 0..<idx.count {
+                            let i = idx[j]
+                            let r = ref[i]
+                            let c: Float = r != 0 ? cur[j] / r - 1 : .nan
+                            out[i] = c
+                            let v = Double(c)
+                            if v.isFinite { n += 1; sum += v }
+                        }
+                    }
+                }
+            }
+        }
+        let contrast = BinnedFrame(width: reference.width, height: reference.height, pixels: contrastPixels)
         var sdcStd = Double.nan
-        if k >= sdcLagFrames, let earlier = ring[(k - sdcLagFrames) % (sdcLagFrames + 1)] {
+        if k >= sdcLagFrames, let earlier = ring[(k - sdcLagFrames) % (sdcLagFrames + 1)], earlierValid[(k - sdcLagFrames) % (sdcLagFrames + 1)] {
             // Fig. S12: (I_k − I_{k−x}) / I_{k−x} over the particle pixels, population std.
             var n = 0.0, s = 0.0, s2 = 0.0
-            for j in particle.indices {
-                let v = Double(particle[j] / earlier[j] - 1)
-                if v.isFinite { n += 1; s += v; s2 += v * v }
+            current.withUnsafeBufferPointer { particle in
+                earlier.withUnsafeBufferPointer { earlier in
+                    for j in 0..<particle.count {
+                        let v = Double(particle[j] / earlier[j] - 1)
+                        if v.isFinite { n += 1; s += v; s2 += v * v }
+                    }
+                }
             }
             if n > 0 { let m = s / n; sdcStd = max(0, s2 / n - m * m).squareRoot() }
         }
-        ring[slot] = particle
+        ring[slot] = current
+        earlierValid[slot] = true
         return FrameMetrics(frame: k, driftXPixels: d.dx, driftYPixels: d.dy,
-                            intensityChange: ContrastMetrics.normalisedIntensityChange(contrast, mask: mask),
+                            intensityChange: n > 0 ? sum / n : .nan,
                             sdcStandardDeviation: sdcStd,
                             centreContrast: ContrastMetrics.diskMean(contrast, centre: centroid, radiusPixels: centreRadiusPixels),
                             isDropped: false, contrast: contrast)

@@ -32,8 +32,10 @@ enum SurfaceCondition: Equatable {
 }
 
 /// P1 finite elements with lumped mass for ∂θ/∂t = ΔΦ(θ) on a triangle mesh, backward Euler in
-/// time, Newton on θ (and the particle potential φ under Butler–Volmer kinetics), KLU for the
-/// Jacobian. The Kirchhoff form makes the Jacobian M/Δt + K·diag(D_chem) with the constant P1
+/// time, Newton on θ (and the particle potential φ under Butler–Volmer kinetics). The Jacobian's
+/// θ-block is factorised as the symmetric (K + diag(a/Φ'))·diag(Φ') with `SparseLDL`, the φ border
+/// by a Schur complement; KLU on the whole bordered system is the fallback.
+/// The Kirchhoff form makes the Jacobian M/Δt + K·diag(D_chem) with the constant P1
 /// stiffness K; on a Delaunay mesh K is an M-matrix, so the scheme keeps a discrete maximum
 /// principle — no overshoot or oscillation at steep fronts — and 1ᵀK = 0 makes the mass balance
 /// exact after every Newton iteration.
@@ -69,6 +71,19 @@ final class ParticleSolver {
     private var surfaceFlux: [Double]
     private var surfaceFluxDTheta: [Double]
     private var surfaceFluxDPotential: [Double]
+    private var oldTheta: [Double]
+    // Symmetric factorisation (nil if the stiffness pattern could not be ordered) and its state:
+    // Φ' and the φ border frozen at the factorisation (the chord iterations reuse them).
+    private let ldl: SparseLDL?
+    private var usesSymmetricFactor = false
+    private var shift: [Double]
+    private var frozenSlope: [Double]
+    private var borderColumn: [Double]
+    private var borderRow: [Double]
+    private var schur = 1.0
+    private var delta: [Double]
+    /// Per column j, the end of K's slots (K's entries of a column precede its φ-row slot).
+    let stiffnessEnd: [Int]
     private(set) var newtonIterations = 0
     private(set) var factorisations = 0
 
@@ -116,6 +131,7 @@ final class ParticleSolver {
         var kvals: [Double] = []
         var diag = [Int](repeating: -1, count: n)
         var phiRow = [Int](repeating: -1, count: n)
+        var kEnd = [Int](repeating: 0, count: n)
         for j in 0..<n {
             var merged: [Int: Double] = [:]
             for (i, v) in entries[j] { merged[i, default: 0] += v }
@@ -124,6 +140,7 @@ final class ParticleSolver {
                 rows.append(Int32(i))
                 kvals.append(merged[i]!)
             }
+            kEnd[j] = rows.count
             if weight[j] > 0 {
                 phiRow[j] = rows.count
                 rows.append(Int32(n))
@@ -142,6 +159,7 @@ final class ParticleSolver {
         kvals.append(0)
         colStarts.append(Int32(rows.count))
         stiffness = kvals
+        stiffnessEnd = kEnd
         diagonalSlot = diag
         phiRowSlot = phiRow
         phiColumnSlot = phiCol
@@ -160,6 +178,13 @@ final class ParticleSolver {
         surfaceFlux = [Double](repeating: 0, count: n)
         surfaceFluxDTheta = [Double](repeating: 0, count: n)
         surfaceFluxDPotential = [Double](repeating: 0, count: n)
+        oldTheta = [Double](repeating: theta0, count: n)
+        delta = [Double](repeating: 0, count: n + 1)
+        ldl = try? SparseLDL(n: n, columnStarts: colStarts, columnEnds: kEnd, rowIndices: rows)
+        shift = [Double](repeating: 0, count: n)
+        frozenSlope = [Double](repeating: 1, count: n)
+        borderColumn = [Double](repeating: 0, count: n)
+        borderRow = [Double](repeating: 0, count: n)
     }
 
     /// Butler–Volmer outward θ-flux (µm/s) at a boundary node and its derivatives.
@@ -208,19 +233,56 @@ final class ParticleSolver {
     /// One backward-Euler step of length dt from the current state. On failure the state is
     /// restored and false returned; the caller shortens dt.
     func step(dt: Double, condition: SurfaceCondition, guess: [Double]? = nil) throws -> Bool {
-        let oldTheta = theta
-        let oldPotential = potential
         if let guess {
-            // Start Newton from the caller's predictor, kept inside the tables' range.
-            for i in 0..<n { theta[i] = min(max(guess[i], law.thetaLow), law.thetaHigh - 1e-12) }
+            return try step(dt: dt, condition: condition) { theta in
+                guess.withUnsafeBufferPointer { g in
+                    for i in 0..<theta.count { theta[i] = g[i] }
+                }
+            }
+        }
+        return try step(dt: dt, condition: condition, start: nil)
+    }
+
+    /// One step starting Newton from the linear predictor θ + (θ − previous)·h/previousDt, the
+    /// predictor `StepController` uses, built in place (no allocation).
+    func step(dt: Double, condition: SurfaceCondition, predictorFrom previous: [Double], previousDt: Double) throws -> Bool {
+        try step(dt: dt, condition: condition) { theta in
+            previous.withUnsafeBufferPointer { p in
+                for i in 0..<theta.count { theta[i] += (theta[i] - p[i]) * dt / previousDt }
+            }
+        }
+    }
+
+    /// The step itself. `start` (optional) overwrites θ with Newton's starting guess in place.
+    /// Hot path: every array is preallocated and read through unsafe buffers (callgrind showed the
+    /// bounds checks, the per-step `[Double]` allocations and the existential `where` filter of the
+    /// residual loop as the largest non-physics costs).
+    private func step(dt: Double, condition: SurfaceCondition,
+                      start: ((UnsafeMutableBufferPointer<Double>) -> Void)?) throws -> Bool {
+        let oldPotential = potential
+        let nn = n
+        let lowTheta = law.thetaLow, highTheta = law.thetaHigh - 1e-12
+        theta.withUnsafeBufferPointer { src in
+            oldTheta.withUnsafeMutableBufferPointer { dst in
+                dst.baseAddress!.update(from: src.baseAddress!, count: nn)
+            }
+        }
+        if let start {
+            theta.withUnsafeMutableBufferPointer { t in
+                start(t)
+                // Start Newton from the caller's predictor, kept inside the tables' range.
+                for i in 0..<nn { t[i] = min(max(t[i], lowTheta), highTheta) }
+            }
         }
         let usesKinetics: Bool
+        let isTotalFlux: Bool
+        var uniformFlux = 0.0
+        var targetFlux = 0.0
         switch condition {
-        case .uniformFlux: usesKinetics = false
-        case .totalFlux: usesKinetics = true
-        case .potential(let v): usesKinetics = true; potential = v
+        case .uniformFlux(let q): usesKinetics = false; isTotalFlux = false; uniformFlux = q
+        case .totalFlux(let target): usesKinetics = true; isTotalFlux = true; targetFlux = target
+        case .potential(let v): usesKinetics = true; isTotalFlux = false; potential = v
         }
-        var delta = [Double](repeating: 0, count: n + 1)
         var converged = false
         // Chord (simplified) Newton: the Jacobian is refactorised on the first iteration and again
         // only when convergence slows; the mass balance stays exact because 1ᵀK = 0 for any D.
@@ -228,93 +290,157 @@ final class ParticleSolver {
         var previousMaxDelta = Double.infinity
         for _ in 0..<25 {
             newtonIterations += 1
-            // Material functions and surface fluxes at the iterate.
-            for i in 0..<n {
-                let (p, d) = law.kirchhoff(theta[i])
-                phi[i] = p
-                dphi[i] = d
-            }
             var fluxSum = 0.0
             var fluxSumDPotential = 0.0
-            for i in boundaryList {
-                if usesKinetics {
-                    let (j, dt_, dp) = butlerVolmer(theta: theta[i], potential: potential)
-                    surfaceFlux[i] = j
-                    surfaceFluxDTheta[i] = dt_
-                    surfaceFluxDPotential[i] = dp
-                } else if case .uniformFlux(let q) = condition {
-                    surfaceFlux[i] = q
-                    surfaceFluxDTheta[i] = 0
-                    surfaceFluxDPotential[i] = 0
-                }
-                fluxSum += boundaryWeight[i] * surfaceFlux[i]
-                fluxSumDPotential += boundaryWeight[i] * surfaceFluxDPotential[i]
-            }
-            // Residual r = M(θ − θold)/dt + KΦ + L j ; last row: the surface condition.
-            for i in 0..<n {
-                residual[i] = lumpedMass[i] * (theta[i] - oldTheta[i]) / dt + boundaryWeight[i] * surfaceFlux[i]
-            }
-            let cs = lu.columnStarts, ri = lu.rowIndices
-            for j in 0..<n {
-                let pj = phi[j]
-                for s in Int(cs[j])..<Int(cs[j + 1]) where Int(ri[s]) < n {
-                    residual[Int(ri[s])] += stiffness[s] * pj
-                }
-            }
-            switch condition {
-            case .uniformFlux: residual[n] = 0
-            case .totalFlux(let target): residual[n] = fluxSum - target
-            case .potential: residual[n] = 0
-            }
-            // Jacobian values.
-            if refactor {
-            for j in 0..<n {
-                for s in Int(cs[j])..<Int(cs[j + 1]) {
-                    lu.values[s] = Int(ri[s]) < n ? stiffness[s] * dphi[j] : 0
-                }
-                lu.values[diagonalSlot[j]] += lumpedMass[j] / dt
-            }
-            for i in boundaryList {
-                lu.values[diagonalSlot[i]] += boundaryWeight[i] * surfaceFluxDTheta[i]
-                if case .totalFlux = condition {
-                    lu.values[phiColumnSlot[i]] = boundaryWeight[i] * surfaceFluxDPotential[i]
-                    lu.values[phiRowSlot[i]] = boundaryWeight[i] * surfaceFluxDTheta[i]
-                } else if case .potential = condition {
-                    lu.values[phiColumnSlot[i]] = 0
-                    lu.values[phiRowSlot[i]] = 0
-                } else {
-                    lu.values[phiColumnSlot[i]] = 0
-                    lu.values[phiRowSlot[i]] = 0
-                }
-            }
-            if case .totalFlux = condition {
-                lu.values[cornerSlot] = fluxSumDPotential
-            } else {
-                lu.values[cornerSlot] = 1
-            }
-            try lu.factor()
-            factorisations += 1
-            }
-            for i in 0...n { delta[i] = -residual[i] }
-            try lu.solve(&delta)
-            // Damping: keep θ inside the tables' range (strictly), never step across a bound.
             var lambda = 1.0
-            for i in 0..<n {
-                let t = theta[i] + delta[i]
-                if t > law.thetaHigh - 1e-12 { lambda = min(lambda, 0.9 * (law.thetaHigh - 1e-12 - theta[i]) / delta[i]) }
-                if t < law.thetaLow { lambda = min(lambda, 0.9 * (law.thetaLow - theta[i]) / delta[i]) }
-            }
-            if usesKinetics, case .totalFlux = condition {
-                // Newton on φ through the exponential can overshoot by volts; limit a step to 0.2 V.
-                if abs(delta[n]) > 0.2 { lambda = min(lambda, 0.2 / abs(delta[n])) }
-            }
-            lambda = max(lambda, 0)
             var maxDelta = 0.0
-            for i in 0..<n {
-                theta[i] += lambda * delta[i]
-                maxDelta = max(maxDelta, abs(lambda * delta[i]))
-            }
-            if case .totalFlux = condition { potential += lambda * delta[n] }
+            let potentialNow = potential
+            try theta.withUnsafeMutableBufferPointer { th in
+            try oldTheta.withUnsafeBufferPointer { old in
+            try phi.withUnsafeMutableBufferPointer { ph in
+            try dphi.withUnsafeMutableBufferPointer { dph in
+            try residual.withUnsafeMutableBufferPointer { res in
+            try delta.withUnsafeMutableBufferPointer { del in
+            try surfaceFlux.withUnsafeMutableBufferPointer { sf in
+            try surfaceFluxDTheta.withUnsafeMutableBufferPointer { sfT in
+            try surfaceFluxDPotential.withUnsafeMutableBufferPointer { sfP in
+            try lumpedMass.withUnsafeBufferPointer { mass in
+            try boundaryWeight.withUnsafeBufferPointer { bw in
+            try boundaryList.withUnsafeBufferPointer { bl in
+            try stiffness.withUnsafeBufferPointer { kv in
+            try stiffnessEnd.withUnsafeBufferPointer { kEnd in
+            try lu.columnStarts.withUnsafeBufferPointer { cs in
+            try lu.rowIndices.withUnsafeBufferPointer { ri in
+                // Material functions and surface fluxes at the iterate.
+                law.kirchhoff(th, phi: ph, dphi: dph)
+                for i in bl {
+                    if usesKinetics {
+                        let (j, dt_, dp) = butlerVolmer(theta: th[i], potential: potentialNow)
+                        sf[i] = j
+                        sfT[i] = dt_
+                        sfP[i] = dp
+                    } else {
+                        sf[i] = uniformFlux
+                        sfT[i] = 0
+                        sfP[i] = 0
+                    }
+                    fluxSum += bw[i] * sf[i]
+                    fluxSumDPotential += bw[i] * sfP[i]
+                }
+                // Residual r = M(θ − θold)/dt + KΦ + L j ; last row: the surface condition.
+                for i in 0..<nn {
+                    res[i] = mass[i] * (th[i] - old[i]) / dt + bw[i] * sf[i]
+                }
+                // K Φ over the constant stiffness slots only (each column's K entries come first).
+                for j in 0..<nn {
+                    let pj = ph[j]
+                    for s in Int(cs[j])..<kEnd[j] { res[Int(ri[s])] += kv[s] * pj }
+                }
+                res[nn] = isTotalFlux ? fluxSum - targetFlux : 0
+                // Jacobian M/dt + K·diag(Φ') (+ the φ row and column): refilled only to refactorise.
+                if refactor {
+                    // Symmetric path first (see SparseLDL): J_θθ = (K + diag(a/Φ')) · diag(Φ') with
+                    // a = M/dt + L·∂j/∂θ; the φ row and column are eliminated by a Schur complement.
+                    usesSymmetricFactor = false
+                    if let ldl {
+                        var positive = true
+                        shift.withUnsafeMutableBufferPointer { sh in
+                            frozenSlope.withUnsafeMutableBufferPointer { fs in
+                                for j in 0..<nn {
+                                    let dj = dph[j]
+                                    if !(dj > 0) { positive = false }
+                                    fs[j] = dj
+                                    sh[j] = (mass[j] / dt + bw[j] * sfT[j]) / dj
+                                }
+                            }
+                        }
+                        if positive, shift.withUnsafeBufferPointer({ sh in
+                            diagonalSlot.withUnsafeBufferPointer { ds in
+                                ldl.factor(values: kv, diagonalSlot: ds, diagonal: sh)
+                            }
+                        }) {
+                            usesSymmetricFactor = true
+                            schur = 1
+                            if isTotalFlux {
+                                borderColumn.withUnsafeMutableBufferPointer { z in
+                                    borderRow.withUnsafeMutableBufferPointer { b in
+                                        frozenSlope.withUnsafeBufferPointer { fs in
+                                            for i in 0..<nn { z[i] = 0; b[i] = 0 }
+                                            for i in bl { z[i] = bw[i] * sfP[i]; b[i] = bw[i] * sfT[i] }
+                                            ldl.solve(z)
+                                            var bz = 0.0
+                                            for i in 0..<nn { z[i] /= fs[i]; bz += b[i] * z[i] }
+                                            schur = fluxSumDPotential - bz
+                                        }
+                                    }
+                                }
+                                if !(abs(schur) > 0) || !schur.isFinite { usesSymmetricFactor = false }
+                            }
+                        }
+                    }
+                    if !usesSymmetricFactor {
+                    try lu.values.withUnsafeMutableBufferPointer { val in
+                        for j in 0..<nn {
+                            let dj = dph[j]
+                            let e = kEnd[j]
+                            for s in Int(cs[j])..<e { val[s] = kv[s] * dj }
+                            if e < Int(cs[j + 1]) { val[e] = 0 }   // (n, j): φ row
+                            val[diagonalSlot[j]] += mass[j] / dt
+                        }
+                        for i in bl {
+                            val[diagonalSlot[i]] += bw[i] * sfT[i]
+                            if isTotalFlux {
+                                val[phiColumnSlot[i]] = bw[i] * sfP[i]
+                                val[phiRowSlot[i]] = bw[i] * sfT[i]
+                            } else {
+                                val[phiColumnSlot[i]] = 0
+                                val[phiRowSlot[i]] = 0
+                            }
+                        }
+                        val[cornerSlot] = isTotalFlux ? fluxSumDPotential : 1
+                        try lu.factor(val)
+                    }
+                    }
+                    factorisations += 1
+                }
+                for i in 0...nn { del[i] = -res[i] }
+                if usesSymmetricFactor, let ldl {
+                    ldl.solve(UnsafeMutableBufferPointer(rebasing: del[0..<nn]))
+                    frozenSlope.withUnsafeBufferPointer { fs in
+                        for i in 0..<nn { del[i] /= fs[i] }
+                    }
+                    if isTotalFlux {
+                        borderColumn.withUnsafeBufferPointer { z in
+                            borderRow.withUnsafeBufferPointer { b in
+                                var by = 0.0
+                                for i in bl { by += b[i] * del[i] }
+                                let xn = (del[nn] - by) / schur
+                                for i in 0..<nn { del[i] -= z[i] * xn }
+                                del[nn] = xn
+                            }
+                        }
+                    }
+                    // Otherwise the φ row is the identity with a zero right-hand side: del[n] = 0.
+                } else {
+                    try lu.solve(del)
+                }
+                // Damping: keep θ inside the tables' range (strictly), never step across a bound.
+                for i in 0..<nn {
+                    let t = th[i] + del[i]
+                    if t > highTheta { lambda = min(lambda, 0.9 * (highTheta - th[i]) / del[i]) }
+                    if t < lowTheta { lambda = min(lambda, 0.9 * (lowTheta - th[i]) / del[i]) }
+                }
+                if isTotalFlux {
+                    // Newton on φ through the exponential can overshoot by volts; limit a step to 0.2 V.
+                    if abs(del[nn]) > 0.2 { lambda = min(lambda, 0.2 / abs(del[nn])) }
+                }
+                lambda = max(lambda, 0)
+                for i in 0..<nn {
+                    th[i] += lambda * del[i]
+                    maxDelta = max(maxDelta, abs(lambda * del[i]))
+                }
+            }}}}}}}}}}}}}}}}
+            if isTotalFlux { potential += lambda * delta[n] }
             // Quadratic convergence: an update below 1e-9 leaves an error far below 1e-12.
             if lambda == 1, maxDelta < 1e-9, (abs(delta[n]) < 1e-9 || !usesKinetics) {
                 converged = true
@@ -325,7 +451,11 @@ final class ParticleSolver {
             previousMaxDelta = maxDelta
         }
         if !converged {
-            theta = oldTheta
+            theta.withUnsafeMutableBufferPointer { dst in
+                oldTheta.withUnsafeBufferPointer { src in
+                    dst.baseAddress!.update(from: src.baseAddress!, count: nn)
+                }
+            }
             potential = oldPotential
         }
         return converged

@@ -30,16 +30,23 @@ struct StepController {
         -> (outcome: Outcome, savedTheta: [Double], savedPotential: Double) {
         let saved = solver.theta
         let savedPotential = solver.potential
-        var guess: [Double]? = nil
+        // The predictor is built inside the solver's own θ (no per-step array).
+        let converged: Bool
         if let pt = previousTheta, let pdt = previousDt {
-            guess = (0..<solver.n).map { saved[$0] + (saved[$0] - pt[$0]) * h / pdt }
+            converged = try solver.step(dt: h, condition: condition, predictorFrom: pt, previousDt: pdt)
+        } else {
+            converged = try solver.step(dt: h, condition: condition)
         }
-        guard try solver.step(dt: h, condition: condition, guess: guess) else {
-            return (.diverged, saved, savedPotential)
-        }
+        guard converged else { return (.diverged, saved, savedPotential) }
         guard let pt = previousTheta, let pdt = previousDt else { return (.accepted(nextDt: 2 * h), saved, savedPotential) }
         var err = 0.0
-        for i in 0..<solver.n { err = max(err, abs(solver.theta[i] - (saved[i] + (saved[i] - pt[i]) * h / pdt))) }
+        solver.theta.withUnsafeBufferPointer { th in
+            saved.withUnsafeBufferPointer { sv in
+                pt.withUnsafeBufferPointer { p in
+                    for i in 0..<th.count { err = max(err, abs(th[i] - (sv[i] + (sv[i] - p[i]) * h / pdt))) }
+                }
+            }
+        }
         err *= h / (h + pdt)
         if err > 2 * tolerance && h > 1e-4 {
             solver.theta = saved

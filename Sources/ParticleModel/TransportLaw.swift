@@ -22,6 +22,12 @@ public struct TransportLaw: Sendable {
     let log10D: MonotoneTable
     let scale: Double
     let constantEffectiveDiffusivity: Double?   // µm²/s, replaces D_Li/S when set
+    /// Segment of each of `bucketCount` uniform θ buckets' start: the Newton loop's table look-up
+    /// starts there instead of bisecting the knots (callgrind: the bisection was the largest part
+    /// of evaluating Φ at every node).
+    let bucketSegment: [Int32]
+    let bucketsPerTheta: Double
+    static let bucketCount = 4096
     let thermalVoltageInverse: Double           // F/RT, 1/V
 
     /// - Parameters:
@@ -82,6 +88,18 @@ public struct TransportLaw: Sendable {
         diffusivity = d
         potential = phi
         constantChemical = constantChemicalDiffusivityMicrometres2PerS
+        let perTheta = Double(Self.bucketCount) / (thetaHigh - thetaLow)
+        bucketsPerTheta = perTheta
+        let lowKnot = thetaLow
+        bucketSegment = (0..<Self.bucketCount).map { b in
+            let start = lowKnot + Double(b) / perTheta
+            var lo = 0, hi = knots.count - 1
+            while hi - lo > 1 {
+                let mid = (lo + hi) >> 1
+                if knots[mid] <= start { lo = mid } else { hi = mid }
+            }
+            return Int32(lo)
+        }
     }
 
     static func chemicalDiffusivity(_ theta: Double, ocv: MonotoneTable, log10D: MonotoneTable, scale: Double,
@@ -121,5 +139,37 @@ public struct TransportLaw: Sendable {
         let phi = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * h * m1
         let dphi = ((6 * s2 - 6 * s) * y0 + (-6 * s2 + 6 * s) * y1) / h + (3 * s2 - 4 * s + 1) * m0 + (3 * s2 - 2 * s) * m1
         return (phi, dphi)
+    }
+
+    /// Φ(θ) and dΦ/dθ at every node at once: the same Hermite evaluation as `kirchhoff(_:)`, with the
+    /// segment found from a bucket table and every table read unchecked.
+    func kirchhoff(_ theta: UnsafeMutableBufferPointer<Double>, phi: UnsafeMutableBufferPointer<Double>,
+                   dphi: UnsafeMutableBufferPointer<Double>) {
+        let low = thetaLow, high = thetaHigh, perTheta = bucketsPerTheta
+        let lastBucket = Self.bucketCount - 1
+        segmentKnots.withUnsafeBufferPointer { knots in
+        segmentStart.withUnsafeBufferPointer { starts in
+        segmentStep.withUnsafeBufferPointer { steps in
+        grid.withUnsafeBufferPointer { grid in
+        potential.withUnsafeBufferPointer { pot in
+        diffusivity.withUnsafeBufferPointer { dif in
+        bucketSegment.withUnsafeBufferPointer { buckets in
+            let lastSegment = knots.count - 2
+            for i in 0..<theta.count {
+                let t = min(max(theta[i], low), high)
+                // The bisection's answer: the last knot ≤ t (never past the second-to-last).
+                var lo = Int(buckets[min(lastBucket, max(0, Int((t - low) * perTheta)))])
+                while lo < lastSegment && knots[lo + 1] <= t { lo += 1 }
+                while lo > 0 && knots[lo] > t { lo -= 1 }
+                let h = steps[lo]
+                var k = starts[lo] + Int((t - knots[lo]) / h)
+                if k >= starts[lo + 1] { k = starts[lo + 1] - 1 }
+                let s = (t - grid[k]) / h
+                let s2 = s * s, s3 = s2 * s
+                let y0 = pot[k], y1 = pot[k + 1], m0 = dif[k], m1 = dif[k + 1]
+                phi[i] = (2 * s3 - 3 * s2 + 1) * y0 + (s3 - 2 * s2 + s) * h * m0 + (-2 * s3 + 3 * s2) * y1 + (s3 - s2) * h * m1
+                dphi[i] = ((6 * s2 - 6 * s) * y0 + (-6 * s2 + 6 * s) * y1) / h + (3 * s2 - 4 * s + 1) * m0 + (3 * s2 - 2 * s) * m1
+            }
+        }}}}}}}
     }
 }
