@@ -186,7 +186,7 @@ do {
          + pad(String(format: "memcpy %.2f ms", cr * 1e3), 34) + pad(String(format: "%.0f %%", cr / a * 100), 10) + "(reported)")
 } catch { line("monitor: FAILED: \(error)") }
 do {
-    let r = try ImagingBenchmark.analyseSyntheticStack(frameCount: 300)
+    let r = try AnalysisBenchmark.analyseSyntheticStack(frameCount: 300)
     let fps = r.framesPerSecond
     line(pad("offline analysis, 256² frames", 44) + pad(String(format: "%.0f frames/s", fps), 22) + pad("-", 34) + pad("-", 10)
          + "≥ 2,000 frames/s " + (fps >= 2000 ? "met" : "MISSED"))
