@@ -1,6 +1,33 @@
 // swift-tools-version:6.1
 // operando — operando optical scattering microscopy of single battery-cathode particles.
 import PackageDescription
+import Foundation
+
+// libgpiod: the v1 backend (RigDrivers/GpiodChip.swift, C module CGpiod) is compiled only when the
+// libgpiod that pkg-config finds is 1.x (Debian 12, Pi OS bookworm); on a v2-only distribution
+// (Debian 13, Pi OS trixie) its headers are a different API, so it is left out and the v2 backend
+// (resolved at run time with dlopen, no headers needed: RigDrivers/GpiodV2Library.swift) is the one.
+// `make` passes the version in OPERANDO_LIBGPIOD_VERSION, which also keys SwiftPM's manifest cache;
+// a plain `swift build` asks pkg-config itself. "none" when there is no libgpiod-dev at all.
+let libgpiodVersion: String = {
+    if let v = Context.environment["OPERANDO_LIBGPIOD_VERSION"], !v.isEmpty { return v }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["pkg-config", "--modversion", "libgpiod"]
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    guard (try? p.run()) != nil else { return "none" }
+    p.waitUntilExit()
+    let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    return p.terminationStatus == 0 && !text.isEmpty ? text : "none"
+}()
+let libgpiodMajor = Int(libgpiodVersion.split(separator: ".").first ?? "") ?? 0
+let gpiodV1 = libgpiodMajor == 1
+let rigDriversDependencies: [Target.Dependency] = gpiodV1 ? ["Rig", "CGpiod"] : ["Rig"]
+let rigDriversSettings: [SwiftSetting] = (gpiodV1 ? [.define("GPIOD_V1")] : [])
+    + (libgpiodMajor >= 2 ? [.define("GPIOD_BUILD_V2")] : [])
 
 let package = Package(
     name: "operando",
@@ -31,7 +58,7 @@ let package = Package(
         .target(name: "Imaging", dependencies: ["CTiff"]),
         .target(name: "Dataset", dependencies: ["Imaging"]),
         .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging", "Dataset", "ConfigFile"]),
-        .target(name: "RigDrivers", dependencies: ["Rig", "CGpiod"]),
+        .target(name: "RigDrivers", dependencies: rigDriversDependencies, swiftSettings: rigDriversSettings),
         .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", "Electrochemistry", "Dataset", "ConfigFile"],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),

@@ -20,13 +20,15 @@ public final class SimGPIOChip: GPIOChip {
     public static let ledOffset: UInt32 = 0
     /// Offset of the camera's trigger line (rising edge starts one exposure).
     public static let triggerOffset: UInt32 = 1
+    /// Offset of the input line an external instrument's trigger-out drives (follow mode), `trigger-in`.
+    public static let instrumentTriggerOffset: UInt32 = 2
 
     /// Chip name (`gpiochip-sim`).
     public let name: String
     /// Line names by offset (`led`, `trigger`, then spare lines).
     public let lineNames: [String]
     let clock: any Clock
-    private var consumers: [String?]
+    var consumers: [String?]
     private(set) var values: [Bool]
     private var ioFault: [(reason: String, fromNanoseconds: Int64)?]
 
@@ -41,6 +43,9 @@ public final class SimGPIOChip: GPIOChip {
     /// With `--realtime` the exposure thread drives the lines while the camera (main thread) reads the
     /// log: the simulated chip serialises them. (The real chip's driver takes no lock.)
     private let lock = NSLock()
+    /// The wires into each line from outside (an instrument's trigger-out), for edge-event inputs
+    /// (SimGPIOInput.swift).
+    let wires: [SimInputWire]
 
     /// - Parameters:
     ///   - name: chip name (`gpiochip-sim`).
@@ -51,7 +56,8 @@ public final class SimGPIOChip: GPIOChip {
         self.name = name
         self.clock = clock
         let n = max(2, lineCount)
-        lineNames = (0..<n).map { $0 == 0 ? "led" : $0 == 1 ? "trigger" : "line\($0)" }
+        lineNames = (0..<n).map { $0 == 0 ? "led" : $0 == 1 ? "trigger" : $0 == 2 ? "trigger-in" : "line\($0)" }
+        wires = (0..<n).map { _ in SimInputWire() }
         consumers = Array(repeating: nil, count: n)
         values = Array(repeating: false, count: n)
         ioFault = Array(repeating: nil, count: n)
@@ -61,7 +67,7 @@ public final class SimGPIOChip: GPIOChip {
         ringTime = Array(repeating: 0, count: capacity)
     }
 
-    /// Offset of the line called `name` (`led`, `trigger`, `line2`…), as `gpiod_chip_find_line` does.
+    /// Offset of the line called `name` (`led`, `trigger`, `trigger-in`, `line3`…), as `gpiod_chip_find_line` does.
     public func offset(ofLine lineName: String) throws(GPIOError) -> UInt32 {
         guard let k = lineNames.firstIndex(of: lineName) else { throw .noSuchLine(chip: name, line: lineName) }
         return UInt32(k)

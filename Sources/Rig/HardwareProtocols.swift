@@ -25,6 +25,10 @@ public enum GPIOError: Error, Sendable, Equatable, CustomStringConvertible {
     case notRequested(chip: String, line: String)
     /// Setting or reading the line failed.
     case io(chip: String, line: String, reason: String)
+    /// This chip's driver (or the libgpiod it was built against) cannot do the operation.
+    case notSupported(chip: String, operation: String, reason: String)
+    /// A setting is outside its documented range.
+    case invalidSetting(chip: String, setting: String, value: String, expected: String)
 
     public var description: String {
         switch self {
@@ -33,17 +37,25 @@ public enum GPIOError: Error, Sendable, Equatable, CustomStringConvertible {
         case .busy(let c, let l, let who): return "gpio chip \"\(c)\" line \"\(l)\": busy (requested by \"\(who)\")"
         case .notRequested(let c, let l): return "gpio chip \"\(c)\" line \"\(l)\": not requested as an output"
         case .io(let c, let l, let r): return "gpio chip \"\(c)\" line \"\(l)\": \(r)"
+        case .notSupported(let c, let op, let r): return "gpio chip \"\(c)\": \(op) is not supported: \(r)"
+        case .invalidSetting(let c, let s, let v, let e): return "gpio chip \"\(c)\": \(s) = \(v) is invalid; expected \(e)"
         }
     }
 }
 
-/// A GPIO chip (libgpiod v1 semantics): lines are requested as outputs by a consumer, once.
+/// A GPIO chip (libgpiod semantics): lines are requested as outputs or edge-event inputs by a consumer, once.
 public protocol GPIOChip: AnyObject {
     /// Chip name, e.g. `gpiochip0`.
     var name: String { get }
     /// Requests line `offset` as an output driven to `initialHigh`. Throws `GPIOError.busy` if another
     /// consumer holds it.
     func requestOutput(offset: UInt32, consumer: String, initialHigh: Bool) throws -> DigitalLine
+    /// Requests line `offset` as an edge-event input (follow mode's trigger input). Chips without edge
+    /// inputs throw `GPIOError.notSupported` (default implementation).
+    func requestEdgeInput(offset: UInt32, consumer: String, settings: EdgeInputSettings) throws -> EdgeInput
+    /// Offset of the line called `lineName` (device-tree name such as `GPIO17`) or given as a decimal
+    /// offset. Throws `GPIOError.noSuchLine`.
+    func lineOffset(named lineName: String) throws -> UInt32
 }
 
 /// One requested output line.
@@ -54,6 +66,136 @@ public protocol DigitalLine: AnyObject {
     func set(_ high: Bool) throws(GPIOError)
     /// Releases the line (driving it low first). Further `set` calls throw `.notRequested`.
     func release()
+}
+
+// MARK: Edge-event inputs (follow mode: the instrument's trigger-out into a GPIO input)
+
+/// Which transitions of an input line the kernel reports as edge events.
+public enum EdgeDetection: String, Sendable, Equatable, CaseIterable {
+    /// Low → high only (a TTL trigger-out's leading edge).
+    case rising
+    /// High → low only (active-low trigger outputs).
+    case falling
+    /// Both transitions (pulse widths, or an instrument that toggles its line).
+    case both
+}
+
+/// The transition an edge event reports.
+public enum EdgeKind: UInt8, Sendable, Equatable {
+    case rising = 1
+    case falling = 2
+}
+
+/// Internal bias of an input line. A trigger input wants a defined level when the instrument's cable
+/// is unplugged: an external pull-down (docs/hardware-gpio.md) or `.pullDown` where the SoC has one.
+public enum LineBias: String, Sendable, Equatable, CaseIterable {
+    /// Leave the bias as the board configured it.
+    case asIs = "as-is"
+    /// No internal pull resistor.
+    case disabled
+    case pullDown = "pull-down"
+    case pullUp = "pull-up"
+}
+
+/// How an edge-event input line is requested.
+public struct EdgeInputSettings: Sendable, Equatable {
+    /// Transitions to report.
+    public var edge: EdgeDetection
+    /// Internal bias (libgpiod v1 ≥ 1.5 and v2 both set it; the kernel needs ≥ 5.5).
+    public var bias: LineBias
+    /// Active-low: the kernel inverts the level, so a falling wire edge is reported as rising.
+    public var activeLow: Bool
+    /// Kernel debounce period, µs (0: off; libgpiod v2 only, 0…1_000_000).
+    public var debounceMicroseconds: UInt32
+    /// Kernel event queue length for the request (0: the kernel's default of 16 per line; v2 only,
+    /// 0…4096). Edges beyond it are dropped oldest-first; v2's sequence numbers show the gap.
+    public var kernelEventBufferSize: Int
+
+    public init(edge: EdgeDetection = .rising, bias: LineBias = .asIs, activeLow: Bool = false,
+                debounceMicroseconds: UInt32 = 0, kernelEventBufferSize: Int = 0) {
+        self.edge = edge
+        self.bias = bias
+        self.activeLow = activeLow
+        self.debounceMicroseconds = debounceMicroseconds
+        self.kernelEventBufferSize = kernelEventBufferSize
+    }
+
+    /// Checks the documented ranges; `chip` names the chip in the error.
+    public func validate(chip: String) throws(GPIOError) {
+        if debounceMicroseconds > 1_000_000 {
+            throw .invalidSetting(chip: chip, setting: "debounce_us", value: "\(debounceMicroseconds)", expected: "0…1000000 µs")
+        }
+        if kernelEventBufferSize < 0 || kernelEventBufferSize > 4096 {
+            throw .invalidSetting(chip: chip, setting: "event_buffer_size", value: "\(kernelEventBufferSize)", expected: "0 (kernel default) … 4096 events")
+        }
+    }
+}
+
+/// One edge on an input line, as the kernel stamped it. A plain value (no references), so a reader
+/// can fill a preallocated array of them without allocating.
+public struct EdgeEvent: Sendable, Equatable {
+    /// When the edge happened, ns. From the kernel's interrupt handler: CLOCK_MONOTONIC (kernels ≥ 5.7;
+    /// older v1-uAPI kernels stamped CLOCK_REALTIME), the same timebase as the rig's real `Clock`.
+    /// firmware-sim stamps it on the rig's clock (virtual or wall).
+    public var monotonicNanoseconds: Int64
+    /// Rising or falling (after active-low inversion).
+    public var kind: EdgeKind
+    /// Line offset on the chip.
+    public var lineOffset: UInt32
+    /// Sequence number among all lines of the request, from 1 (libgpiod v2 and firmware-sim; 0 where the
+    /// API gives none: libgpiod v1). A gap means the kernel dropped edges (its queue overflowed).
+    public var globalSequence: UInt64
+    /// Sequence number on this line, from 1 (0 where the API gives none).
+    public var lineSequence: UInt64
+
+    public init(monotonicNanoseconds: Int64 = 0, kind: EdgeKind = .rising, lineOffset: UInt32 = 0,
+                globalSequence: UInt64 = 0, lineSequence: UInt64 = 0) {
+        self.monotonicNanoseconds = monotonicNanoseconds
+        self.kind = kind
+        self.lineOffset = lineOffset
+        self.globalSequence = globalSequence
+        self.lineSequence = lineSequence
+    }
+}
+
+/// One requested edge-event input line. Meant for one reader thread that blocks in `waitEdges` and then
+/// drains with `readEdges` into a buffer it allocated once (see `EdgeRecorder`). Not for concurrent use
+/// from several threads; `release()` only after the reader has stopped.
+public protocol EdgeInput: AnyObject {
+    /// The line's role in the rig (`instrument-trigger`) or its offset.
+    var name: String { get }
+    /// Offset on the chip.
+    var lineOffset: UInt32 { get }
+    /// How the line was requested.
+    var settings: EdgeInputSettings { get }
+    /// Blocks until an edge is pending or `timeoutNanoseconds` passed (0: poll; negative: forever).
+    /// Returns 0 on timeout, else a positive lower bound on the pending edges (libgpiod says only 1).
+    func waitEdges(timeoutNanoseconds: Int64) throws(GPIOError) -> Int
+    /// Moves pending edges, oldest first, into `events[0..<n]` and returns n (at most `events.count`;
+    /// the rest of the array is left as it was). Call it after `waitEdges` returned > 0: the kernel
+    /// backends block while nothing is pending. Writes into the existing elements: no allocation.
+    func readEdges(into events: inout [EdgeEvent]) throws(GPIOError) -> Int
+    /// Gives the line back. Further waits and reads throw `.notRequested`.
+    func release()
+}
+
+extension GPIOChip {
+    /// Default for chips without edge inputs: throws `GPIOError.notSupported`.
+    public func requestEdgeInput(offset: UInt32, consumer: String, settings: EdgeInputSettings) throws -> EdgeInput {
+        throw GPIOError.notSupported(chip: name, operation: "edge-event input on line \(offset)",
+                                     reason: "this chip's driver has no edge-event inputs")
+    }
+
+    /// Requests line `offset` as an edge-event input reporting `edge` transitions (other settings default).
+    public func requestEdgeInput(offset: UInt32, consumer: String, edge: EdgeDetection) throws -> EdgeInput {
+        try requestEdgeInput(offset: offset, consumer: consumer, settings: EdgeInputSettings(edge: edge))
+    }
+
+    /// Default line lookup: only decimal offsets ("17"); drivers override it to find names.
+    public func lineOffset(named lineName: String) throws -> UInt32 {
+        if let o = UInt32(lineName) { return o }
+        throw GPIOError.noSuchLine(chip: name, line: lineName)
+    }
 }
 
 /// One electrochemical reading.

@@ -14,6 +14,7 @@ func gpiodWithoutChipSaysSo(chip: String) {
         #expect(name == chip)
         #expect(!reason.isEmpty)
         #expect(e.description.hasPrefix("gpio chip \"\(chip)\":"))
+        #expect(reason.contains("errno ENOENT 2"))   // the system's reason, by name and number
     } catch {
         Issue.record("unexpected \(error)")
     }
