@@ -59,14 +59,16 @@ let package = Package(
         .target(name: "Dataset", dependencies: ["Imaging"]),
         .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging", "Dataset", "ConfigFile"]),
         .target(name: "RigDrivers", dependencies: rigDriversDependencies, swiftSettings: rigDriversSettings),
-        .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", "Electrochemistry", "Dataset", "ConfigFile"],
+        .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", "Electrochemistry", "Dataset", "ConfigFile", "InstrumentFiles"],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel"]),
         // Readers for instrument files (EC-Lab .mpr/.mpt, Gamry .DTA, BDF), clock alignment, .mpt writer.
         .target(name: "InstrumentFiles"),
+        // operando import: an instrument's record into a dataset (alignment, echem.csv, frames.csv, run.json).
+        .target(name: "InstrumentImport", dependencies: ["Dataset", "InstrumentFiles"]),
         .target(name: "Calibration", dependencies: ["ParticleModel", "Imaging", "Electrochemistry"]),
         .executableTarget(name: "operando",
-                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
+                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "InstrumentImport",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures"]),
@@ -81,6 +83,8 @@ let package = Package(
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
         .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),
+        .testTarget(name: "InstrumentImportTests", dependencies: ["InstrumentImport", "InstrumentFiles", "Dataset", "Rig", "FirmwareSim",
+                                                                   "Electrochemistry", "Calibration", "ParticleModel"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
 )

@@ -17,6 +17,9 @@ public struct RigHardware {
     public var configuration: JSONValue
     /// Warnings found while opening the devices (recorded as events when the run starts).
     public var warnings: [String] = []
+    /// Follow mode (docs/follow.md): the instrument's trigger input. Then `potentiostat` is never
+    /// commanded (`FollowedInstrument`), and the run records frames and trigger edges only.
+    public var follow: FollowHardware?
 
     public init(backend: String, clock: Clock, led: DigitalLine, trigger: DigitalLine, camera: Camera,
                 potentiostat: Potentiostat, configuration: JSONValue, warnings: [String] = []) {
@@ -134,7 +137,8 @@ public final class RunEngine {
                                     ledLeadNanoseconds: Int64((img.ledLeadMilliseconds * 1e6).rounded()),
                                     exposureNanoseconds: Int64((img.exposureMilliseconds * 1e6).rounded()),
                                     ledTailNanoseconds: Int64((img.ledTailMilliseconds * 1e6).rounded()))
-        let sequencer = try Sequencer(protocolFile: protocolFile, potentiostat: hardware.potentiostat)
+        // Follow mode commands nothing electrical: no sequencer (the instrument's software runs the cell).
+        let sequencer = hardware.follow == nil ? try Sequencer(protocolFile: protocolFile, potentiostat: hardware.potentiostat) : nil
 
         // Latency self-test with the lines idle (real clock only).
         var selfTest: (histogram: LatencyHistogram, report: RealtimeReport)? = nil
@@ -147,7 +151,7 @@ public final class RunEngine {
         let dmaLatency = hardware.clock.isVirtual ? nil : CPUDMALatencyGuard()
         defer { withExtendedLifetime(dmaLatency) {} }
 
-        let info = RunInfo(softwareVersion: options.softwareVersion, protocolPath: protocolFile.path, protocolText: protocolFile.text,
+        var info = RunInfo(softwareVersion: options.softwareVersion, protocolPath: protocolFile.path, protocolText: protocolFile.text,
                            rig: hardware.configuration, backend: hardware.backend,
                            startTimeUTC: ISO8601DateFormatter().string(from: Date()), pixelSizeMicrometres: camera.pixelSizeMicrometres,
                            roi: (roi.x, roi.y, roi.width, roi.height), binning: img.bin, frameRateHz: img.frameRateHz,
@@ -155,9 +159,13 @@ public final class RunEngine {
                            ledWavelengthNanometres: 740, blackLevelSubtractedCounts: camera.blackLevelCounts,
                            activeMassMilligrams: protocolFile.cell.activeMassMilligrams,
                            practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram)
+        if let follow = hardware.follow { info.extra["follow"] = follow.runInfo(protocolFile: protocolFile) }
         let recorder = try Recorder(directory: options.outputDirectory, runInfo: info, framesPerChunk: options.framesPerChunk)
         let monitor = OnlineMonitor(source: options.outputDirectory)
         bus.subscribeInline(recorder)
+        if let follow = hardware.follow {
+            bus.subscribeInline(try TriggerRecorder(directory: options.outputDirectory, lineOffset: follow.input.lineOffset))
+        }
         bus.subscribeInline(monitor)
         for s in extraInline { bus.subscribeInline(s) }
         for (s, capacity) in extraQueued { bus.subscribeQueued(s, capacity: capacity) }
@@ -227,7 +235,8 @@ public final class Supervisor: @unchecked Sendable {
 final class RunLoop {
     unowned let engine: RunEngine
     let supervisor = Supervisor()
-    let sequencer: Sequencer
+    /// nil in follow mode (FollowRun.swift runs the loop then).
+    let sequencer: Sequencer?
     let timing: ExposureTiming
     let t0: Int64
     let recorder: Recorder
@@ -239,7 +248,9 @@ final class RunLoop {
     let loop: ExposureLoop
     private var binner: TemporalBinner?
     private var binMeta: [Int: (step: Int, sample: ElectrochemSample, ledFraction: Double)] = [:]
-    private var recordedIndex = 0
+    private(set) var recordedIndex = 0
+    /// Follow mode's state (edges seen, the input's reader).
+    var followState: FollowState?
     private var lastSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
     var triggers = 0, cameraFrames = 0, skipped = 0, dropped = 0, violations = 0
     private var consecutiveTimeouts = 0
@@ -247,7 +258,7 @@ final class RunLoop {
     private var terminalLostRecorded = false
     var endSeconds = 0.0
 
-    init(engine: RunEngine, sequencer: Sequencer, timing: ExposureTiming, t0: Int64, recorder: Recorder, monitor: OnlineMonitor) {
+    init(engine: RunEngine, sequencer: Sequencer?, timing: ExposureTiming, t0: Int64, recorder: Recorder, monitor: OnlineMonitor) {
         self.engine = engine
         self.sequencer = sequencer
         self.timing = timing
@@ -269,6 +280,11 @@ final class RunLoop {
 
     /// The main loop, then the safe stop. Never throws: every failure becomes the supervisor's outcome.
     func execute() {
+        guard let sequencer else {
+            let rtThread = executeFollowing()
+            safeStop(rtThread: rtThread)
+            return
+        }
         let clock = hardware.clock
         let sampleNs = Int64((engine.protocolFile.cell.sampleIntervalSeconds * 1e9).rounded())
         var nextSample = t0
@@ -354,7 +370,7 @@ final class RunLoop {
         safeStop(rtThread: rtThread)
     }
 
-    private func device(of error: Error) -> String {
+    func device(of error: Error) -> String {
         switch error {
         case is PotentiostatError: return hardware.potentiostat.name
         case is CameraError: return hardware.camera.name
@@ -367,7 +383,7 @@ final class RunLoop {
     /// The one safe stop, on every path: exposure loop stopped, LED and trigger low, cell at open
     /// circuit, the safe state sampled and recorded, the last frames and timing written, `run_ended`.
     /// Each step is attempted even when an earlier one failed.
-    private func safeStop(rtThread: RealtimeThread?) {
+    func safeStop(rtThread: RealtimeThread?) {
         let outcome = supervisor.outcome ?? .completed
         let clock = hardware.clock
         loop.stopRequested.store(true, ordering: .relaxed)
@@ -379,9 +395,12 @@ final class RunLoop {
         do { try hardware.trigger.set(false) } catch { ledOK = false; ledMessage += "; trigger: \(error)" }
         var outputOK = true
         var outputMessage = "potentiostat at open circuit"
-        if let e = sequencer.safeStop() {
+        stopFollowing()
+        if sequencer == nil {
+            outputMessage = "follow mode: operando drives no output (the instrument's own software runs the cell)"
+        } else if let e = sequencer?.safeStop() {
             // One more try: a transient error must not leave the cell under current.
-            if let again = sequencer.safeStop() { outputOK = false; outputMessage = "\(again)" } else { outputMessage += " (second attempt; first: \(e))" }
+            if let again = sequencer?.safeStop() { outputOK = false; outputMessage = "\(again)" } else { outputMessage += " (second attempt; first: \(e))" }
         }
         // A fault is recorded where the supervisor learnt of it: here, once, whoever reported it.
         if case .fault(let device, let message) = outcome { publish(.fault(device: device, message: message)) }
@@ -389,7 +408,7 @@ final class RunLoop {
         publish(.ledOff(ok: ledOK, message: ledMessage))
         publish(.outputOff(ok: outputOK, message: outputMessage))
         // The safe state as measured: a sample at open circuit (current 0), after any trip or fault.
-        if outputOK {
+        if outputOK, let sequencer {
             do {
                 let s = try hardware.potentiostat.read()
                 bus.publish(.echem(EchemRecord(timeSeconds: seconds(max(s.monotonicNanoseconds, clock.monotonicNanoseconds)),
@@ -415,7 +434,7 @@ final class RunLoop {
     }
 
     /// After a frame's edges: record them, fetch the camera frame, check lockstep, bin.
-    private func handle(_ r: FrameEdges, stopping: Bool = false) throws {
+    func handle(_ r: FrameEdges, stopping: Bool = false) throws {
         func us(_ ns: Int64) -> Double? { ns == FrameEdges.absent ? nil : Double(ns - t0) / 1e3 }
         bus.publish(.edges(EdgeRecord(frame: r.frame, step: Int(r.step), skipped: r.skipped,
                                       intendedLedOnMicroseconds: us(r.intendedLedOn)!, actualLedOnMicroseconds: us(r.actualLedOn),
@@ -482,7 +501,7 @@ final class RunLoop {
         let record = FrameRecord(frame: recordedIndex, chunk: 0, page: 0, startSeconds: bin.startSeconds, endSeconds: bin.endSeconds,
                                  exposures: bin.exposures,
                                  ledOnFraction: bin.exposures > 0 ? (meta?.ledFraction ?? 0) / Double(bin.exposures) : 0,
-                                 step: meta?.step ?? sequencer.index,
+                                 step: meta?.step ?? sequencer?.index ?? -1,
                                  echemTimeSeconds: sample.voltageVolts.isFinite ? seconds(sample.monotonicNanoseconds) : .nan,
                                  voltageVolts: sample.voltageVolts, currentAmps: sample.currentAmps)
         recordedIndex += 1
@@ -490,7 +509,8 @@ final class RunLoop {
     }
 
     private func status(runSeconds t: Double, planned: Double?) -> RunStatus {
-        RunStatus(runSeconds: t, step: sequencer.index, stepCount: sequencer.planned.count, stepText: sequencer.current.text,
+        guard let sequencer else { return followStatus(runSeconds: t) }
+        return RunStatus(runSeconds: t, step: sequencer.index, stepCount: sequencer.planned.count, stepText: sequencer.current.text,
                   voltageVolts: lastSample.voltageVolts, currentAmps: lastSample.currentAmps,
                   capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram,
                   intensityChange: monitor.latest?.intensityChange ?? .nan, sdcStd: monitor.latest?.sdcStd ?? .nan,
@@ -517,6 +537,7 @@ final class RunLoop {
             "subscriber_messages_dropped": .object(bus.droppedByQueuedSubscribers.mapValues { .number(Double($0)) }),
         ]
         if !hardware.clock.isVirtual { o["run_loop_latency"] = JSONValue(loop.latency.jsonObject) }
+        if let f = followState { o["trigger_input"] = f.timingReport }
         if let selfTest {
             var s = JSONValue(selfTest.histogram.jsonObject).object ?? [:]
             s["seconds"] = .number(engine.options.latencySelfTestSeconds)

@@ -42,13 +42,14 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         let proto: ProtocolFile
-        do { proto = try ProtocolFile.load(path: protocolPath) } catch {
+        do { proto = try ProtocolFile.load(path: protocolPath, purpose: try RigFactory.purpose(rigPath: rig)) } catch {
             printError("\(error)"); throw ExitCode(2)
         }
         let outDir = out ?? (URL(fileURLWithPath: protocolPath).deletingPathExtension().lastPathComponent + ".operando")
         let hardware: RigHardware
         do {
-            hardware = try RigFactory.make(rigPath: rig, protocolFile: proto, realtime: realtime)
+            hardware = try RigFactory.make(rigPath: rig, protocolFile: proto, realtime: realtime,
+                                           instrumentRecordPath: outDir + ".instrument.mpt")
         } catch {
             printError("\(error)")
             throw ExitCode(2)
@@ -67,11 +68,21 @@ struct Run: ParsableCommand {
             throw ExitCode(error is DatasetError ? 2 : 1)
         }
         status.finish()
+        // Follow mode on firmware-sim: the simulated instrument's record is complete once the run is.
+        var instrumentNote = ""
+        if let instrument = (hardware.follow?.owner as? SimRig)?.instrument {
+            do {
+                try instrument.finish()
+                if let p = instrument.settings.recordPath {
+                    instrumentNote = "instrument record (firmware-sim): \(p), \(instrument.samples.count) rows; import it with operando import \(summary.directory) \(p)\n"
+                }
+            } catch { printError("firmware-sim instrument: \(error)") }
+        }
         let line = String(format: "run: %@ after %.0f s (wall %.1f s)\n", summary.endReason, summary.runSeconds, summary.wallSeconds)
             + "frames: \(summary.triggers) triggers, \(summary.cameraFrames) camera frames, \(summary.recordedFrames) recorded, "
             + "\(summary.skippedFrames) skipped, \(summary.droppedFrames) dropped, \(summary.lockstepViolations) lockstep violations\n"
             + (summary.selfTestP99Microseconds.map { String(format: "latency self-test p99: %.0f µs\n", $0) } ?? "")
-            + "dataset: \(summary.directory)\n"
+            + "dataset: \(summary.directory)\n" + instrumentNote
         Terminal.write(line)
         if !summary.completed {
             printError("run ended early: \(summary.endReason) (safe state recorded in \(summary.directory)/events.jsonl)")
@@ -83,10 +94,21 @@ struct Run: ParsableCommand {
 /// Builds the rig a rig file describes: firmware-sim for every part by default; real drivers where
 /// the file names them.
 enum RigFactory {
-    static func make(rigPath: String?, protocolFile: ProtocolFile, realtime: Bool) throws -> RigHardware {
+    /// What the protocol is loaded for: `.followed` when the rig file says `[potentiostat] backend = "follow"`.
+    static func purpose(rigPath: String?) throws -> ProtocolPurpose {
+        guard let rigPath else { return .commanded }
+        return try RigConfiguration.load(path: rigPath).potentiostatBackend == .follow ? .followed : .commanded
+    }
+
+    static func make(rigPath: String?, protocolFile: ProtocolFile, realtime: Bool, instrumentRecordPath: String? = nil) throws -> RigHardware {
         let rig = try rigPath.map { try RigConfiguration.load(path: $0) } ?? .simulated
         if rig.isSimulated {
             return try SimRig.hardware(rig: rig, protocolFile: protocolFile, realtime: realtime).1
+        }
+        // Follow mode on firmware-sim: the sim camera, and the trigger input on the sim chip (its
+        // `[gpio]` names chip "gpiochip-sim" and line "trigger-in"); the simulated instrument runs the cell.
+        if rig.potentiostatBackend == .follow, rig.cameraBackend == .sim, rig.gpio.map({ $0.chip == "gpiochip-sim" }) ?? true {
+            return try SimRig.hardware(rig: rig, protocolFile: protocolFile, realtime: realtime, instrumentRecordPath: instrumentRecordPath).1
         }
         if let g = rig.gpio, rig.gpioBackend == .libgpiod {
             let chip = try GpiodChip(g.chip)
