@@ -67,6 +67,7 @@ public final class SimInstrument {
     private var lastSign = 0.0
     private var file: AppendFile?
     private var pending = ""
+    private var rng: SeededRandom
 
     /// - Parameters:
     ///   - rig: the simulated rig (virtual clock) whose potentiostat and cell the instrument drives.
@@ -84,6 +85,7 @@ public final class SimInstrument {
         sequencer = try Sequencer(protocolFile: protocolFile, potentiostat: rig.potentiostat)
         startNanoseconds = rig.originNanoseconds + Int64((settings.startSeconds * 1e9).rounded())
         intervalSeconds = settings.recordIntervalSeconds ?? protocolFile.cell.sampleIntervalSeconds
+        rng = SeededRandom(seed: rig.configuration.seed, stream: 9)
     }
 
     /// The rig-clock time of instrument time `tau`, ns.
@@ -161,8 +163,9 @@ public final class SimInstrument {
         triggerRigNanoseconds.append(t)
         rig.chip.scheduleInputPulses(line: SimGPIOChip.instrumentTriggerOffset, risingAtNanoseconds: [t],
                                      widthNanoseconds: Int64(settings.triggerWidthMilliseconds * 1e6))
-        // EC-Lab records a sequence's first point just after the change: 1 ms here.
-        firstRowNanoseconds = t + 1_000_000
+        // EC-Lab records a sequence's first point just after the change: 0.5–1.5 ms here, varying
+        // like an instrument's own scheduling (the residuals of the import's clock fit).
+        firstRowNanoseconds = t + 500_000 + Int64(rng.uniform() * 1e6)
         // Regular samples continue on the instrument's own grid.
         let tau = instrumentSeconds(rigNanoseconds: t)
         nextSample = max(nextSample, Int((tau / intervalSeconds).rounded(.down)) + 1)
