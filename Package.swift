@@ -79,7 +79,7 @@ let package = Package(
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
         .testTarget(name: "ImagingTests", dependencies: ["Imaging"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging", "ParticleModel", "Dataset"]),
-        .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
+        .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel", "Electrochemistry", "InstrumentFiles"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
         .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),

@@ -124,7 +124,9 @@ public enum DatasetRewrite {
             var line = ""
             for (j, col) in table.values.enumerated() {
                 if j > 0 { line += "," }
-                line += CSVField.number(k < col.count ? col[k] : .nan, digits: 15)
+                // Shortest text that reads back to the same Double (exact, and far cheaper than %g).
+                let v = k < col.count ? col[k] : .nan
+                line += v.isFinite ? String(v) : "nan"
             }
             text += line + "\n"
         }

@@ -151,3 +151,13 @@ func badProtocolsNameFileLineAndExpectation(_ c: BadProtocol) {
     #expect { try ProtocolFile.parse(text: header + "[follow]\nduration_s = -5\n", path: "f.toml", purpose: .followed) } throws: { "\($0)".contains("duration_s") }
     #expect { try ProtocolFile.parse(text: header + "[follow]\nedge_count = 3\n", path: "f.toml", purpose: .followed) } throws: { "\($0)".contains("edge_count") }
 }
+
+@Test func shippedFollowExamplesParse() throws {
+    let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/follow")
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".toml") }
+    #expect(!files.isEmpty)
+    for f in files {
+        let p = try ProtocolFile.load(path: dir.appendingPathComponent(f).path, purpose: .followed)
+        #expect(p.follow != nil)
+    }
+}
