@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),
         .testTarget(name: "InstrumentImportTests", dependencies: ["InstrumentImport", "InstrumentFiles", "Dataset", "Rig", "FirmwareSim",
-                                                                   "Electrochemistry", "Calibration", "ParticleModel"]),
+                                                                   "Electrochemistry", "Calibration", "ParticleModel", "Figures"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
 )

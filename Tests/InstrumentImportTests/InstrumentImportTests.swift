@@ -1,6 +1,7 @@
 import Calibration
 import Dataset
 import Electrochemistry
+import Figures
 import FirmwareSim
 import Foundation
 import InstrumentFiles
@@ -162,6 +163,9 @@ private func rms(_ x: [Double]) -> Double { (x.reduce(0) { $0 + $1 * $1 } / Doub
                      100 * (followed.centre.scale / reference.centre.scale - 1)))
         #expect(abs(followed.centre.scale / reference.centre.scale - 1) < 0.05)
         #expect(abs(followed.centre.gain / reference.centre.gain - 1) < 0.05)
+        // report works on the result unchanged: the echem and calibration pages are drawn.
+        let report = try Figures.Report.render(datasetDirectory: dataset, to: dir.file("followed.pdf"), progress: { _ in }, note: { _ in })
+        #expect(report.pages.count >= 5, "\(report.pages)")
     }
 
     /// Refusals: a commanded dataset (operando's own echem.csv), no trigger edges without --offset
