@@ -32,14 +32,17 @@ deps:
 	@$(MAKE) -s deps-libgpiod2
 
 ## deps-libgpiod2: download libgpiod v2's .debs from bookworm-backports with a private apt configuration
-## (its own sources list, lists and cache under .deps/apt: /etc/apt is not touched) and unpack them
+## (its own sources list, lists and cache under .deps/apt, on the same mirror as the system's bookworm
+## source; /etc/apt is not touched) and unpack them
 ## into .deps/libgpiod2 (dpkg-deb -x, not installed). Skipped where the system's libgpiod is already 2.x.
 deps-libgpiod2:
 	@if [ -e "$(OPERANDO_LIBGPIOD_V2)" ]; then exit 0; fi; \
 	case "$$(pkg-config --modversion libgpiod 2>/dev/null)" in 2.*) exit 0;; esac; \
 	set -e; apt=$(CURDIR)/.deps/apt; rm -rf "$$apt" "$(LIBGPIOD2_DIR)"; \
 	mkdir -p "$$apt/lists/partial" "$$apt/cache/archives/partial" "$$apt/debs" "$(LIBGPIOD2_DIR)"; \
-	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" > "$$apt/sources.list"; \
+	uri=$$(apt-get indextargets --format '$$(REPO_URI) $$(RELEASE)' 2>/dev/null | awk '$$2 == "bookworm" { print $$1; exit }'); \
+	[ -n "$$uri" ] || { echo "make deps: no Debian bookworm source in /etc/apt to take bookworm-backports from (run apt-get update?)" >&2; exit 1; }; \
+	echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $$uri bookworm-backports main" > "$$apt/sources.list"; \
 	opts="-o Dir::Etc::SourceList=$$apt/sources.list -o Dir::Etc::SourceParts=/dev/null -o Dir::State::Lists=$$apt/lists -o Dir::Cache=$$apt/cache -o APT::Sandbox::User=root"; \
 	echo "make deps: fetching libgpiod $(LIBGPIOD2_VERSION) (bookworm-backports) into .deps/libgpiod2"; \
 	apt-get $$opts -q update >/dev/null || { echo "make deps: apt-get update of bookworm-backports failed" >&2; exit 1; }; \

@@ -145,3 +145,22 @@ public struct TriggerInputConfiguration: Sendable, Equatable {
         return (c, try c.requestEdgeInput(offset: offset, consumer: consumer, settings: settings))
     }
 }
+
+extension GPIOBackend {
+    /// What `operando gpio` prints first: the libgpiod the build found, each backend's state and library
+    /// version, and the one `selected()` picks (lines of `key: value`).
+    public static func report(environment: [String: String]? = nil) -> [String] {
+        var lines = ["build found libgpiod: \(buildLibgpiodVersion)"]
+        for b in GPIOBackend.allCases {
+            let state: String
+            if !b.isCompiled {
+                state = "not in this build"
+            } else {
+                do { state = "library \(try b.libraryVersion())" } catch { state = "compiled, library not loadable (\(error))" }
+            }
+            lines.append("\(b): \(state)")
+        }
+        do { lines.append("selected: \(try selected(environment: environment))") } catch { lines.append("selected: none (\(error))") }
+        return lines
+    }
+}

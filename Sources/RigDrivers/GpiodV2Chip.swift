@@ -206,7 +206,9 @@ public final class GpiodV2Chip: GPIOChip {
         let lib: GpiodV2Library
         if let library { lib = library } else {
             do { lib = try GpiodV2Library.load() } catch {
-                throw GPIOError.chipUnavailable(chip: nameOrPath, reason: "libgpiod v2 not loadable: \(error)")
+                var reason = "\(error)"
+                if case .chipUnavailable(_, let r) = error { reason = r }
+                throw GPIOError.chipUnavailable(chip: nameOrPath, reason: "libgpiod v2: " + reason)
             }
         }
         let p = GpiodV2Chip.devicePath(for: nameOrPath)
@@ -223,6 +225,13 @@ public final class GpiodV2Chip: GPIOChip {
         for o in outputs { o.release() }
         for i in inputs { i.release() }
         lib.chip_close(chip)
+    }
+
+    /// Number of lines on the chip (`gpiod_chip_info_get_num_lines`), nil if the info cannot be read.
+    public var lineCount: Int? {
+        guard let info = lib.chip_get_info(chip) else { return nil }
+        defer { lib.chip_info_free(info) }
+        return lib.chip_info_get_num_lines(info)
     }
 
     public func lineOffset(named lineName: String) throws -> UInt32 {
@@ -292,7 +301,9 @@ public final class GpiodV2Chip: GPIOChip {
                 }
                 throw GPIOError.busy(chip: name, line: "\(offset)", consumer: who)
             }
-            if code == EINVAL { throw GPIOError.noSuchLine(chip: name, line: "\(offset)") }
+            if code == EINVAL, let lines = lineCount, Int(offset) >= lines {
+                throw GPIOError.noSuchLine(chip: name, line: "\(offset)")
+            }
             throw GPIOError.io(chip: name, line: "\(offset)", reason: "request as \(what) failed: \(gpiodErrnoReason(code))")
         }
         return r

@@ -111,7 +111,7 @@ public final class GpiodV2Library: @unchecked Sendable {
 
     /// Loads the first loadable candidate whose `gpiod_api_version` is 2.x. The library stays loaded
     /// for the life of the process (never dlclose'd: line requests may outlive any one owner).
-    /// - Throws: `GPIOError.notSupported` listing every candidate and why it failed.
+    /// - Throws: `GPIOError.chipUnavailable` (chip "libgpiod v2") listing every candidate and why it failed.
     public static func load(candidates: [String] = GpiodV2Library.defaultCandidates) throws(GPIOError) -> GpiodV2Library {
         let found: Result<GpiodV2Library, GPIOError> = cache.withLock { cache in
             var reasons: [String] = []
@@ -125,8 +125,8 @@ public final class GpiodV2Library: @unchecked Sendable {
                     reasons.append((error as? LoadError)?.reason ?? "\(path): \(error)")
                 }
             }
-            return .failure(.notSupported(chip: "libgpiod v2", operation: "loading the library",
-                                          reason: reasons.joined(separator: "; ")))
+            return .failure(.chipUnavailable(chip: "libgpiod v2", reason: "cannot load the library: " + reasons.joined(separator: "; ")
+                                             + " (install libgpiod3, or set \(pathEnvironmentVariable) to a libgpiod.so.3; `make deps` unpacks one)"))
         }
         return try found.get()
     }
@@ -138,7 +138,8 @@ public final class GpiodV2Library: @unchecked Sendable {
         // v1's same-named symbols are already in the process (see the top of this file).
         let rtldDeepBind: Int32 = 0x0008
         guard let h = dlopen(path, RTLD_NOW | RTLD_LOCAL | rtldDeepBind) else {
-            throw LoadError(reason: "\(path): \(dlerror().map { String(cString: $0) } ?? "dlopen failed")")
+            // dlerror's text starts with the file name already.
+            throw LoadError(reason: dlerror().map { String(cString: $0) } ?? "\(path): dlopen failed")
         }
         func sym<T>(_ name: String, _: T.Type = T.self) throws(LoadError) -> T {
             guard let p = dlsym(h, name) else {

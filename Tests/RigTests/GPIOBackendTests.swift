@@ -92,3 +92,16 @@ private final class OutputOnlyChip: GPIOChip {
     let e = GPIOError.notSupported(chip: "c", operation: "x", reason: "y")
     #expect(e.description == "gpio chip \"c\": x is not supported: y")
 }
+
+@Test func reportNamesTheBuildEachBackendAndTheChoice() {
+    let v2 = V2TestLibrary.library     // first: it points $OPERANDO_LIBGPIOD_V2 at the unpacked copy
+    let lines = GPIOBackend.report(environment: ["OPERANDO_GPIO_BACKEND": "v2"])
+    #expect(lines.first == "build found libgpiod: \(GPIOBackend.buildLibgpiodVersion)")
+    #expect(lines.last == "selected: libgpiod-v2")
+    let v1 = lines.first { $0.hasPrefix("libgpiod-v1: ") }
+    #expect(v1 == (GPIOBackend.v1.isCompiled ? "libgpiod-v1: library \(GpiodChip.libraryVersion)" : "libgpiod-v1: not in this build"))
+    if let lib = v2 {
+        #expect(lines.contains("libgpiod-v2: library \(lib.apiVersion)"))
+    }
+    #expect(GPIOBackend.report(environment: ["OPERANDO_GPIO_BACKEND": "v9"]).last?.hasPrefix("selected: none (gpio chip \"gpio\": OPERANDO_GPIO_BACKEND = v9 is invalid") == true)
+}

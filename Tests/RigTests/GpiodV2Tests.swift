@@ -60,10 +60,12 @@ func v2LibraryReportsItsApiVersion() throws {
         _ = try GpiodV2Library.load(candidates: ["/nonexistent/libgpiod.so.3", "libgpiod.so.2"])
         Issue.record("v1 library accepted as v2")
     } catch {
-        guard case .notSupported(let chip, _, let reason) = error else { Issue.record("\(error)"); return }
+        guard case .chipUnavailable(let chip, let reason) = error else { Issue.record("\(error)"); return }
         #expect(chip == "libgpiod v2")
         #expect(reason.contains("/nonexistent/libgpiod.so.3"))
         #expect(reason.contains("libgpiod.so.2: no symbol gpiod_api_version"))
+        #expect(reason.hasPrefix("cannot load the library: "))
+        #expect(reason.contains("OPERANDO_LIBGPIOD_V2"))
     }
 }
 
