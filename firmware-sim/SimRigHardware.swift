@@ -33,7 +33,9 @@ extension SimRig {
         var hw = RigHardware(backend: realtime ? "firmware-sim (wall clock)" : "firmware-sim (virtual clock)",
                              clock: sim.clock, led: led, trigger: trigger, camera: sim.camera, potentiostat: sim.potentiostat,
                              configuration: rig.json, warnings: warnings)
-        if rig.potentiostatBackend == .follow {
+        // Follow mode with the trigger input on firmware-sim's chip (a real chip's input is the real
+        // driver's: RigFactory opens it, and no simulated instrument is made).
+        if rig.potentiostatBackend == .follow, rig.gpio.map({ $0.chip == sim.chip.name }) ?? true {
             try followInstrument(sim: sim, rig: rig, config: config, protocolFile: protocolFile,
                                  recordPath: instrumentRecordPath, hardware: &hw)
         }
