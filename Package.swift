@@ -60,14 +60,16 @@ let package = Package(
         .target(name: "Dataset", dependencies: ["Imaging"]),
         .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging", "Dataset", "ConfigFile"]),
         .target(name: "RigDrivers", dependencies: rigDriversDependencies + ["CAravis"], swiftSettings: rigDriversSettings),
-        .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", "Electrochemistry", "Dataset", "ConfigFile"],
+        .target(name: "FirmwareSim", dependencies: ["Rig", "ParticleModel", "Imaging", "Electrochemistry", "Dataset", "ConfigFile", "InstrumentFiles"],
                 path: "firmware-sim"),
         .target(name: "Figures", dependencies: ["CCairo", "ParticleModel", "Dataset"]),
         // Readers for instrument files (EC-Lab .mpr/.mpt, Gamry .DTA, BDF), clock alignment, .mpt writer.
         .target(name: "InstrumentFiles"),
+        // operando import: an instrument's record into a dataset (alignment, echem.csv, frames.csv, run.json).
+        .target(name: "InstrumentImport", dependencies: ["Dataset", "InstrumentFiles"]),
         .target(name: "Calibration", dependencies: ["ParticleModel", "Imaging", "Electrochemistry", "Dataset"]),
         .executableTarget(name: "operando",
-                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
+                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "InstrumentImport",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Fuzz targets for every reader of user input, a deterministic mutation driver, and its CLI
         // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
@@ -84,11 +86,13 @@ let package = Package(
         .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Dataset"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging", "ParticleModel", "Dataset"]),
         .testTarget(name: "RigDriversTests", dependencies: ["RigDrivers", "FirmwareSim", "Rig", "Electrochemistry"]),
-        .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel"]),
+        .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel", "Electrochemistry", "InstrumentFiles"]),
         .testTarget(name: "FiguresTests", dependencies: ["Figures", "Dataset", "Imaging"]),
         .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando", "Dataset"]),
         .testTarget(name: "CameraDriverTests", dependencies: ["RigDrivers", "Rig", "FirmwareSim", "ParticleModel", "Imaging"]),
+        .testTarget(name: "InstrumentImportTests", dependencies: ["InstrumentImport", "InstrumentFiles", "Dataset", "Rig", "FirmwareSim",
+                                                                   "Electrochemistry", "Calibration", "ParticleModel", "Figures"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Dataset", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
 )

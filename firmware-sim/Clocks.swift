@@ -26,9 +26,29 @@ public final class VirtualClock: Clock, @unchecked Sendable {
     /// Now, ns of the virtual timebase.
     public var monotonicNanoseconds: Int64 { lock.lock(); defer { lock.unlock() }; return now }
 
-    /// Jumps to `deadline` (never backwards).
+    /// Jumps to `deadline` (never backwards). An advance observer (`onAdvance`) runs first, so
+    /// something that lives on this clock (firmware-sim's instrument) can act at every moment up to
+    /// the deadline before anyone can look past it.
     public func sleep(untilNanoseconds deadline: Int64) {
-        lock.lock(); if deadline > now { now = deadline }; lock.unlock()
+        lock.lock()
+        if deadline > now, let observer, !observing {
+            observing = true
+            lock.unlock()
+            observer(deadline)   // may sleep to times ≤ deadline itself: plain jumps while observing
+            lock.lock()
+            observing = false
+        }
+        if deadline > now { now = deadline }
+        lock.unlock()
+    }
+
+    private var observer: ((Int64) -> Void)?
+    private var observing = false
+
+    /// Sets (nil: clears) the observer called with each new deadline before the clock jumps there.
+    /// Within the observer, `sleep` jumps without calling it again.
+    public func onAdvance(_ body: ((Int64) -> Void)?) {
+        lock.lock(); observer = body; lock.unlock()
     }
 
     /// Advances by a relative amount (tests and fault timeouts).

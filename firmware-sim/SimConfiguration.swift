@@ -67,6 +67,9 @@ public struct SimConfiguration: Sendable, Equatable {
     public var hotPixelsPerMegapixel = 60.0
     /// Faults to inject, at run times.
     public var faults: [ScheduledFault] = []
+    /// `[sim.instrument]`: the instrument run by its own software that follow mode follows (nil: the
+    /// defaults when the rig is in follow mode).
+    public var instrument: SimInstrumentSettings?
 
     public init() {}
 
@@ -76,7 +79,7 @@ public struct SimConfiguration: Sendable, Equatable {
         "reference_theta", "drift_nm_per_min", "drift_direction_deg", "drift_walk_nm_per_sqrt_min", "noise",
         "seed", "series_resistance_ohm", "population_count", "population_median_um", "population_log_sigma",
         "model_step_s", "sample_interval_s", "voltage_noise_mV", "current_noise_nA", "particle_electrons_per_ms",
-        "hot_pixels_per_megapixel", "faults",
+        "hot_pixels_per_megapixel", "faults", "instrument",
     ]
     /// Keys of one `[[sim.faults]]` entry.
     public static let faultKeys = ["kind", "at_s", "count", "duration_s", "ohm", "line"]
@@ -194,6 +197,17 @@ public struct SimConfiguration: Sendable, Equatable {
                 }
                 c.faults.append(ScheduledFault(atSeconds: at, fault: fault))
             }
+        }
+        if let i = try t.table("instrument") {
+            try i.checkKeys(allowed: SimInstrumentSettings.keys)
+            var s = SimInstrumentSettings()
+            s.startSeconds = try i.number("start_s", unit: "s", range: NumberRange(0...86_400), default: s.startSeconds)
+            s.driftPPM = try i.number("drift_ppm", unit: "ppm", range: NumberRange(-1000...1000), default: s.driftPPM)
+            s.recordIntervalSeconds = try i.number("record_interval_s", unit: "s", range: Ranges.sampleIntervalSeconds)
+            s.triggerWidthMilliseconds = try i.number("trigger_width_ms", unit: "ms", range: NumberRange(0.01...1000),
+                                                      default: s.triggerWidthMilliseconds)
+            s.recordPath = try i.string("record", maxLength: 4096)
+            c.instrument = s
         }
         try t.checkAllKeysRead(recursive: true)
         return c

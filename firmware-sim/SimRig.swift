@@ -32,6 +32,8 @@ public final class SimRig {
     public let optics: OpticsParameters
     /// Clock reading at construction (run time zero), ns.
     public let originNanoseconds: Int64
+    /// Follow mode: the instrument run by its own software that drives the cell (SimInstrument.swift).
+    public internal(set) var instrument: SimInstrument?
 
     /// - Parameters:
     ///   - configuration: the `[sim]` table.

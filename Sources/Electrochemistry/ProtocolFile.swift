@@ -48,6 +48,25 @@ public enum ProtocolEntry: Sendable, Equatable {
     case repeated(times: Int, until: EndCondition?, steps: [Step], location: SourceLocation)
 }
 
+/// Follow mode's `[follow]` table (docs/follow.md): when a followed run ends. Every bound is optional;
+/// the first one reached ends the run (a signal ends it too).
+public struct FollowSettings: Sendable, Equatable {
+    /// Run time after which the run ends, s (from the run's start).
+    public var durationSeconds: Double?
+    /// The run ends `tailSeconds` after this many edges on the trigger input.
+    public var edgeCount: Int?
+    /// Imaging goes on this long after the last counted edge or the protocol's own total, s.
+    public var tailSeconds: Double = 0
+    public init() {}
+}
+
+/// What a protocol is loaded for: a run operando commands, or one it follows (the instrument's own
+/// software runs the cell; `[[steps]]` are optional and `[follow]` is read).
+public enum ProtocolPurpose: Sendable, Equatable {
+    case commanded
+    case followed
+}
+
 /// A protocol file (docs/interfaces.md): cell, limits, imaging and steps with repeats.
 public struct ProtocolFile: Sendable, Equatable {
     public var path: String
@@ -56,6 +75,8 @@ public struct ProtocolFile: Sendable, Equatable {
     public var limits = SafetyLimits()
     public var imaging = ImagingSettings()
     public var entries: [ProtocolEntry] = []
+    /// `[follow]` (follow mode only; nil otherwise).
+    public var follow: FollowSettings?
 
     /// Builds a protocol from step strings alone (no file), with default settings.
     public init(steps: [Step], path: String = "command line") {
@@ -80,21 +101,22 @@ public struct ProtocolFile: Sendable, Equatable {
 
     /// Reads and validates a protocol file (refusing NUL bytes, non-UTF-8 text, directories, FIFOs and
     /// files over `ConfigFile.maximumBytes` with a plain message).
-    public static func load(path: String) throws -> ProtocolFile {
+    /// `purpose: .followed` (follow mode) makes `[[steps]]` optional and reads `[follow]`.
+    public static func load(path: String, purpose: ProtocolPurpose = .commanded) throws -> ProtocolFile {
         let file: ConfigFile
         do { file = try ConfigFile.load(path: path) } catch let e as ConfigError {
             throw ProtocolError(e, source: nil)
         }
-        return try parse(file: file)
+        return try parse(file: file, purpose: purpose)
     }
 
     /// Parses and validates protocol text; `path` names it in errors.
-    public static func parse(text: String, path: String) throws -> ProtocolFile {
+    public static func parse(text: String, path: String, purpose: ProtocolPurpose = .commanded) throws -> ProtocolFile {
         let file: ConfigFile
         do { file = try ConfigFile.parse(text: text, path: path) } catch let e as ConfigError {
             throw ProtocolError(e, source: nil)
         }
-        return try parse(file: file)
+        return try parse(file: file, purpose: purpose)
     }
 
     /// Physical ranges of the protocol's settings (docs/protocol.md "Ranges").
@@ -111,22 +133,37 @@ public struct ProtocolFile: Sendable, Equatable {
         public static let repeatCount = 1...10_000
         /// Most steps a protocol may plan with its repeats unrolled.
         public static let maximumPlannedSteps = 100_000
+        /// `[follow] duration_s`: up to a year of run time.
+        public static let followSeconds = NumberRange.positive(upTo: 3.2e7)
     }
 
     /// Validates an already parsed configuration file as a protocol.
-    public static func parse(file: ConfigFile) throws -> ProtocolFile {
-        do { return try parseChecked(file: file) } catch let e as ConfigError {
+    public static func parse(file: ConfigFile, purpose: ProtocolPurpose = .commanded) throws -> ProtocolFile {
+        do { return try parseChecked(file: file, purpose: purpose) } catch let e as ConfigError {
             throw ProtocolError(e, source: file)
         }
     }
 
-    private static func parseChecked(file: ConfigFile) throws -> ProtocolFile {
+    private static func parseChecked(file: ConfigFile, purpose: ProtocolPurpose) throws -> ProtocolFile {
         let path = file.path
         let root = file.root
         func at(_ line: Int?) -> SourceLocation { SourceLocation(file: path, line: line) }
         var p = ProtocolFile(steps: [], path: path)
         p.text = file.text
-        try root.checkKeys(allowed: ["cell", "limits", "imaging", "steps"])
+        try root.checkKeys(allowed: ["cell", "limits", "imaging", "steps", "follow"])
+        if let t = try root.table("follow") {
+            guard purpose == .followed else {
+                throw t.error(nil, "[follow] is for follow mode (a rig file with [potentiostat] backend = \"follow\"); remove it to command the run")
+            }
+            try t.checkKeys(allowed: ["duration_s", "edges", "tail_s"])
+            var f = FollowSettings()
+            f.durationSeconds = try t.number("duration_s", unit: "s", range: Ranges.followSeconds)
+            f.edgeCount = try t.integer("edges", range: 1...1_000_000)
+            f.tailSeconds = try t.number("tail_s", unit: "s", range: NumberRange(0...3.2e7), default: 0)
+            p.follow = f
+        } else if purpose == .followed {
+            p.follow = FollowSettings()
+        }
         if let t = try root.table("cell") {
             try t.checkKeys(allowed: ["active_mass_mg", "practical_capacity_mAh_per_g", "sample_interval_s"])
             p.cell.activeMassMilligrams = try t.number("active_mass_mg", unit: "mg", range: Ranges.activeMassMilligrams)
@@ -165,7 +202,11 @@ public struct ProtocolFile: Sendable, Equatable {
                               "LED lead + exposure + tail = \(fmt(window)) ms does not fit in the frame period \(fmt(period)) ms")
             }
         }
-        // Steps.
+        // Steps (optional in follow mode: the instrument's software runs them).
+        if purpose == .followed && !root.contains("steps") {
+            try file.finish()
+            return p
+        }
         guard root.contains("steps") else {
             throw ProtocolError(location: SourceLocation(file: path), text: "", problem: "no [[steps]]: a protocol needs at least one step")
         }

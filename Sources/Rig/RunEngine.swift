@@ -20,6 +20,9 @@ public struct RigHardware {
     /// Objects the devices need alive for the run (the simulated rig whose chip the lines belong to,
     /// a GPIO chip): the hardware holds them, so swapping one part for a real driver cannot free them.
     public var owners: [AnyObject] = []
+    /// Follow mode (docs/follow.md): the instrument's trigger input. Then `potentiostat` is never
+    /// commanded (`FollowedInstrument`), and the run records frames and trigger edges only.
+    public var follow: FollowHardware?
 
     public init(backend: String, clock: Clock, led: DigitalLine, trigger: DigitalLine, camera: Camera,
                 potentiostat: Potentiostat, configuration: JSONValue, warnings: [String] = []) {
@@ -137,7 +140,8 @@ public final class RunEngine {
                                     ledLeadNanoseconds: Int64((img.ledLeadMilliseconds * 1e6).rounded()),
                                     exposureNanoseconds: Int64((img.exposureMilliseconds * 1e6).rounded()),
                                     ledTailNanoseconds: Int64((img.ledTailMilliseconds * 1e6).rounded()))
-        let sequencer = try Sequencer(protocolFile: protocolFile, potentiostat: hardware.potentiostat)
+        // Follow mode commands nothing electrical: no sequencer (the instrument's software runs the cell).
+        let sequencer = hardware.follow == nil ? try Sequencer(protocolFile: protocolFile, potentiostat: hardware.potentiostat) : nil
 
         // Latency self-test with the lines idle (real clock only).
         var selfTest: (histogram: LatencyHistogram, report: RealtimeReport)? = nil
@@ -150,7 +154,7 @@ public final class RunEngine {
         let dmaLatency = hardware.clock.isVirtual ? nil : CPUDMALatencyGuard()
         defer { withExtendedLifetime(dmaLatency) {} }
 
-        let info = RunInfo(softwareVersion: options.softwareVersion, protocolPath: protocolFile.path, protocolText: protocolFile.text,
+        var info = RunInfo(softwareVersion: options.softwareVersion, protocolPath: protocolFile.path, protocolText: protocolFile.text,
                            rig: hardware.configuration, backend: hardware.backend,
                            startTimeUTC: ISO8601DateFormatter().string(from: Date()), pixelSizeMicrometres: camera.pixelSizeMicrometres,
                            roi: (roi.x, roi.y, roi.width, roi.height), binning: img.bin, frameRateHz: img.frameRateHz,
@@ -158,9 +162,13 @@ public final class RunEngine {
                            ledWavelengthNanometres: 740, blackLevelSubtractedCounts: camera.blackLevelCounts,
                            activeMassMilligrams: protocolFile.cell.activeMassMilligrams,
                            practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram)
+        if let follow = hardware.follow { info.extra["follow"] = follow.runInfo(protocolFile: protocolFile) }
         let recorder = try Recorder(directory: options.outputDirectory, runInfo: info, framesPerChunk: options.framesPerChunk)
         let monitor = OnlineMonitor(source: options.outputDirectory)
         bus.subscribeInline(recorder)
+        if let follow = hardware.follow {
+            bus.subscribeInline(try TriggerRecorder(directory: options.outputDirectory, lineOffset: follow.input.lineOffset))
+        }
         bus.subscribeInline(monitor)
         for s in extraInline { bus.subscribeInline(s) }
         for (s, capacity) in extraQueued { bus.subscribeQueued(s, capacity: capacity) }
@@ -230,7 +238,8 @@ public final class Supervisor: @unchecked Sendable {
 final class RunLoop {
     unowned let engine: RunEngine
     let supervisor = Supervisor()
-    let sequencer: Sequencer
+    /// nil in follow mode (FollowRun.swift runs the loop then).
+    let sequencer: Sequencer?
     let timing: ExposureTiming
     let t0: Int64
     let recorder: Recorder
@@ -242,7 +251,9 @@ final class RunLoop {
     let loop: ExposureLoop
     private var binner: TemporalBinner?
     private var binMeta: [Int: (step: Int, sample: ElectrochemSample, ledFraction: Double)] = [:]
-    private var recordedIndex = 0
+    private(set) var recordedIndex = 0
+    /// Follow mode's state (edges seen, the input's reader).
+    var followState: FollowState?
     private var lastSample = ElectrochemSample(monotonicNanoseconds: 0, voltageVolts: .nan, currentAmps: .nan)
     var triggers = 0, cameraFrames = 0, skipped = 0, dropped = 0, violations = 0
     private var consecutiveTimeouts = 0
@@ -250,7 +261,7 @@ final class RunLoop {
     private var terminalLostRecorded = false
     var endSeconds = 0.0
 
-    init(engine: RunEngine, sequencer: Sequencer, timing: ExposureTiming, t0: Int64, recorder: Recorder, monitor: OnlineMonitor) {
+    init(engine: RunEngine, sequencer: Sequencer?, timing: ExposureTiming, t0: Int64, recorder: Recorder, monitor: OnlineMonitor) {
         self.engine = engine
         self.sequencer = sequencer
         self.timing = timing
@@ -272,6 +283,11 @@ final class RunLoop {
 
     /// The main loop, then the safe stop. Never throws: every failure becomes the supervisor's outcome.
     func execute() {
+        guard let sequencer else {
+            let rtThread = executeFollowing()
+            safeStop(rtThread: rtThread)
+            return
+        }
         let clock = hardware.clock
         let sampleNs = Int64((engine.protocolFile.cell.sampleIntervalSeconds * 1e9).rounded())
         var nextSample = t0
@@ -357,7 +373,7 @@ final class RunLoop {
         safeStop(rtThread: rtThread)
     }
 
-    private func device(of error: Error) -> String {
+    func device(of error: Error) -> String {
         switch error {
         case is PotentiostatError: return hardware.potentiostat.name
         case is CameraError: return hardware.camera.name
@@ -370,7 +386,7 @@ final class RunLoop {
     /// The one safe stop, on every path: exposure loop stopped, LED and trigger low, cell at open
     /// circuit, the safe state sampled and recorded, the last frames and timing written, `run_ended`.
     /// Each step is attempted even when an earlier one failed.
-    private func safeStop(rtThread: RealtimeThread?) {
+    func safeStop(rtThread: RealtimeThread?) {
         let outcome = supervisor.outcome ?? .completed
         let clock = hardware.clock
         loop.stopRequested.store(true, ordering: .relaxed)
@@ -382,27 +398,32 @@ final class RunLoop {
         do { try hardware.trigger.set(false) } catch { ledOK = false; ledMessage += "; trigger: \(error)" }
         var outputOK = true
         var outputMessage = "potentiostat at open circuit"
-        if let e = sequencer.safeStop() {
+        stopFollowing()
+        if sequencer == nil {
+            outputMessage = "follow mode: operando drives no output (the instrument's own software runs the cell)"
+        } else if let e = sequencer?.safeStop() {
             // One more try: a transient error must not leave the cell under current.
-            if let again = sequencer.safeStop() { outputOK = false; outputMessage = "\(again)" } else { outputMessage += " (second attempt; first: \(e))" }
+            if let again = sequencer?.safeStop() { outputOK = false; outputMessage = "\(again)" } else { outputMessage += " (second attempt; first: \(e))" }
         }
         // The safe state as measured: a sample at open circuit (current 0), after any trip or fault —
         // read before the output relay opens (an SMU measures nothing with its output off).
         var safeSample: ElectrochemSample? = nil
         var readFailure: String? = nil
-        if outputOK {
+        if outputOK, sequencer != nil {
             do { safeSample = try hardware.potentiostat.read() } catch { readFailure = "\(error)" }
         }
         // Output off in the instrument's own safe mode (an SMU's relay open, a MethodSCRIPT script aborted).
-        do { try hardware.potentiostat.safeOff() } catch {
-            if outputOK { outputMessage += "; output relay: \(error)" } else { outputMessage += "; \(error)" }
+        if sequencer != nil {
+            do { try hardware.potentiostat.safeOff() } catch {
+                if outputOK { outputMessage += "; output relay: \(error)" } else { outputMessage += "; \(error)" }
+            }
         }
         // A fault is recorded where the supervisor learnt of it: here, once, whoever reported it.
         if case .fault(let device, let message) = outcome { publish(.fault(device: device, message: message)) }
         if outcome != .completed { publish(.safeStopStarted(reason: outcome.description)) }
         publish(.ledOff(ok: ledOK, message: ledMessage))
         publish(.outputOff(ok: outputOK, message: outputMessage))
-        if let s = safeSample {
+        if let s = safeSample, let sequencer {
             bus.publish(.echem(EchemRecord(timeSeconds: seconds(max(s.monotonicNanoseconds, clock.monotonicNanoseconds)),
                                            step: sequencer.index, stepKind: EchemRecord.safeStopKind, voltageVolts: s.voltageVolts,
                                            currentAmps: s.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)))
@@ -425,7 +446,7 @@ final class RunLoop {
     }
 
     /// After a frame's edges: record them, fetch the camera frame, check lockstep, bin.
-    private func handle(_ r: FrameEdges, stopping: Bool = false) throws {
+    func handle(_ r: FrameEdges, stopping: Bool = false) throws {
         func us(_ ns: Int64) -> Double? { ns == FrameEdges.absent ? nil : Double(ns - t0) / 1e3 }
         bus.publish(.edges(EdgeRecord(frame: r.frame, step: Int(r.step), skipped: r.skipped,
                                       intendedLedOnMicroseconds: us(r.intendedLedOn)!, actualLedOnMicroseconds: us(r.actualLedOn),
@@ -506,7 +527,7 @@ final class RunLoop {
         let record = FrameRecord(frame: recordedIndex, chunk: 0, page: 0, startSeconds: bin.startSeconds, endSeconds: bin.endSeconds,
                                  exposures: bin.exposures,
                                  ledOnFraction: bin.exposures > 0 ? (meta?.ledFraction ?? 0) / Double(bin.exposures) : 0,
-                                 step: meta?.step ?? sequencer.index,
+                                 step: meta?.step ?? sequencer?.index ?? -1,
                                  echemTimeSeconds: sample.voltageVolts.isFinite ? seconds(sample.monotonicNanoseconds) : .nan,
                                  voltageVolts: sample.voltageVolts, currentAmps: sample.currentAmps)
         recordedIndex += 1
@@ -514,7 +535,8 @@ final class RunLoop {
     }
 
     private func status(runSeconds t: Double, planned: Double?) -> RunStatus {
-        RunStatus(runSeconds: t, step: sequencer.index, stepCount: sequencer.planned.count, stepText: sequencer.current.text,
+        guard let sequencer else { return followStatus(runSeconds: t) }
+        return RunStatus(runSeconds: t, step: sequencer.index, stepCount: sequencer.planned.count, stepText: sequencer.current.text,
                   voltageVolts: lastSample.voltageVolts, currentAmps: lastSample.currentAmps,
                   capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram,
                   intensityChange: monitor.latest?.intensityChange ?? .nan, sdcStd: monitor.latest?.sdcStd ?? .nan,
@@ -541,6 +563,7 @@ final class RunLoop {
             "subscriber_messages_dropped": .object(bus.droppedByQueuedSubscribers.mapValues { .number(Double($0)) }),
         ]
         if !hardware.clock.isVirtual { o["run_loop_latency"] = JSONValue(loop.latency.jsonObject) }
+        if let f = followState { o["trigger_input"] = f.timingReport }
         if let selfTest {
             var s = JSONValue(selfTest.histogram.jsonObject).object ?? [:]
             s["seconds"] = .number(engine.options.latencySelfTestSeconds)

@@ -24,6 +24,9 @@ public enum RunEvent: Sendable, Equatable {
     /// The potentiostat was set to open circuit (`ok` false: it could not be, `message` says why).
     case outputOff(ok: Bool, message: String)
     case runEnded(reason: String)
+    /// Follow mode: edge number `edge` (from 0) on the instrument's trigger input, as the kernel
+    /// stamped it (`monotonicNanoseconds` of the rig's clock; `sequence` libgpiod v2's, 0 on v1).
+    case instrumentTrigger(edge: Int, kind: String, monotonicNanoseconds: Int64, sequence: UInt64)
 
     /// The event's name in events.jsonl.
     public var name: String {
@@ -46,6 +49,7 @@ public enum RunEvent: Sendable, Equatable {
         case .ledOff: return "led_off"
         case .outputOff: return "output_off"
         case .runEnded: return "run_ended"
+        case .instrumentTrigger: return "instrument_trigger"
         }
     }
 
@@ -70,6 +74,9 @@ public enum RunEvent: Sendable, Equatable {
         case .ledOff(let ok, let m): return ["ok": .bool(ok), "message": .string(m)]
         case .outputOff(let ok, let m): return ["ok": .bool(ok), "message": .string(m)]
         case .runEnded(let r): return ["reason": .string(r)]
+        case .instrumentTrigger(let e, let k, let ns, let q):
+            return ["edge": .number(Double(e)), "kind": .string(k), "monotonic_ns": .number(Double(ns)),
+                    "sequence": .number(Double(q))]
         }
     }
 

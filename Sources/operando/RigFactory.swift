@@ -10,10 +10,21 @@ import RigDrivers
 /// the wall clock as soon as a part is real, unless that part can follow a virtual clock (a
 /// software-triggered camera, a firmware-sim twin with `simulation = true`).
 enum RigFactory {
-    static func make(rigPath: String?, protocolFile: ProtocolFile, realtime: Bool) throws -> RigHardware {
+    /// What the protocol is loaded for: `.followed` when the rig file says `[potentiostat] backend = "follow"`.
+    static func purpose(rigPath: String?) throws -> ProtocolPurpose {
+        guard let rigPath else { return .commanded }
+        return try RigConfiguration.load(path: rigPath).potentiostatBackend == .follow ? .followed : .commanded
+    }
+
+    static func make(rigPath: String?, protocolFile: ProtocolFile, realtime: Bool, instrumentRecordPath: String? = nil) throws -> RigHardware {
         let rig = try rigPath.map { try RigConfiguration.load(path: $0) } ?? .simulated
         if rig.isSimulated {
             return try SimRig.hardware(rig: rig, protocolFile: protocolFile, realtime: realtime).1
+        }
+        // Follow mode on firmware-sim: the sim camera, and the trigger input on the sim chip (`[gpio]`
+        // chip "gpiochip-sim", line "trigger-in"); the simulated instrument runs the cell on its own clock.
+        if rig.potentiostatBackend == .follow, rig.cameraBackend == .sim, rig.gpio.map({ $0.chip == "gpiochip-sim" }) ?? true {
+            return try SimRig.hardware(rig: rig, protocolFile: protocolFile, realtime: realtime, instrumentRecordPath: instrumentRecordPath).1
         }
         let file = rig.file ?? "rig"
         if rig.cameraBackend == .sim && rig.gpioBackend != .sim {
@@ -52,7 +63,14 @@ enum RigFactory {
                                                                              timeoutMilliseconds: Int(p.timeoutMilliseconds), simulation: p.simulation)
                 hw.potentiostat = try MethodSCRIPTPotentiostat(configuration: config, clock: hw.clock)
             case .follow:
-                throw RigError.configuration(file: file, problem: "follow mode (backend = \"follow\") is not available in this build yet")
+                guard let g = rig.gpio, let line = g.triggerInput else {
+                    throw RigError.configuration(file: file, problem: "follow mode needs [gpio] trigger_input")
+                }
+                let settings = EdgeInputSettings(edge: EdgeDetection(rawValue: p.edge) ?? .rising, bias: .pullDown, activeLow: g.activeLow)
+                let (chip, input) = try TriggerInputConfiguration(chip: g.chip, line: line, settings: settings).open()
+                hw.owners.append(chip)
+                hw.potentiostat = FollowedInstrument()
+                hw.follow = FollowHardware(input: input, chip: g.chip, line: line, owner: chip)
             case .sim: break
             }
             if rig.potentiostatBackend != .sim { parts.append("potentiostat \(rig.potentiostatBackend.rawValue) \(hw.potentiostat.name)") }

@@ -42,13 +42,14 @@ struct Run: ParsableCommand {
             throw ExitCode(2)
         }
         let proto: ProtocolFile
-        do { proto = try ProtocolFile.load(path: protocolPath) } catch {
+        do { proto = try ProtocolFile.load(path: protocolPath, purpose: try RigFactory.purpose(rigPath: rig)) } catch {
             printError("\(error)"); throw ExitCode(2)
         }
         let outDir = out ?? (URL(fileURLWithPath: protocolPath).deletingPathExtension().lastPathComponent + ".operando")
         let hardware: RigHardware
         do {
-            hardware = try RigFactory.make(rigPath: rig, protocolFile: proto, realtime: realtime)
+            hardware = try RigFactory.make(rigPath: rig, protocolFile: proto, realtime: realtime,
+                                           instrumentRecordPath: outDir + ".instrument.mpt")
         } catch {
             printError("\(error)")
             throw ExitCode(2)
@@ -67,11 +68,21 @@ struct Run: ParsableCommand {
             throw ExitCode(error is DatasetError ? 2 : 1)
         }
         status.finish()
+        // Follow mode on firmware-sim: the simulated instrument's record is complete once the run is.
+        var instrumentNote = ""
+        if let instrument = (hardware.follow?.owner as? SimRig)?.instrument {
+            do {
+                try instrument.finish()
+                if let p = instrument.settings.recordPath {
+                    instrumentNote = "instrument record (firmware-sim): \(p), \(instrument.samples.count) rows; import it with operando import \(summary.directory) \(p)\n"
+                }
+            } catch { printError("firmware-sim instrument: \(error)") }
+        }
         let line = String(format: "run: %@ after %.0f s (wall %.1f s)\n", summary.endReason, summary.runSeconds, summary.wallSeconds)
             + "frames: \(summary.triggers) triggers, \(summary.cameraFrames) camera frames, \(summary.recordedFrames) recorded, "
             + "\(summary.skippedFrames) skipped, \(summary.droppedFrames) dropped, \(summary.lockstepViolations) lockstep violations\n"
             + (summary.selfTestP99Microseconds.map { String(format: "latency self-test p99: %.0f µs\n", $0) } ?? "")
-            + "dataset: \(summary.directory)\n"
+            + "dataset: \(summary.directory)\n" + instrumentNote
         // The summary is the command's result: stdout (a closed stdout fails the write, it does not kill us).
         print(line, terminator: "")
         if !summary.completed {

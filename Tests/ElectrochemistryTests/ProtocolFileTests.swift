@@ -121,3 +121,43 @@ func badProtocolsNameFileLineAndExpectation(_ c: BadProtocol) {
         #expect("\(error)".contains("/nonexistent/p.toml"))
     }
 }
+
+/// Follow mode (docs/follow.md): `[[steps]]` become optional and `[follow]` is read; a commanded run
+/// still needs steps and refuses `[follow]`, with the reason.
+@Test func followModeAllowsNoStepsAndReadsFollow() throws {
+    let text = header + """
+    [follow]
+    duration_s = 600
+    edges = 4
+    tail_s = 30
+    """
+    let p = try ProtocolFile.parse(text: text, path: "follow.toml", purpose: .followed)
+    #expect(p.entries.isEmpty)
+    #expect(p.follow == { var f = FollowSettings(); f.durationSeconds = 600; f.edgeCount = 4; f.tailSeconds = 30; return f }())
+    #expect(p.imaging.frameRateHz == 10 && p.cell.activeMassMilligrams == 1.5)
+    // Without [follow] a followed protocol gets the defaults (no bound but a signal or the steps' total).
+    let bare = try ProtocolFile.parse(text: header, path: "bare.toml", purpose: .followed)
+    #expect(bare.follow == FollowSettings() && bare.entries.isEmpty)
+    // Steps are still read (the instrument's protocol, for its total).
+    let withSteps = try ProtocolFile.parse(text: header + "[[steps]]\ndo = \"Rest for 2 minutes\"\n", path: "s.toml", purpose: .followed)
+    #expect(withSteps.plannedSteps.count == 1)
+    // Commanded: no steps is refused as before; [follow] names follow mode.
+    #expect { try ProtocolFile.parse(text: header, path: "c.toml") } throws: { "\($0)".contains("no [[steps]]") }
+    #expect { try ProtocolFile.parse(text: text + "\n[[steps]]\ndo = \"Rest for 1 minute\"\n", path: "c.toml") } throws: {
+        "\($0)".contains("[follow]") && "\($0)".contains("follow mode") && "\($0)".contains("c.toml")
+    }
+    // Ranges and unknown keys.
+    #expect { try ProtocolFile.parse(text: header + "[follow]\nedges = 0\n", path: "f.toml", purpose: .followed) } throws: { "\($0)".contains("edges") }
+    #expect { try ProtocolFile.parse(text: header + "[follow]\nduration_s = -5\n", path: "f.toml", purpose: .followed) } throws: { "\($0)".contains("duration_s") }
+    #expect { try ProtocolFile.parse(text: header + "[follow]\nedge_count = 3\n", path: "f.toml", purpose: .followed) } throws: { "\($0)".contains("edge_count") }
+}
+
+@Test func shippedFollowExamplesParse() throws {
+    let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/follow")
+    let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".toml") }
+    #expect(!files.isEmpty)
+    for f in files {
+        let p = try ProtocolFile.load(path: dir.appendingPathComponent(f).path, purpose: .followed)
+        #expect(p.follow != nil)
+    }
+}
