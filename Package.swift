@@ -15,6 +15,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System-library shims (Debian -dev packages, installed by `make deps`).
@@ -38,11 +43,19 @@ let package = Package(
         // Readers for instrument files (EC-Lab .mpr/.mpt, Gamry .DTA, BDF), clock alignment, .mpt writer.
         .target(name: "InstrumentFiles"),
         .target(name: "Calibration", dependencies: ["ParticleModel", "Imaging", "Electrochemistry"]),
+        // The live view: a run subscriber serving a page and a WebSocket (Hummingbird 2).
+        .target(name: "LiveView",
+                dependencies: ["Rig", "Dataset", "Imaging", "Electrochemistry",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")]),
         .executableTarget(name: "operando",
-                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration",
+                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "LiveView",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Benchmarks",
-                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures"]),
+                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures", "LiveView", "Dataset"]),
 
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
@@ -54,6 +67,10 @@ let package = Package(
         .testTarget(name: "FiguresTests", dependencies: ["Figures"]),
         .testTarget(name: "InstrumentFilesTests", dependencies: ["InstrumentFiles"], exclude: ["Fixtures"]),
         .testTarget(name: "EndToEndTests", dependencies: ["operando"]),
+        .testTarget(name: "LiveViewTests",
+                    dependencies: ["LiveView", "Rig", "FirmwareSim", "Dataset", "Imaging", "Electrochemistry",
+                                   .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                   .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
     ]
 )
