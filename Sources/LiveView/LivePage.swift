@@ -243,7 +243,9 @@ function plot(cv, series, opts) {
     const pad = (hi - lo) * 0.06; lo -= pad; hi += pad;
     const Y = (v) => T + ph - (v - lo) / (hi - lo) * ph;
     g.fillStyle = ss[0].color; g.textAlign = side ? "left" : "right";
-    for (const v of niceTicks(lo, hi, 5)) { const y = Y(v); const label = +(v * (ss[0].scale || 1)).toPrecision(4) + "";
+    const ticks = niceTicks(lo, hi, 5), k = ss[0].scale || 1, tstep = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) * k : 1;
+    const digits = Math.max(0, Math.min(8, -Math.floor(Math.log10(tstep) + 1e-9)));
+    for (const v of ticks) { const y = Y(v); const label = (v * k).toFixed(digits);
       g.fillText(label, side ? L + pw + 5 : L - 5, y + 4); g.fillRect(side ? L + pw : L - 3, y, 3, 1); }
     g.save(); g.translate(side ? W - 6 : 11, T + ph / 2); g.rotate(side ? Math.PI / 2 : -Math.PI / 2); g.textAlign = "center"; g.fillText(ss[0].label, 0, 0); g.restore();
     if (opts.zero && !side && lo < 0 && hi > 0) { g.fillStyle = "#c0c5cb"; g.fillRect(L, Y(0), pw, 1); }
