@@ -55,7 +55,9 @@ let package = Package(
                           dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "LiveView",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .executableTarget(name: "Benchmarks",
-                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures", "LiveView", "Dataset"]),
+                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "FirmwareSim", "Imaging", "Figures", "LiveView", "Dataset",
+                                         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                         .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),

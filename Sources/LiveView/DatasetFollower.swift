@@ -22,6 +22,8 @@ public final class DatasetFollower: @unchecked Sendable {
     private var thread: Thread?
     private let finishedSignal = DispatchSemaphore(value: 0)
     private var finishedFlag = false
+    /// run_ended was read (kept: a later file may fail to read at that poll and be retried).
+    private var sawRunEnded = false
     private lazy var stepTexts: [String] = (try? ProtocolSteps.texts(reader.runInfo)) ?? []
     /// True once run_ended was read (nothing more will come).
     public var finished: Bool { lock.withLock { finishedFlag } }
@@ -45,7 +47,7 @@ public final class DatasetFollower: @unchecked Sendable {
             let frames = try reader.frames()
             if echem.count > echemCount { history.append(echem: Array(echem[echemCount...])); echemCount = echem.count }
             if monitor.count > monitorCount { history.append(monitor: Array(monitor[monitorCount...])); monitorCount = monitor.count }
-            var ended = false
+            var ended = sawRunEnded
             if events.count > eventCount {
                 let new = Array(events[eventCount...])
                 eventCount = events.count
@@ -57,7 +59,7 @@ public final class DatasetFollower: @unchecked Sendable {
                     case "led_off": ledOn = false
                     case "run_started": ledOn = true
                     case "step_started": stepStarted = (Int(e.fields["step"]?.number ?? -1), e.fields["text"]?.string ?? "")
-                    case "run_ended": ended = true
+                    case "run_ended": ended = true; sawRunEnded = true
                     default: break
                     }
                 }
