@@ -24,6 +24,7 @@ public final class DatasetFollower: @unchecked Sendable {
     private var finishedFlag = false
     /// run_ended was read (kept: a later file may fail to read at that poll and be retried).
     private var sawRunEnded = false
+    private var referenceSent = false
     private lazy var stepTexts: [String] = (try? ProtocolSteps.texts(reader.runInfo)) ?? []
     /// True once run_ended was read (nothing more will come).
     public var finished: Bool { lock.withLock { finishedFlag } }
@@ -67,6 +68,10 @@ public final class DatasetFollower: @unchecked Sendable {
             }
             if frames.count > frameCount, let last = frames.last {
                 var view = try reader.recording()
+                if !referenceSent, let first = view.records.firstIndex(where: { $0.exposures > 0 }) {
+                    history.setContrastReference(try view.frame(first).frame, exposures: view.records[first].exposures)
+                    referenceSent = true
+                }
                 let index = view.records.count - 1
                 let f = try view.frame(index)
                 history.update(frame: f.frame, record: last)

@@ -125,6 +125,8 @@ public final class LiveHistory: @unchecked Sendable {
     public var endedReason: String? { lock.withLock { ended } }
     /// Counts held (echem, monitor, events).
     public var counts: (echem: Int, monitor: Int, events: Int) { lock.withLock { (echem.count, monitor.count, events.count) } }
+    /// Mean ΔI/I₀ of the latest frame's contrast image, if any.
+    public var latestContrastMean: Double? { lock.withLock { latestFrame?.frame.contrastMean } }
     /// Frame number of the latest frame, if any.
     public var latestFrameNumber: Int? { lock.withLock { latestFrame?.frame.frame } }
 
@@ -211,6 +213,12 @@ public final class LiveHistory: @unchecked Sendable {
             w.beginObject(); w.field("type", "status"); w.field("seq", seq); w.key("status"); s.write(to: &w); w.endObject()
             broadcastLocked(kind: .status, w.text)
         }
+    }
+
+    /// Sets the total contrast's reference I₀ (the first frame with data) when no frame came yet: a
+    /// follower that joins a run late sends the dataset's first frame here, then only the latest.
+    public func setContrastReference(_ frame: BinnedFrame, exposures: Int) {
+        lock.withLock { _ = contrast.contrast(of: frame, exposures: exposures) }
     }
 
     /// A recorded frame: its raw pixels and total contrast become the latest frame (coalesced).

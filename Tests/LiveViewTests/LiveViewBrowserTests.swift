@@ -110,6 +110,9 @@ print(json.dumps(out))
         let sdc = try #require(dataValue("latest-sdc").flatMap(Double.init), "SDC σ on the page")
         #expect(abs(sdc - last.sdcStd) <= 1e-5 * max(1e-3, abs(last.sdcStd)))
         #expect(dataValue("latest-het") == (last.heterogeneous ? "1" : "0"))
+        // The contrast image is against the dataset's first frame, not the first the follower read.
+        let contrastMean = try #require(server.history.latestContrastMean)
+        #expect(abs(contrastMean) > 1e-3, "ΔI/I₀ image mean \(contrastMean): the reference is the first frame")
         #expect(dom.contains("step_started") && dom.contains("run ended"), "the event log lists the run's events")
 
         // The layout the page reported, then pixel statistics of the screenshot in those rectangles.
