@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 # Debian packages the build, the tests and the reports need (C libraries through systemLibrary shims).
 DEB_PACKAGES := libsuitesparse-dev libgpiod-dev gpiod libcairo2-dev libpango1.0-dev libtiff-dev \
-                poppler-utils rt-tests pkg-config
+                poppler-utils rt-tests pkg-config chromium
 RELEASE := -c release
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
