@@ -42,6 +42,11 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // System-library shims (Debian -dev packages, installed by `make deps`).
@@ -68,15 +73,25 @@ let package = Package(
         // operando import: an instrument's record into a dataset (alignment, echem.csv, frames.csv, run.json).
         .target(name: "InstrumentImport", dependencies: ["Dataset", "InstrumentFiles"]),
         .target(name: "Calibration", dependencies: ["ParticleModel", "Imaging", "Electrochemistry", "Dataset"]),
+        // The live view: a run subscriber serving a page and a WebSocket (Hummingbird 2).
+        .target(name: "LiveView",
+                dependencies: ["Rig", "Dataset", "Imaging", "Electrochemistry",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")]),
         .executableTarget(name: "operando",
-                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "InstrumentImport",
+                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "InstrumentImport", "LiveView",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Fuzz targets for every reader of user input, a deterministic mutation driver, and its CLI
         // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
         .target(name: "Fuzzing", dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "FirmwareSim"]),
         .executableTarget(name: "Fuzz", dependencies: ["Fuzzing"]),
         .executableTarget(name: "Benchmarks",
-                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures"]),
+                          dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures", "LiveView",
+                                         .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                         .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"]),
@@ -94,5 +109,9 @@ let package = Package(
         .testTarget(name: "InstrumentImportTests", dependencies: ["InstrumentImport", "InstrumentFiles", "Dataset", "Rig", "FirmwareSim",
                                                                    "Electrochemistry", "Calibration", "ParticleModel", "Figures"]),
         .testTarget(name: "CalibrationTests", dependencies: ["Calibration", "Dataset", "Rig", "FirmwareSim", "Imaging", "ParticleModel", "Electrochemistry"]),
+        .testTarget(name: "LiveViewTests",
+                    dependencies: ["LiveView", "Rig", "FirmwareSim", "Dataset", "Imaging", "Electrochemistry",
+                                   .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                                   .product(name: "Logging", package: "swift-log")]),
     ]
 )

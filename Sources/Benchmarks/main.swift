@@ -331,3 +331,7 @@ do {
     line(String(format: "simulated rig during a C/3 charge (cell, potentiostat, 10 Hz camera): %.0f simulated s per wall s (%d frames)", throughput.simulatedSecondsPerWallSecond, throughput.frames))
 } catch { line("FAILED: \(error)") }
 cameraDriverBenchmark()
+
+// MARK: - LiveView
+
+runLiveViewBenchmark()

@@ -161,7 +161,7 @@ extension RunLoop {
                 rtThread = thread
             }
             while !supervisor.mustStop {
-                let signal = RunInterrupt.received.load(ordering: .relaxed)
+                let signal = engine.pendingStopSignal
                 if signal != 0 {
                     publish(.interrupted(signal: RunInterrupt.name(of: signal)))
                     supervisor.stop(.interrupted(signal: signal))

@@ -1,6 +1,7 @@
 import Dataset
 import Electrochemistry
 import Foundation
+import Glibc
 import Imaging
 import Synchronization
 
@@ -105,12 +106,23 @@ public struct RunSummary: Sendable {
 /// closed-loop controller queued). The supervisor decides when the run must stop and performs the one
 /// safe stop on every path. On a virtual clock (firmware-sim) everything runs in one thread, jumping
 /// from deadline to deadline; on a real clock the exposure loop runs on its own SCHED_FIFO thread.
-public final class RunEngine {
+public final class RunEngine: @unchecked Sendable {
     public let protocolFile: ProtocolFile
     public let hardware: RigHardware
     public let options: RunOptions
     /// The message bus: add subscribers before `run()`.
     public let bus = RunBus()
+    /// A stop asked of this run alone (a live view's "stop safely"), as the signal number it stands for.
+    let stopRequest = Atomic<Int32>(0)
+
+    /// Asks the run to stop safely, as SIGINT would, from any thread; the supervisor's safe stop follows.
+    public func requestStop(signal: Int32 = SIGINT) { stopRequest.store(signal, ordering: .relaxed) }
+
+    /// The stop signal pending for this run: the process's (SIGINT/SIGTERM) or this engine's own request.
+    var pendingStopSignal: Int32 {
+        let process = RunInterrupt.received.load(ordering: .relaxed)
+        return process != 0 ? process : stopRequest.load(ordering: .relaxed)
+    }
     private var extraInline: [RunSubscriber] = []
     private var extraQueued: [(RunSubscriber, Int)] = []
 
@@ -311,7 +323,7 @@ final class RunLoop {
                 rtThread = thread
             }
             while !supervisor.mustStop {
-                let signal = RunInterrupt.received.load(ordering: .relaxed)
+                let signal = engine.pendingStopSignal
                 if signal != 0 {
                     publish(.interrupted(signal: RunInterrupt.name(of: signal)))
                     supervisor.stop(.interrupted(signal: signal))

@@ -12,7 +12,7 @@ struct Operando: ParsableCommand {
         commandName: "operando",
         abstract: "Operando optical scattering microscopy of single battery-cathode particles.",
         version: operandoVersion,
-        subcommands: [Demo.self, Run.self, Simulate.self, Analyse.self, Calibrate.self, ReportCommand.self, Params.self, Devices.self, SimServe.self, GPIOCommand.self, Export.self, Import.self])
+        subcommands: [Demo.self, Run.self, Simulate.self, Analyse.self, Calibrate.self, ReportCommand.self, Params.self, Devices.self, SimServe.self, GPIOCommand.self, Export.self, Import.self, View.self])
 }
 
 /// Writes to stderr with POSIX calls: a broken stderr (EPIPE with SIGPIPE ignored, EIO after a hang-up)

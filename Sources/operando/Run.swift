@@ -3,6 +3,7 @@ import Dataset
 import Electrochemistry
 import FirmwareSim
 import Foundation
+import LiveView
 import Rig
 import RigDrivers
 
@@ -36,6 +37,12 @@ struct Run: ParsableCommand {
     @Flag(help: "No status line (errors and the summary still print).")
     var quiet = false
 
+    @Option(name: .customLong("live"), help: ArgumentHelp("Serve the live view on ADDR:PORT while the run goes on (bare --live: 127.0.0.1:8642; docs/live.md).", valueName: "ADDR:PORT"))
+    var live: String?
+
+    @Option(name: .customLong("live-token"), help: "Token the live view requires (needed off loopback; generated when not given).")
+    var liveToken: String?
+
     func run() throws {
         guard (1...99).contains(rtPriority) else {
             printError("--rt-priority \(rtPriority): expected a SCHED_FIFO priority from 1 to 99")
@@ -61,6 +68,23 @@ struct Run: ParsableCommand {
         let engine = RunEngine(protocolFile: proto, hardware: hardware, options: options)
         let status = StatusLine(quiet: quiet)
         engine.subscribe(status)
+        var liveServer: LiveViewServer? = nil
+        if live != nil || liveToken != nil {
+            do {
+                let (host, port) = try LiveViewConfiguration.parse(address: live ?? "")
+                let (config, generated) = try LiveViewConfiguration(host: host, port: port, token: liveToken, allowsStop: true).resolved()
+                let server = try LiveViewServer(configuration: config)
+                try server.start()
+                if generated { Terminal.write("live view token (printed once): \(config.token ?? "")\n") }
+                Terminal.write("live view: \(server.url)\n")
+                engine.subscribe(server)
+                liveServer = server
+            } catch {
+                printError("\(error)")
+                throw ExitCode(2)
+            }
+        }
+        defer { liveServer?.stop() }
         let summary: RunSummary
         do { summary = try engine.run() } catch {
             status.finish()

@@ -1,3 +1,5 @@
 import ArgumentParser
+import LiveView
 
-Operando.main()
+// A bare `--live` means the default address (ArgumentParser options always take a value).
+Operando.main(LiveViewConfiguration.expandingBareLiveOption(Array(CommandLine.arguments.dropFirst())))
