@@ -32,6 +32,7 @@ private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32
     let root = NSTemporaryDirectory() + "operando-e2e-\(getpid())"
     try? FileManager.default.removeItem(atPath: root)
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
     let protocolPath = root + "/short.toml"
     try """
     [cell]

@@ -16,7 +16,11 @@ func run(_ tool: String, _ args: [String]) throws -> String {
 }
 
 @Suite(.serialized) struct ReportTests {
-    static let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operando-figures-test").path
+    static let dir: String = {
+        let d = FileManager.default.temporaryDirectory.appendingPathComponent("operando-figures-test-\(getpid())").path
+        atexit { try? FileManager.default.removeItem(atPath: ReportTests.dir) }
+        return d
+    }()
 
     @Test func syntheticReportRendersEveryPageQuickly() throws {
         let path = Self.dir + "/report.pdf"

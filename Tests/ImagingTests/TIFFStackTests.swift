@@ -2,10 +2,16 @@ import Foundation
 import Testing
 @testable import Imaging
 
-func temporaryDirectory(_ name: String = #function) -> URL {
+/// This process's folder for Imaging's test files, removed when the test process exits.
+let imagingTestRoot: URL = {
     let url = FileManager.default.temporaryDirectory
         .appendingPathComponent("operando-imaging-tests-\(ProcessInfo.processInfo.processIdentifier)")
-        .appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
+    atexit { try? FileManager.default.removeItem(at: imagingTestRoot) }
+    return url
+}()
+
+func temporaryDirectory(_ name: String = #function) -> URL {
+    let url = imagingTestRoot.appendingPathComponent(name.filter { $0.isLetter || $0.isNumber })
     try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
     return url
 }

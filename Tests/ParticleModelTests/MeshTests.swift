@@ -57,6 +57,7 @@ import Testing
 @Test func nonConvexPolygonFromCSV() throws {
     // An L-shaped particle: the mesh must cover exactly the polygon.
     let path = NSTemporaryDirectory() + "operando-L-\(getpid()).csv"
+    defer { try? FileManager.default.removeItem(atPath: path) }
     try "x_um,y_um\n0,0\n2,0\n2,1\n1,1\n1,2\n0,2\n".write(toFile: path, atomically: true, encoding: .utf8)
     let shape = try ParticleShape.parse("polygon:\(path)")
     #expect(abs(shape.areaMicrometres2 - 3) < 1e-12)
@@ -85,6 +86,7 @@ func badParticleSpecs(spec: String, fragment: String) {
 
 @Test func badPolygonFilesNameTheLine() throws {
     let path = NSTemporaryDirectory() + "operando-bad-\(getpid()).csv"
+    defer { try? FileManager.default.removeItem(atPath: path) }
     try "x_um,y_um\n0,0\n1,zero\n1,1\n".write(toFile: path, atomically: true, encoding: .utf8)
     do { _ = try ParticleShape.polygon(csvPath: path); Issue.record("accepted") } catch {
         #expect("\(error)".contains("\(path):3"), "\(error)")
