@@ -24,8 +24,7 @@ func connectedMethodSCRIPTTwin(in dir: String, simulation: Bool = true, timeoutM
             let (twin, p, _) = try connectedMethodSCRIPTTwin(in: dir)
             #expect(p.version == MethodSCRIPTTwin.defaultVersion)
             #expect(try FileManager.default.destinationOfSymbolicLink(atPath: dir + "/emstat4").hasPrefix("/dev/pts/"))
-            p.close(); twin.stop()
-            _ = consume twin
+            p.close(); twin.close()
             #expect(!FileManager.default.fileExists(atPath: dir + "/emstat4"))
         }
     }
