@@ -65,12 +65,25 @@ public final class TIFFStackReader {
             TIFFClose(tif)
             throw ImagingError.emptyStack(path: path)
         }
+        // A header claims a size; the file must be able to hold it before anything is allocated (a
+        // 16 KB file claiming 100000×100000 would otherwise ask for 40 GB on the first read).
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? 0
+        var bits: UInt16 = 1, compression: UInt16 = UInt16(COMPRESSION_NONE)
+        _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_BITSPERSAMPLE), &bits)
+        _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_COMPRESSION), &compression)
+        let pagePixels = UInt64(width) * UInt64(height)
+        let pageBytes = pagePixels * UInt64(max(1, bits / 8))
+        if pagePixels > Self.maximumPagePixels
+            || (compression == UInt16(COMPRESSION_NONE) && pageBytes > fileBytes) {
+            TIFFClose(tif)
+            throw ImagingError.unsupportedTIFF(path: path, page: 0, found: "\(width)×\(height) pixels of \(bits) bits in a \(fileBytes)-byte file",
+                                               expected: "a page the file can hold, at most \(Self.maximumPagePixels) pixels")
+        }
         var pageCount = pages
         var contiguousOffset: UInt64? = nil
         if let images = metadata.imageJImages, images > pages, pages >= 1, TIFFIsTiled(tif) == 0 {
-            var compression: UInt16 = UInt16(COMPRESSION_NONE)
-            _ = operando_tiff_get_u16_defaulted(tif, UInt32(TIFFTAG_COMPRESSION), &compression)
-            if compression == UInt16(COMPRESSION_NONE) {
+            // ImageJ's contiguous layout: as many pages as the description says, if the file holds them.
+            if compression == UInt16(COMPRESSION_NONE), UInt64(images) <= fileBytes / max(1, pageBytes) {
                 contiguousOffset = TIFFGetStrileOffset(tif, 0)
                 pageCount = images
             }
@@ -82,6 +95,9 @@ public final class TIFFStackReader {
                               pixelSizeMicrometres: metadata.pixelSizeMicrometres,
                               frameIntervalSeconds: metadata.frameIntervalSeconds)
     }
+
+    /// The largest page operando reads: 2²⁸ pixels (1 GiB as 32-bit floats; a full IMX174 frame is 2.3 M).
+    public static let maximumPagePixels: UInt64 = 1 << 28
 
     deinit { TIFFClose(tif) }
 

@@ -126,3 +126,35 @@ func ramp(t: Int, c: Int = 0, z: Int = 0, width: Int = 6, height: Int = 5) -> [F
         (error as? ImagingError)?.description.contains("notatiff.tif") == true
     }
 }
+
+/// A 200-byte little-endian TIFF whose one IFD claims `width`×`height` 32-bit float pixels in one
+/// 16-byte strip: a header that lies about its size (issue 11: a 16 KB TIFF claiming 100000×100000).
+private func lyingTIFF(width: UInt32, height: UInt32) -> [UInt8] {
+    var b: [UInt8] = [0x49, 0x49, 42, 0, 8, 0, 0, 0]
+    func u16(_ v: UInt16) { b += [UInt8(v & 0xFF), UInt8(v >> 8)] }
+    func u32(_ v: UInt32) { b += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)] }
+    let entries: [(UInt16, UInt16, UInt32)] = [(256, 4, width), (257, 4, height), (258, 3, 32), (259, 3, 1), (262, 3, 1),
+                                               (273, 4, 200), (277, 3, 1), (278, 4, height), (279, 4, 16), (339, 3, 3)]
+    u16(UInt16(entries.count))
+    for (tag, type, value) in entries { u16(tag); u16(type); u32(1); if type == 3 { u16(UInt16(value)); u16(0) } else { u32(value) } }
+    u32(0)
+    while b.count < 200 { b.append(0) }
+    return b + [UInt8](repeating: 0, count: 16)
+}
+
+@Test func aHeaderClaimingMoreThanTheFileHoldsIsRefusedBeforeAnyAllocation() throws {
+    let path = temporaryDirectory().appendingPathComponent("lying.tif").path
+    try Data(lyingTIFF(width: 100_000, height: 100_000)).write(to: URL(fileURLWithPath: path))
+    do {
+        _ = try TIFFStackReader(path: path)
+        Issue.record("a 216-byte file claiming 100000×100000 was opened")
+    } catch let e as ImagingError {
+        #expect("\(e)".contains("100000×100000"), "\(e)")
+        #expect("\(e)".contains(path))
+    }
+    // The same header with a size the file does hold opens.
+    try Data(lyingTIFF(width: 2, height: 2)).write(to: URL(fileURLWithPath: path))
+    let reader = try TIFFStackReader(path: path)
+    #expect(reader.info.width == 2 && reader.info.height == 2)
+    #expect(try reader.readFrame(0).pixels.count == 4)
+}
