@@ -153,20 +153,10 @@ extension RunLoop {
         do {
             try hardware.camera.start()
             if let r = state.recorder { try r.start() }
-            if !clock.isVirtual {
-                let loop = self.loop
-                let thread = RealtimeThread { loop.runUntilStopped() }
-                try thread.start(priority: engine.options.realtimePriority)
-                for w in thread.report.warnings where !(selfTest?.report.warnings.contains(w) ?? false) { publish(.warning(w)) }
-                rtThread = thread
-            }
+            if !clock.isVirtual { rtThread = try startRealtimeThread() }
             while !supervisor.mustStop {
-                let signal = engine.pendingStopSignal
-                if signal != 0 {
-                    publish(.interrupted(signal: RunInterrupt.name(of: signal)))
-                    supervisor.stop(.interrupted(signal: signal))
-                    break
-                }
+                // The same stop and terminal handling as a commanded run (a followed run survives SIGHUP too).
+                if stopRequestedBySignal() { break }
                 if clock.isVirtual {
                     let frameStart = loop.firstTriggerNanoseconds + nextFrame * timing.periodNanoseconds - timing.ledLeadNanoseconds
                     if frameStart < nextPoll {

@@ -315,26 +315,9 @@ final class RunLoop {
         do {
             try hardware.camera.start()
             for e in try sequencer.start(atSeconds: 0) { publish(e, at: t0) }
-            if !clock.isVirtual {
-                let loop = self.loop
-                let thread = RealtimeThread { loop.runUntilStopped() }
-                try thread.start(priority: engine.options.realtimePriority)
-                for w in thread.report.warnings where !(selfTest?.report.warnings.contains(w) ?? false) { publish(.warning(w)) }
-                rtThread = thread
-            }
+            if !clock.isVirtual { rtThread = try startRealtimeThread() }
             while !supervisor.mustStop {
-                let signal = engine.pendingStopSignal
-                if signal != 0 {
-                    publish(.interrupted(signal: RunInterrupt.name(of: signal)))
-                    supervisor.stop(.interrupted(signal: signal))
-                    break
-                }
-                if RunInterrupt.terminalLost && !terminalLostRecorded {
-                    terminalLostRecorded = true
-                    publish(.terminalLost(reason: RunInterrupt.hangup.load(ordering: .relaxed)
-                        ? "SIGHUP: the terminal closed; the run goes on without status output"
-                        : "stderr is broken (EPIPE): the run goes on without status output"))
-                }
+                if stopRequestedBySignal() { break }
                 if clock.isVirtual {
                     // One thread: run whichever deadline comes first.
                     let frameStart = loop.firstTriggerNanoseconds + nextFrame * timing.periodNanoseconds - timing.ledLeadNanoseconds
@@ -383,6 +366,33 @@ final class RunLoop {
             supervisor.fault(device: device(of: error), message: "\(error)")
         }
         safeStop(rtThread: rtThread)
+    }
+
+    /// The exposure loop on its own SCHED_FIFO thread (real clock), its new warnings recorded.
+    func startRealtimeThread() throws -> RealtimeThread {
+        let loop = self.loop
+        let thread = RealtimeThread { loop.runUntilStopped() }
+        try thread.start(priority: engine.options.realtimePriority)
+        for w in thread.report.warnings where !(selfTest?.report.warnings.contains(w) ?? false) { publish(.warning(w)) }
+        return thread
+    }
+
+    /// Polled once per loop turn: a stop signal (SIGINT/SIGTERM, or this engine's own request) decides
+    /// the stop and returns true; a lost terminal is recorded once and the run goes on.
+    func stopRequestedBySignal() -> Bool {
+        let signal = engine.pendingStopSignal
+        if signal != 0 {
+            publish(.interrupted(signal: RunInterrupt.name(of: signal)))
+            supervisor.stop(.interrupted(signal: signal))
+            return true
+        }
+        if RunInterrupt.terminalLost && !terminalLostRecorded {
+            terminalLostRecorded = true
+            publish(.terminalLost(reason: RunInterrupt.hangup.load(ordering: .relaxed)
+                ? "SIGHUP: the terminal closed; the run goes on without status output"
+                : "stderr is broken (EPIPE): the run goes on without status output"))
+        }
+        return false
     }
 
     func device(of error: Error) -> String {
