@@ -3,7 +3,8 @@ SHELL := /bin/bash
 SWIFT ?= swift
 # Debian packages the build, the tests and the reports need (C libraries through systemLibrary shims).
 DEB_PACKAGES := libsuitesparse-dev libgpiod-dev gpiod libcairo2-dev libpango1.0-dev libtiff-dev \
-                poppler-utils rt-tests pkg-config libaravis-dev libusb-1.0-0-dev aravis-tools chromium
+                poppler-utils rt-tests pkg-config libaravis-dev libusb-1.0-0-dev aravis-tools chromium \
+                python3-tifffile
 RELEASE := -c release
 # libgpiod v2 (2.1.3, bookworm-backports) for the v2 GPIO backend's tests, unpacked beside the system's
 # v1 and never installed (docs/hardware-gpio.md). The v2 backend dlopens it through OPERANDO_LIBGPIOD_V2.
