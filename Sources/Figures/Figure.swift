@@ -75,7 +75,7 @@ public struct Panel: Sendable {
 
 extension Figure {
     /// Builds a figure whose panel letters and caption come from the panels actually drawn: letters
-    /// A, B, C… in reading order (row, then column, of each panel's top-left cell), and a title of
+    /// A, B, C… in reading order (`readingOrder`), and a title of
     /// `heading`, `intro`, each panel's "(X) caption" in the same order and `closing`. A single panel
     /// gets no letter and its caption no "(A)" (a one-panel figure needs none). `{id}` in any text
     /// becomes "(X)" for the panel of that id; a reference to a panel that is not drawn stays as written,
@@ -84,10 +84,7 @@ extension Figure {
                                 heading: String, intro: String = "", panels: [Panel], closing: String = "",
                                 rows: Int, columns: Int) -> Figure {
         var fig = Figure(widthMillimetres: widthMillimetres, heightMillimetres: heightMillimetres, rows: rows, columns: columns)
-        let order = panels.indices.sorted {
-            let a = panels[$0].cell, b = panels[$1].cell
-            return (a.row, a.column, $0) < (b.row, b.column, $1)
-        }
+        let order = readingOrder(panels.map(\.cell))
         let single = panels.count == 1
         var letters: [String: String] = [:]
         var ordered: [Panel] = []
@@ -113,6 +110,28 @@ extension Figure {
         return fig
     }
 
+    /// Reading order of grid cells: row by row, left to right — except that rows joined by a panel
+    /// spanning them form one band read column by column, so a stack of plots beside a tall image
+    /// block reads down the stack first (A top left, B below it, C the block), as journals letter it.
+    public static func readingOrder(_ cells: [GridCell]) -> [Int] {
+        // Band of each row: rows overlapped by one multi-row panel share the band of their first row.
+        let lastRow = cells.map { $0.row + $0.rowSpan - 1 }.max() ?? 0
+        var band = Array(0...max(0, lastRow))
+        var changed = true
+        while changed {
+            changed = false
+            for c in cells where c.rowSpan > 1 {
+                let rows = c.row...min(lastRow, c.row + c.rowSpan - 1)
+                let b = rows.map { band[$0] }.min() ?? c.row
+                for r in rows where band[r] != b { band[r] = b; changed = true }
+            }
+        }
+        return cells.indices.sorted {
+            let a = cells[$0], b = cells[$1]
+            return (band[max(0, a.row)], a.column, a.row, $0) < (band[max(0, b.row)], b.column, b.row, $1)
+        }
+    }
+
     /// "A" … "Z", then "AA", "AB", … (a figure with more than 26 panels is unlikely but not a trap).
     static func panelLetter(_ k: Int) -> String {
         let a = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -121,7 +140,7 @@ extension Figure {
 
     /// Letters of the panels drawn, in reading order (empty letters left out).
     public var panelLetters: [String] {
-        panels.sorted { ($0.cell.row, $0.cell.column) < ($1.cell.row, $1.cell.column) }.map(\.letter).filter { !$0.isEmpty }
+        Figure.readingOrder(panels.map(\.cell)).map { panels[$0].letter }.filter { !$0.isEmpty }
     }
 
     /// Panel letters the title refers to as "(X)", "(X–Y)" or "(X, Y)", in order of appearance.

@@ -364,6 +364,20 @@ public enum FigureRenderer {
             xt = ticks(ax.x, xl, xh, target: target)
         }
         p.x = ResolvedAxis(lower: xl, upper: xh, ticks: xt)
+        // y ticks: thin until the labels fit the plot's height with a gap (a short panel in % units
+        // would otherwise stack "0.0 0.5 … 3.0" into each other).
+        let plotH = max(10, rect.height - p.insets.top - p.insets.bottom)
+        func thinned(_ axis: Axis, _ r: ResolvedAxis) -> ResolvedAxis {
+            var target = axis.targetTickCount
+            var t = r.ticks
+            while target > 2 && Double(t.filter { !$0.label.isEmpty }.count) * (tickH + 1.5) > plotH {
+                target -= 1
+                t = ticks(axis, r.lower, r.upper, target: target)
+            }
+            return ResolvedAxis(lower: r.lower, upper: r.upper, ticks: t)
+        }
+        if let ry = p.y { p.y = thinned(ax.y, ry) }
+        if let r2 = p.y2, let a2 = ax.secondY { p.y2 = thinned(a2, r2) }
         if ax.x.showsLabels, let last = xt.last(where: { !$0.label.isEmpty }), abs(last.value - xh) <= abs(xh - xl) * 1e-6 {
             p.insets.right = max(p.insets.right, c.width(last.label) / 2 + 1)
         }

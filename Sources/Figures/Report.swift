@@ -227,6 +227,10 @@ public enum Report {
         return abs(m - m.rounded()) < 0.05 ? "\(Int(m.rounded())) min" : String(format: "%.1f min", m)
     }
 
+    /// An image's time to the nearest minute: frames fall a few seconds off the minute ("4.9 min"
+    /// for the 5 min image reads as a different time than asked for, and adds nothing at this scale).
+    static func wholeMinutes(_ s: Double) -> String { "\(Int((s / 60).rounded())) min" }
+
     /// "a", "a and b", "a, b and c".
     static func list(_ items: [String]) -> String {
         switch items.count {
@@ -306,7 +310,7 @@ public enum Report {
     static func beginningOfCharge(_ inp: ReportInputs) -> Result<Figure, Missing> {
         guard let e = inp.echem, let tc = chargeStart(e) else { return .failure(Missing(reason: "no charge step in \(DatasetFormat.File.echem)")) }
         let times = (inp.beginningOfChargeTimesSeconds.isEmpty ? [5, 15, 25, 35].map { $0 * 60.0 } : inp.beginningOfChargeTimesSeconds)
-        let chosen = inp.contrast.flatMap { contrastMontage($0, times: times.map { tc + $0 }, label: { _, ft in formatMinutes(ft - tc) }, columns: 2) }
+        let chosen = inp.contrast.flatMap { contrastMontage($0, times: times.map { tc + $0 }, label: { _, ft in wholeMinutes(ft - tc) }, columns: 2) }
         let unit = TimeUnit(spanSeconds: 3600)
         let ep = echemAxes(e, intensity: inp.intensityChange, from: tc, to: tc + 3600, origin: tc, unit: unit,
                            timeLabel: "Time from start of charge", markerTimes: chosen?.frameTimes ?? [], markerLabels: [])
@@ -318,7 +322,7 @@ public enum Report {
                                 caption: "Normalised intensity change ΔI/I₀ (%) over the same hour" + (chosen == nil ? "." : "; black circles mark the images in {images}.")))
         }
         if let c = chosen {
-            let shown = c.frameTimes.map { formatMinutes($0 - tc) }
+            let shown = c.frameTimes.map { wholeMinutes($0 - tc) }
             panels.append(Panel(cell: GridCell(row: 0, column: 1, rowSpan: 2), content: .images(c.montage), id: "images",
                                 caption: "Total contrast I/I₀ − 1 (%) at \(list(shown)) from the start of charge (above each image). "
                                     + imageCaptionTail(c.montage, diverging: true)))
@@ -415,7 +419,7 @@ public enum Report {
             let tiles = pick.compactMap { i -> ImageTile? in
                 guard maps.frames[i].count == maps.width * maps.height else { return nil }
                 return ImageTile(width: maps.width, height: maps.height, pixels: maps.frames[i].map { $0.isNaN ? $0 : 1 - $0 },
-                                 label: formatMinutes(maps.timesSeconds[i] - tc))
+                                 label: wholeMinutes(maps.timesSeconds[i] - tc))
             }
             if !tiles.isEmpty {
                 let top = tiles.flatMap(\.pixels).filter(\.isFinite).max().map(Double.init) ?? 1
@@ -430,24 +434,27 @@ public enum Report {
             let during = mp.curves.filter { $0.timeSeconds >= tc && $0.timeSeconds <= chargeEnd }
             let curves = spread(during.count >= 2 ? during : mp.curves, count: 6)
             let cols = curveColours(curves.count)
+            // Model and measured profiles on one position range, so the two panels compare by eye.
+            let nearestMeasured = curves.map { inp.measuredProfiles?.nearest(to: $0.timeSeconds) }
+            let positionLimits = dataLimits(curves.flatMap(\.positionMicrometres) + nearestMeasured.flatMap { $0?.positionMicrometres ?? [] })
             var items: [PlotItem] = [.verticalLine(x: 0, colour: .grey, style: .dashed)]
             for (k, c) in curves.enumerated() {
                 items.append(.line(LineSeries(x: c.positionMicrometres, y: c.values.map { 1 - $0 }, colour: cols[k], lineWidthPoints: 1,
                                               label: formatMinutes(c.timeSeconds - tc))))
             }
-            drawn.append(("modelProfiles", .plot(Axes(x: Axis(label: "Position (µm)"), y: Axis(label: "1 − θ (model)"), items: items, legend: .above)),
-                          "Model 1 − θ along the horizontal line through the centroid (position in µm from the centroid, dashed) at the times in the legend (min from the start of charge)."))
-            if let meas = inp.measuredProfiles, !meas.curves.isEmpty {
+            drawn.append(("modelProfiles", .plot(Axes(x: Axis(label: "Position (µm)", limits: positionLimits), y: Axis(label: "1 − θ (model)"), items: items, legend: .above)),
+                          "Model 1 − θ along the horizontal line through the centroid (position in µm from the centroid, which the dashed line marks) at the times in the legend (min from the start of charge)."))
+            if inp.measuredProfiles?.curves.isEmpty == false {
                 var eItems: [PlotItem] = [.verticalLine(x: 0, colour: .grey, style: .dashed)]
                 for (k, c) in curves.enumerated() {
-                    guard let m = meas.nearest(to: c.timeSeconds) else { continue }
+                    guard let m = nearestMeasured[k] else { continue }
                     eItems.append(.line(LineSeries(x: m.positionMicrometres, y: m.values.map { $0 * percent }, colour: cols[k], lineWidthPoints: 1,
                                                    label: formatMinutes(c.timeSeconds - tc))))
                     eItems.append(.line(LineSeries(x: c.positionMicrometres, y: c.values.map { gain * (theta0 - $0) * percent }, colour: cols[k],
                                                    lineWidthPoints: 0.8, style: .dashed)))
                 }
                 eItems.append(.line(LineSeries(x: [], y: [], colour: .black, lineWidthPoints: 0.8, style: .dashed, label: "model")))
-                drawn.append(("measuredProfiles", .plot(Axes(x: Axis(label: "Position (µm)"), y: Axis(label: "Total contrast (%)"), items: eItems, legend: .above)),
+                drawn.append(("measuredProfiles", .plot(Axes(x: Axis(label: "Position (µm)", limits: positionLimits), y: Axis(label: "Total contrast (%)"), items: eItems, legend: .above)),
                               String(format: "Measured total contrast I/I₀ − 1 (%%) along the same line at the same times (solid); model prediction A·(θ₀ − θ) dashed, A = %.3f, θ₀ = %.2f.", gain, theta0)))
             }
         }
