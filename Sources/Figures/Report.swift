@@ -348,18 +348,22 @@ public enum Report {
             meaning = ["mid CC discharge", "end of CC discharge", "a third into the CV hold", "two thirds into the CV hold", "end of the CV hold"]
             if let last = inp.contrast?.timesSeconds.last, last > hold.1 + 60 { times.append(last); meaning.append("last image") }
         }
-        // Letters a, b, c… go to the tiles drawn, in order, so a missing frame leaves no gap.
+        // Letters a, b, c… go to the tiles drawn, in order, so a missing frame leaves no gap; tile
+        // times are in the time axis' unit.
+        let unit = TimeUnit(spanSeconds: t1 - t0)
+        func when(_ t: Double) -> String {
+            unit.name == "h" ? String(format: "%.1f h", (t - t0) / 3600) : wholeMinutes(t - t0)
+        }
         var tileLetter: [Int: String] = [:]
         let chosen = inp.contrast.flatMap { stack -> ChosenImages? in
             guard var c = contrastMontage(stack, times: times, label: { _, _ in "" }, columns: 3) else { return nil }
             for (n, k) in c.drawn.enumerated() {
                 let letter = String("abcdefghijklmnopqrstuvwxyz".map { $0 }[min(n, 25)])
                 tileLetter[k] = letter
-                c.montage.tiles[n].label = "\(letter)  \(Int(((c.frameTimes[n] - t0) / 60).rounded())) min"
+                c.montage.tiles[n].label = "\(letter)  \(when(c.frameTimes[n]))"
             }
             return c
         }
-        let unit = TimeUnit(spanSeconds: t1 - t0)
         let ep = echemAxes(e, intensity: inp.intensityChange, from: t0, to: t1, origin: t0, unit: unit, timeLabel: "Time",
                            markerTimes: chosen?.frameTimes ?? [], markerLabels: chosen?.drawn.compactMap { tileLetter[$0] } ?? [])
         let stacked = ep.bottom != nil
@@ -374,8 +378,7 @@ public enum Report {
         if let c = chosen {
             let described = c.drawn.enumerated().compactMap { n, k -> String? in
                 guard let l = tileLetter[k] else { return nil }
-                let when = "\(Int(((c.frameTimes[n] - t0) / 60).rounded())) min"
-                return k < meaning.count ? "\(l), \(when), \(meaning[k])" : "\(l), \(when)"
+                return k < meaning.count ? "\(l), \(when(c.frameTimes[n])), \(meaning[k])" : "\(l), \(when(c.frameTimes[n]))"
             }
             panels.append(Panel(cell: GridCell(row: 0, column: 1, rowSpan: 2), content: .images(c.montage), id: "images",
                                 caption: "Total contrast I/I₀ − 1 (%) at the \(c.drawn.count) times labelled above the images (from the start of the dataset): "
@@ -602,7 +605,7 @@ public enum Report {
         let panels = [Panel(cell: GridCell(row: 0, column: 0), content: .plot(a), id: "ocv",
                             caption: "Open-circuit voltage (V vs Li/Li⁺) against lithium occupancy θ."),
                       Panel(cell: GridCell(row: 0, column: 1), content: .plot(b), id: "diffusivity",
-                            caption: "Lithium diffusivity D_Li (cm² s⁻¹, log scale) against θ.")]
+                            caption: "Lithium diffusivity (cm² s⁻¹, log scale) against θ.")]
         return .success(Figure.lettered(heightMillimetres: 72, heading: "Figure 7 | Parameters.",
                                         intro: "Parameter set '\(p.name)' (\(p.source)): table knots (red circles) and the piecewise cubic interpolation (PCHIP, black line) the model uses, as in seed Fig. S1.",
                                         panels: panels, rows: 1, columns: 2))
