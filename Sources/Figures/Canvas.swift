@@ -72,6 +72,8 @@ enum Style {
 final class Canvas {
     let cr: OpaquePointer
     private(set) var textBoxes: [TextBox] = []
+    /// Scale bars drawn so far (the renderer appends; the page record reports them).
+    var scaleBars: [DrawnScaleBar] = []
     private var fontSize = 7.0
     private var bold = false
 

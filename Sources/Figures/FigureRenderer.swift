@@ -11,6 +11,22 @@ public struct RenderedPage: Sendable {
     public var textBoxes: [TextBox]
     /// Plot areas and image tiles, in points.
     public var dataAreas: [PageRect]
+    /// Every scale bar drawn, with its label.
+    public var scaleBars: [DrawnScaleBar] = []
+}
+
+/// A scale bar the renderer drew: its length, label and where they went.
+public struct DrawnScaleBar: Sendable {
+    /// The bar's length and label text.
+    public var scaleBar: ScaleBar
+    /// The bar, points.
+    public var bar: PageRect
+    /// The label's box, points.
+    public var labelBox: PageRect
+    /// The tile the bar sits on, points.
+    public var tile: PageRect
+    /// Points per µm on that tile (bar width ÷ length).
+    public var pointsPerMicrometre: Double
 }
 
 /// Data → page mapping for one axis.
@@ -161,7 +177,7 @@ public enum FigureRenderer {
                 areas.append(contentsOf: drawMontage(m, cell: r, hasLetter: !p.letter.isEmpty, c: c))
             }
         }
-        return RenderedPage(widthPoints: W, heightPoints: H, textBoxes: c.textBoxes, dataAreas: areas)
+        return RenderedPage(widthPoints: W, heightPoints: H, textBoxes: c.textBoxes, dataAreas: areas, scaleBars: c.scaleBars)
     }
 
     /// Caption-like title: the text up to the first ". " in bold, the rest regular, wrapped. Returns its bottom.
@@ -348,6 +364,20 @@ public enum FigureRenderer {
             xt = ticks(ax.x, xl, xh, target: target)
         }
         p.x = ResolvedAxis(lower: xl, upper: xh, ticks: xt)
+        // y ticks: thin until the labels fit the plot's height with a gap (a short panel in % units
+        // would otherwise stack "0.0 0.5 … 3.0" into each other).
+        let plotH = max(10, rect.height - p.insets.top - p.insets.bottom)
+        func thinned(_ axis: Axis, _ r: ResolvedAxis) -> ResolvedAxis {
+            var target = axis.targetTickCount
+            var t = r.ticks
+            while target > 2 && Double(t.filter { !$0.label.isEmpty }.count) * (tickH + 1.5) > plotH {
+                target -= 1
+                t = ticks(axis, r.lower, r.upper, target: target)
+            }
+            return ResolvedAxis(lower: r.lower, upper: r.upper, ticks: t)
+        }
+        if let ry = p.y { p.y = thinned(ax.y, ry) }
+        if let r2 = p.y2, let a2 = ax.secondY { p.y2 = thinned(a2, r2) }
         if ax.x.showsLabels, let last = xt.last(where: { !$0.label.isEmpty }), abs(last.value - xh) <= abs(xh - xl) * 1e-6 {
             p.insets.right = max(p.insets.right, c.width(last.label) / 2 + 1)
         }
@@ -732,6 +762,28 @@ public enum FigureRenderer {
         cairo_restore(cr)
     }
 
+    /// A black bar with its length above it, bottom right on the tile, both on a white halo so they
+    /// read on red, blue, white and grey alike. The label is always drawn: it is kept inside the tile
+    /// (shifted left of centre, then set smaller down to 4.5 pt) rather than left out.
+    static func drawScaleBar(_ bar: ScaleBar, pixelSizeMicrometres: Double, tilePixelsWide: Int, tile r: PageRect, c: Canvas) {
+        let pointsPerMicrometre = r.width / (Double(tilePixelsWide) * pixelSizeMicrometres)
+        let barW = bar.lengthMicrometres * pointsPerMicrometre
+        let inset = min(3, 0.05 * r.width)
+        let bx = r.maxX - inset - barW, by = r.maxY - inset
+        c.fillRect(PageRect(x: bx - 0.6, y: by - 1.8, width: barW + 1.2, height: 2.4), Colour(red: 1, green: 1, blue: 1, alpha: 0.85))
+        let barRect = PageRect(x: bx, y: by - 1.2, width: barW, height: 1.2)
+        c.fillRect(barRect, .black)
+        var size = Style.annotationFont - 0.5
+        c.setFont(size)
+        while c.width(bar.label) > r.width - 2 && size > 4.5 { size -= 0.5; c.setFont(size) }
+        var b = c.box(bar.label, x: bx + barW / 2, y: by - 1.8, h: .centre, v: .bottom)
+        if b.maxX > r.maxX - 1 { b.x = r.maxX - 1 - b.width }
+        if b.x < r.x + 1 { b.x = r.x + 1 }
+        c.haloText(bar.label, box: b)
+        let drawn = c.text(bar.label, x: b.x, y: b.maxY, h: .left, v: .bottom, role: .scaleBar)
+        c.scaleBars.append(DrawnScaleBar(scaleBar: bar, bar: barRect, labelBox: drawn, tile: r, pointsPerMicrometre: pointsPerMicrometre))
+    }
+
     static func drawMontage(_ m: ImageMontage, cell: PageRect, hasLetter: Bool, c: Canvas) -> [PageRect] {
         guard let t0 = m.tiles.first, t0.width > 0, t0.height > 0 else { return [] }
         let n = m.columns > 0 ? min(m.columns, m.tiles.count) : m.tiles.count
@@ -774,26 +826,8 @@ public enum FigureRenderer {
                 c.setFont(Style.tileLabelFont)
                 c.text(t.label, x: r.x + r.width / 2, y: r.y - 1, h: .centre, v: .bottom, role: .tileLabel)
             }
-            if i == 0, m.scaleBarMicrometres > 0, m.pixelSizeMicrometres > 0 {
-                // Shrink the bar to a nice length if it would cover more than half the tile.
-                var length = m.scaleBarMicrometres
-                let tileMicrometres = Double(t.width) * m.pixelSizeMicrometres
-                while length > 0.5 * tileMicrometres && length > 1e-3 {
-                    length = TickLocator.niceStep(span: length * 0.9, targetCount: 1) < length
-                        ? TickLocator.niceStep(span: length * 0.9, targetCount: 1) : length / 2
-                }
-                let barW = length / m.pixelSizeMicrometres * tileW / Double(t.width)
-                let bx = r.maxX - 3 - barW, by = r.maxY - 3
-                // Black bar and text with a white halo: readable on red, blue, white and grey alike.
-                c.fillRect(PageRect(x: bx - 0.6, y: by - 1.8, width: barW + 1.2, height: 2.4), Colour(red: 1, green: 1, blue: 1, alpha: 0.85))
-                c.fillRect(PageRect(x: bx, y: by - 1.2, width: barW, height: 1.2), .black)
-                c.setFont(Style.annotationFont - 0.5)
-                let text = "\(TickLocator.format(length, decimals: TickLocator.decimalsFor(step: length))) µm"
-                let b = c.box(text, x: bx + barW / 2, y: by - 1.8, h: .centre, v: .bottom)
-                if r.contains(b) {
-                    c.haloText(text, box: b)
-                    c.text(text, x: bx + barW / 2, y: by - 1.8, h: .centre, v: .bottom, role: .scaleBar)
-                }
+            if i == 0, let bar = m.scaleBar {
+                drawScaleBar(bar, pixelSizeMicrometres: m.pixelSizeMicrometres, tilePixelsWide: t.width, tile: r, c: c)
             }
         }
         if let label = m.colorbarLabel {

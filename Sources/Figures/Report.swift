@@ -168,9 +168,22 @@ public enum Report {
         return (ot, ov)
     }
 
-    /// The voltage/current axes (top) and intensity axes (bottom) of seed Fig. 1E/2A/4A.
+    /// Contrast and intensity change are fractions in the files and per cent on the page.
+    static let percent = 100.0
+
+    /// What `echemAxes` built: the potential/current axes, the intensity axes (when there is an
+    /// intensity series), the current's unit and whether a CV hold is shaded.
+    struct EchemPanels {
+        var top: Axes
+        var bottom: Axes?
+        var currentUnit: String
+        var showsHold: Bool
+    }
+
+    /// The potential/current axes (top) and intensity axes (bottom) of seed Fig. 1E/2A/4A. Times are
+    /// shown from `origin` in `unit`; markers (on the intensity axes) at `markerTimes`.
     static func echemAxes(_ e: EchemSeries, intensity: TimeSeries?, from: Double, to: Double, origin: Double,
-                          unit: TimeUnit, markerTimes: [Double], markerLabels: [String]) -> (Axes, Axes?) {
+                          unit: TimeUnit, timeLabel: String, markerTimes: [Double], markerLabels: [String]) -> EchemPanels {
         let (t, v) = window(e.timeSeconds, [e.voltageVolts, e.currentAmps], from: from, to: to, origin: origin, unit: unit.seconds)
         let (cf, cu) = currentScale(v[1])
         let xLimits = (lower: (from - origin) / unit.seconds, upper: (to - origin) / unit.seconds)
@@ -179,28 +192,27 @@ public enum Report {
             spans.append(.span(from: (max(a, from) - origin) / unit.seconds, to: (min(b, to) - origin) / unit.seconds,
                                colour: Colour(hex: 0xe8e8e8), label: ""))
         }
-        var top = Axes(x: Axis(label: "Time (\(unit.name))", limits: xLimits, showsLabels: intensity == nil),
-                       y: Axis(label: "Voltage (V)", targetTickCount: 4),
+        let xLabel = "\(timeLabel) (\(unit.name))"
+        var top = Axes(x: Axis(label: xLabel, limits: xLimits, showsLabels: intensity == nil),
+                       y: Axis(label: "Potential (V vs Li/Li⁺)", targetTickCount: 4),
                        secondY: Axis(label: "Current (\(cu))", colour: .blue, targetTickCount: 4),
-                       items: spans + [.line(LineSeries(x: t, y: v[0], colour: .black, lineWidthPoints: 1, label: "Voltage"))],
+                       items: spans + [.line(LineSeries(x: t, y: v[0], colour: .black, lineWidthPoints: 1, label: "Potential"))],
                        secondItems: [.line(LineSeries(x: t, y: v[1].map { $0 * cf }, colour: .blue, lineWidthPoints: 1, label: "Current"))])
         if !spans.isEmpty, case .span(let a, let b, let c, _) = spans[spans.count - 1] {
             top.items[spans.count - 1] = .span(from: a, to: b, colour: c, label: "CV hold")
         }
-        guard let inten = intensity else { return (top, nil) }
+        guard let inten = intensity else { return EchemPanels(top: top, bottom: nil, currentUnit: cu, showsHold: !spans.isEmpty) }
         let (ti, vi) = window(inten.timeSeconds, [inten.values], from: from, to: to, origin: origin, unit: unit.seconds)
-        let pct = vi[0].map { $0 * 100 }
         var items = spans
         items.append(.horizontalLine(y: 0, colour: .grey, style: .dashed))
-        items.append(.line(LineSeries(x: ti, y: pct, colour: .black, lineWidthPoints: 1)))
+        items.append(.line(LineSeries(x: ti, y: vi[0].map { $0 * percent }, colour: .black, lineWidthPoints: 1)))
         if !markerTimes.isEmpty {
             let mx = markerTimes.map { ($0 - origin) / unit.seconds }
-            let my = markerTimes.map { interpolate(inten.timeSeconds, inten.values, at: $0) * 100 }
+            let my = markerTimes.map { interpolate(inten.timeSeconds, inten.values, at: $0) * percent }
             items.append(.markers(MarkerSet(x: mx, y: my, labels: markerLabels, shape: .circle, colour: .black, sizePoints: 4.5)))
         }
-        let bottom = Axes(x: Axis(label: "Time (\(unit.name))", limits: xLimits),
-                          y: Axis(label: "ΔI/I₀ (%)", targetTickCount: 4), items: items)
-        return (top, bottom)
+        let bottom = Axes(x: Axis(label: xLabel, limits: xLimits), y: Axis(label: "ΔI/I₀ (%)", targetTickCount: 4), items: items)
+        return EchemPanels(top: top, bottom: bottom, currentUnit: cu, showsHold: !spans.isEmpty)
     }
 
     /// Exact finite range of `x` (time axes end where the data end), `nil` when empty.
@@ -215,19 +227,64 @@ public enum Report {
         return abs(m - m.rounded()) < 0.05 ? "\(Int(m.rounded())) min" : String(format: "%.1f min", m)
     }
 
-    /// A montage of contrast frames nearest to `times` (absolute seconds), with a shared centred scale.
-    static func contrastMontage(_ stack: ImageStack, times: [Double], labels: [String], columns: Int) -> ImageMontage? {
+    /// An image's time to the nearest minute: frames fall a few seconds off the minute ("4.9 min"
+    /// for the 5 min image reads as a different time than asked for, and adds nothing at this scale).
+    static func wholeMinutes(_ s: Double) -> String { "\(Int((s / 60).rounded())) min" }
+
+    /// "a", "a and b", "a, b and c".
+    static func list(_ items: [String]) -> String {
+        switch items.count {
+        case 0: return ""
+        case 1: return items[0]
+        default: return items.dropLast().joined(separator: ", ") + " and " + items[items.count - 1]
+        }
+    }
+
+    /// End of the first charge after `tc`: the first row after it whose step is not a charge.
+    static func firstChargeEnd(_ e: EchemSeries, after tc: Double) -> Double? {
+        guard let i0 = e.timeSeconds.firstIndex(where: { $0 >= tc }) else { return nil }
+        return e.timeSeconds[i0...].indices.first(where: { e.kind($0).lowercased() != "charge" && !e.kind($0).isEmpty }).map { e.timeSeconds[$0] }
+    }
+
+    /// The contrast images chosen for a page: the montage, which requested times have a tile and the
+    /// times of the frames shown.
+    struct ChosenImages {
+        var montage: ImageMontage
+        var drawn: [Int]
+        var frameTimes: [Double]
+    }
+
+    /// A montage of the contrast frames nearest to `times` (absolute seconds), in %, cropped to the
+    /// particle, with a shared centred scale. A requested time with no frame within two frame
+    /// intervals (at least a minute), or whose frame is already shown, gets no tile: a tile is never
+    /// labelled with a time it does not show. `label(k, frameTime)` labels the tile of request `k`.
+    static func contrastMontage(_ stack: ImageStack, times: [Double], label: (Int, Double) -> String, columns: Int) -> ChosenImages? {
+        let steps = zip(stack.timesSeconds.dropFirst(), stack.timesSeconds).map { $0 - $1 }.sorted()
+        let tolerance = max(60, 2 * (steps.isEmpty ? 0 : steps[steps.count / 2]))
         var tiles: [ImageTile] = []
         var all: [Float] = []
+        var drawn: [Int] = [], frameTimes: [Double] = [], used: Set<Int> = []
         for (k, t) in times.enumerated() {
-            guard let i = stack.nearestFrame(to: t), i < stack.frames.count, stack.frames[i].count == stack.width * stack.height else { continue }
-            tiles.append(ImageTile(width: stack.width, height: stack.height, pixels: stack.frames[i], label: labels[k]))
-            all.append(contentsOf: stack.frames[i])
+            guard let i = stack.nearestFrame(to: t), i < stack.frames.count, !used.contains(i),
+                  stack.frames[i].count == stack.width * stack.height, abs(stack.timesSeconds[i] - t) <= tolerance else { continue }
+            used.insert(i)
+            let pct = stack.frames[i].map { $0 * Float(percent) }
+            tiles.append(ImageTile(width: stack.width, height: stack.height, pixels: pct, label: label(k, stack.timesSeconds[i])))
+            all.append(contentsOf: pct)
+            drawn.append(k); frameTimes.append(stack.timesSeconds[i])
         }
         guard !tiles.isEmpty else { return nil }
-        return ImageMontage(tiles: tiles, columns: columns, norm: .centred(covering: all, at: 0, percentile: 0.995),
-                            colormap: .blueWhiteRed, colorbarLabel: "Total contrast",
-                            pixelSizeMicrometres: stack.pixelSizeMicrometres, scaleBarMicrometres: 1)
+        let m = ImageMontage(tiles: tiles, columns: columns, norm: .centred(covering: all, at: 0, percentile: 0.995),
+                             colormap: .blueWhiteRed, colorbarLabel: "Total contrast (%)",
+                             pixelSizeMicrometres: stack.pixelSizeMicrometres, scaleBarMicrometres: 1).croppedToParticle()
+        return ChosenImages(montage: m, drawn: drawn, frameTimes: frameTimes)
+    }
+
+    /// The shared end of an image caption: crop, colours and the scale bar's length as drawn.
+    static func imageCaptionTail(_ m: ImageMontage, diverging: Bool) -> String {
+        let bar = m.scaleBar.map { "; scale bar \($0.label)" } ?? ""
+        let colours = diverging ? "colour scale centred at zero (white), red brighter, blue darker" : "one colour scale for all"
+        return "Cropped to the particle and a margin; \(colours); pixels outside the particle grey\(bar)."
     }
 
     // MARK: - Pages
@@ -237,34 +294,41 @@ public enum Report {
             return .failure(Missing(reason: "no electrochemistry (\(DatasetFormat.File.echem))"))
         }
         let unit = TimeUnit(spanSeconds: t1 - t0)
-        let (top, bottom) = echemAxes(e, intensity: inp.intensityChange, from: t0, to: t1, origin: t0, unit: unit, markerTimes: [], markerLabels: [])
-        var fig = Figure(heightMillimetres: bottom == nil ? 70 : 110,
-                         title: "Figure 1 | Overview. (A) Voltage (black) and current (blue) during the cycle; the CV hold is shaded. "
-                            + (bottom == nil ? "" : "(B) Normalised intensity change ΔI/I₀ of the particle. ") + "Dataset \(inp.datasetName).",
-                         rows: bottom == nil ? 1 : 2)
-        fig.panels.append(Panel(letter: "A", cell: GridCell(row: 0, column: 0), content: .plot(top)))
-        if let b = bottom { fig.panels.append(Panel(letter: "B", cell: GridCell(row: 1, column: 0), content: .plot(b))) }
-        return .success(fig)
+        let ep = echemAxes(e, intensity: inp.intensityChange, from: t0, to: t1, origin: t0, unit: unit, timeLabel: "Time",
+                           markerTimes: [], markerLabels: [])
+        var panels = [Panel(cell: GridCell(row: 0, column: 0), content: .plot(ep.top), id: "echem",
+                            caption: "Potential (black, left axis, V vs Li/Li⁺) and current (blue, right axis, \(ep.currentUnit), positive on charge) against time from the start of the dataset (\(unit.name))"
+                                + (ep.showsHold ? "; the CV hold is shaded." : "."))]
+        if let b = ep.bottom {
+            panels.append(Panel(cell: GridCell(row: 1, column: 0), content: .plot(b), id: "intensity",
+                                caption: "Normalised intensity change ΔI/I₀ of the whole particle, in %, on the same time axis."))
+        }
+        return .success(Figure.lettered(heightMillimetres: ep.bottom == nil ? 70 : 110, heading: "Figure 1 | Overview.",
+                                        panels: panels, closing: "Dataset \(inp.datasetName).", rows: panels.count, columns: 1))
     }
 
     static func beginningOfCharge(_ inp: ReportInputs) -> Result<Figure, Missing> {
         guard let e = inp.echem, let tc = chargeStart(e) else { return .failure(Missing(reason: "no charge step in \(DatasetFormat.File.echem)")) }
         let times = (inp.beginningOfChargeTimesSeconds.isEmpty ? [5, 15, 25, 35].map { $0 * 60.0 } : inp.beginningOfChargeTimesSeconds)
-        let abs = times.map { tc + $0 }
+        let chosen = inp.contrast.flatMap { contrastMontage($0, times: times.map { tc + $0 }, label: { _, ft in wholeMinutes(ft - tc) }, columns: 2) }
         let unit = TimeUnit(spanSeconds: 3600)
-        let (top, bottom) = echemAxes(e, intensity: inp.intensityChange, from: tc, to: tc + 3600, origin: tc, unit: unit,
-                                      markerTimes: inp.contrast == nil ? [] : abs, markerLabels: [])
-        let montage = inp.contrast.flatMap { contrastMontage($0, times: abs, labels: times.map(formatMinutes), columns: 2) }
-        var fig = Figure(heightMillimetres: bottom == nil && montage == nil ? 70 : 95,
-                         title: "Figure 2 | Beginning of charge. (A) Voltage (black), current (blue) and normalised intensity change during the first hour of charge"
-                            + (montage == nil ? "." : "; black circles mark the images in (B). (B) Total contrast (I/I₀ − 1, relative to the start of charge) at the times shown; colour scale centred at zero (white), masked pixels grey.")
-                            + " Dataset \(inp.datasetName).",
-                         rows: 2, columns: montage == nil ? 1 : 2)
-        if montage != nil { fig.columnWidths = [1, 1] }
-        fig.panels.append(Panel(letter: "A", cell: GridCell(row: 0, column: 0, rowSpan: bottom == nil ? 2 : 1), content: .plot(top)))
-        if let b = bottom { fig.panels.append(Panel(cell: GridCell(row: 1, column: 0), content: .plot(b))) }
-        if let m = montage { fig.panels.append(Panel(letter: "B", cell: GridCell(row: 0, column: 1, rowSpan: 2), content: .images(m))) }
-        return .success(fig)
+        let ep = echemAxes(e, intensity: inp.intensityChange, from: tc, to: tc + 3600, origin: tc, unit: unit,
+                           timeLabel: "Time from start of charge", markerTimes: chosen?.frameTimes ?? [], markerLabels: [])
+        let stacked = ep.bottom != nil
+        var panels = [Panel(cell: GridCell(row: 0, column: 0, rowSpan: stacked ? 1 : 2), content: .plot(ep.top), id: "echem",
+                            caption: "Potential (black, V vs Li/Li⁺) and current (blue, \(ep.currentUnit)) during the first hour of charge, against time from the start of charge (min).")]
+        if let b = ep.bottom {
+            panels.append(Panel(cell: GridCell(row: 1, column: 0), content: .plot(b), id: "intensity",
+                                caption: "Normalised intensity change ΔI/I₀ (%) over the same hour" + (chosen == nil ? "." : "; black circles mark the images in {images}.")))
+        }
+        if let c = chosen {
+            let shown = c.frameTimes.map { wholeMinutes($0 - tc) }
+            panels.append(Panel(cell: GridCell(row: 0, column: 1, rowSpan: 2), content: .images(c.montage), id: "images",
+                                caption: "Total contrast I/I₀ − 1 (%) at \(list(shown)) from the start of charge (above each image). "
+                                    + imageCaptionTail(c.montage, diverging: true)))
+        }
+        return .success(Figure.lettered(heightMillimetres: !stacked && chosen == nil ? 70 : 95, heading: "Figure 2 | Beginning of charge.",
+                                        panels: panels, closing: "Dataset \(inp.datasetName).", rows: 2, columns: chosen == nil ? 1 : 2))
     }
 
     static func endOfDischarge(_ inp: ReportInputs) -> Result<Figure, Missing> {
@@ -274,30 +338,54 @@ public enum Report {
         let holds = holdSpans(e)
         guard let hold = holds.last else { return .failure(Missing(reason: "no CV hold step in \(DatasetFormat.File.echem)")) }
         var times = inp.endOfDischargeTimesSeconds
+        var meaning: [String] = []
         if times.isEmpty {
-            // a: mid discharge, b: end of CC discharge, c–e: through the hold, f: last frame (if after the hold).
+            // Mid discharge, end of the CC discharge, through the hold, and the last frame (if after the hold).
             let dStart = e.timeSeconds.indices.last(where: { e.timeSeconds[$0] < hold.0 && e.kind($0).lowercased() != "discharge" })
                 .map { e.timeSeconds[$0] } ?? t0
             let len = hold.1 - hold.0
             times = [(dStart + hold.0) / 2, hold.0, hold.0 + len / 3, hold.0 + 2 * len / 3, hold.1]
-            if let last = inp.contrast?.timesSeconds.last, last > hold.1 + 60 { times.append(last) }
+            meaning = ["mid CC discharge", "end of CC discharge", "a third into the CV hold", "two thirds into the CV hold", "end of the CV hold"]
+            if let last = inp.contrast?.timesSeconds.last, last > hold.1 + 60 { times.append(last); meaning.append("last image") }
         }
-        let letters = "abcdefghijklmnop".map(String.init)
-        let labels = times.indices.map { letters[min($0, letters.count - 1)] }
+        // Letters a, b, c… go to the tiles drawn, in order, so a missing frame leaves no gap; tile
+        // times are in the time axis' unit.
         let unit = TimeUnit(spanSeconds: t1 - t0)
-        let (top, bottom) = echemAxes(e, intensity: inp.intensityChange, from: t0, to: t1, origin: t0, unit: unit,
-                                      markerTimes: inp.contrast == nil ? [] : times, markerLabels: labels)
-        let tileLabels = times.indices.map { "\(labels[$0])  \(Int(((times[$0] - t0) / 60).rounded())) min" }
-        let montage = inp.contrast.flatMap { contrastMontage($0, times: times, labels: tileLabels, columns: 3) }
-        var fig = Figure(heightMillimetres: bottom == nil && montage == nil ? 70 : 100,
-                         title: "Figure 4 | End of discharge. (A) Voltage (black), current (blue) and normalised intensity change through the cycle; the CV hold is shaded"
-                            + (montage == nil ? "." : " and black circles mark the images in (B). (B) Total contrast through the end of the CC discharge and the CV hold (times from the start of the dataset); colour scale centred at zero.")
-                            + " Dataset \(inp.datasetName).",
-                         rows: 2, columns: montage == nil ? 1 : 2)
-        fig.panels.append(Panel(letter: "A", cell: GridCell(row: 0, column: 0, rowSpan: bottom == nil ? 2 : 1), content: .plot(top)))
-        if let b = bottom { fig.panels.append(Panel(cell: GridCell(row: 1, column: 0), content: .plot(b))) }
-        if let m = montage { fig.panels.append(Panel(letter: "B", cell: GridCell(row: 0, column: 1, rowSpan: 2), content: .images(m))) }
-        return .success(fig)
+        func when(_ t: Double) -> String {
+            unit.name == "h" ? String(format: "%.1f h", (t - t0) / 3600) : wholeMinutes(t - t0)
+        }
+        var tileLetter: [Int: String] = [:]
+        let chosen = inp.contrast.flatMap { stack -> ChosenImages? in
+            guard var c = contrastMontage(stack, times: times, label: { _, _ in "" }, columns: 3) else { return nil }
+            for (n, k) in c.drawn.enumerated() {
+                let letter = String("abcdefghijklmnopqrstuvwxyz".map { $0 }[min(n, 25)])
+                tileLetter[k] = letter
+                c.montage.tiles[n].label = "\(letter)  \(when(c.frameTimes[n]))"
+            }
+            return c
+        }
+        let ep = echemAxes(e, intensity: inp.intensityChange, from: t0, to: t1, origin: t0, unit: unit, timeLabel: "Time",
+                           markerTimes: chosen?.frameTimes ?? [], markerLabels: chosen?.drawn.compactMap { tileLetter[$0] } ?? [])
+        let stacked = ep.bottom != nil
+        var panels = [Panel(cell: GridCell(row: 0, column: 0, rowSpan: stacked ? 1 : 2), content: .plot(ep.top), id: "echem",
+                            caption: "Potential (black, V vs Li/Li⁺) and current (blue, \(ep.currentUnit)) through the cycle, against time from the start of the dataset (\(unit.name)); the CV hold is shaded.")]
+        if let b = ep.bottom {
+            let letters = chosen?.drawn.compactMap { tileLetter[$0] } ?? []
+            panels.append(Panel(cell: GridCell(row: 1, column: 0), content: .plot(b), id: "intensity",
+                                caption: "Normalised intensity change ΔI/I₀ (%) on the same time axis"
+                                    + (letters.isEmpty ? "." : "; black circles \(letters.first!)–\(letters.last!) mark the images in {images}.")))
+        }
+        if let c = chosen {
+            let described = c.drawn.enumerated().compactMap { n, k -> String? in
+                guard let l = tileLetter[k] else { return nil }
+                return k < meaning.count ? "\(l), \(when(c.frameTimes[n])), \(meaning[k])" : "\(l), \(when(c.frameTimes[n]))"
+            }
+            panels.append(Panel(cell: GridCell(row: 0, column: 1, rowSpan: 2), content: .images(c.montage), id: "images",
+                                caption: "Total contrast I/I₀ − 1 (%) at the \(c.drawn.count) times labelled above the images (from the start of the dataset): "
+                                    + described.joined(separator: "; ") + ". " + imageCaptionTail(c.montage, diverging: true)))
+        }
+        return .success(Figure.lettered(heightMillimetres: !stacked && chosen == nil ? 70 : 100, heading: "Figure 4 | End of discharge.",
+                                        panels: panels, closing: "Dataset \(inp.datasetName).", rows: 2, columns: chosen == nil ? 1 : 2))
     }
 
     /// Colours for a time series of curves (viridis, dark to light as time runs).
@@ -305,13 +393,20 @@ public enum Report {
         (0..<n).map { Colormap.viridis.colour(at: n > 1 ? 0.85 * Double($0) / Double(n - 1) : 0.3) }
     }
 
+    /// Up to `count` items spread evenly over `items`, first and last included.
+    static func spread<T>(_ items: [T], count: Int) -> [T] {
+        items.count <= count ? items : (0..<count).map { items[$0 * (items.count - 1) / (count - 1)] }
+    }
+
+    /// Page 3 (seed Fig. 3B–F). Model times are dataset times (calibrate runs the model from the
+    /// dataset's first sample); the page shows them from the start of charge.
     static func modelVsExperiment(_ inp: ReportInputs) -> Result<Figure, Missing> {
         let gain = inp.calibration?.gain ?? 1
         let theta0 = inp.calibration.map { $0.theta0.isFinite ? $0.theta0 : (inp.parameters?.theta0Delithiation ?? 0.95) }
             ?? inp.parameters?.theta0Delithiation ?? 0.95
         let tc = inp.echem.flatMap(chargeStart) ?? 0
-        var panels: [(String, PanelContent)] = []
-        // B: D_eff(1 − θ) on a log axis.
+        let chargeEnd = inp.echem.flatMap { firstChargeEnd($0, after: tc) } ?? .infinity
+        var drawn: [(id: String, content: PanelContent, caption: String)] = []
         if let p = inp.parameters {
             let table = p.log10DiffusivityTable
             let xs = stride(from: 0.0, through: 1.0, by: 0.005).map { $0 }
@@ -319,104 +414,101 @@ public enum Report {
             let ax = Axes(x: Axis(label: "1 − θ", limits: (0, 1)), y: Axis(label: "Effective D (cm² s⁻¹)", scale: .log10),
                           items: [.line(LineSeries(x: xs, y: d, colour: .black, lineWidthPoints: 1.2))],
                           title: String(format: "S = %.2f", p.scale))
-            panels.append(("B", .plot(ax)))
+            drawn.append(("diffusivity", .plot(ax), String(format: "Effective lithium diffusivity D/S (cm² s⁻¹, log scale) against the degree of delithiation 1 − θ, with S = %.2f ", p.scale)
+                            + (inp.calibration == nil ? "(the parameter set's scale)." : "(the calibrated scale).")))
         }
-        // C: model θ maps, shown as 1 − θ.
         if let maps = inp.modelThetaMaps, !maps.frames.isEmpty, maps.frames.count == maps.timesSeconds.count {
-            let pick = maps.frames.count <= 4 ? Array(maps.frames.indices)
-                : (0..<4).map { $0 * (maps.frames.count - 1) / 3 }
-            let tiles = pick.map { i in ImageTile(width: maps.width, height: maps.height, pixels: maps.frames[i].map { $0.isNaN ? $0 : 1 - $0 },
-                                                  label: formatMinutes(maps.timesSeconds[i])) }
-            let top = tiles.flatMap(\.pixels).filter(\.isFinite).max().map(Double.init) ?? 1
-            let upper = TickLocator.niceLimits(0, max(top, 1e-6), targetCount: 4).1
-            panels.append(("C", .images(ImageMontage(tiles: tiles, columns: 4, norm: ColourNorm(lower: 0, upper: upper), colormap: .viridis,
-                                                      colorbarLabel: "1 − θ", pixelSizeMicrometres: maps.pixelSizeMicrometres))))
+            let pick = spread(Array(maps.frames.indices), count: 4)
+            let tiles = pick.compactMap { i -> ImageTile? in
+                guard maps.frames[i].count == maps.width * maps.height else { return nil }
+                return ImageTile(width: maps.width, height: maps.height, pixels: maps.frames[i].map { $0.isNaN ? $0 : 1 - $0 },
+                                 label: wholeMinutes(maps.timesSeconds[i] - tc))
+            }
+            if !tiles.isEmpty {
+                let top = tiles.flatMap(\.pixels).filter(\.isFinite).max().map(Double.init) ?? 1
+                let upper = TickLocator.niceLimits(0, max(top, 1e-6), targetCount: 4).1
+                let m = ImageMontage(tiles: tiles, columns: 4, norm: ColourNorm(lower: 0, upper: upper), colormap: .viridis,
+                                     colorbarLabel: "1 − θ", pixelSizeMicrometres: maps.pixelSizeMicrometres).croppedToParticle()
+                drawn.append(("maps", .images(m), "Model degree of delithiation 1 − θ at \(list(tiles.map(\.label))) from the start of charge (above each map). "
+                                + imageCaptionTail(m, diverging: false)))
+            }
         }
-        // D: model profiles of 1 − θ; E: measured contrast profiles with model predictions dashed.
         if let mp = inp.modelProfiles, !mp.curves.isEmpty {
-            let curves = mp.curves.count <= 6 ? mp.curves : (0..<6).map { mp.curves[$0 * (mp.curves.count - 1) / 5] }
+            let during = mp.curves.filter { $0.timeSeconds >= tc && $0.timeSeconds <= chargeEnd }
+            let curves = spread(during.count >= 2 ? during : mp.curves, count: 6)
             let cols = curveColours(curves.count)
+            // Model and measured profiles on one position range, so the two panels compare by eye.
+            let nearestMeasured = curves.map { inp.measuredProfiles?.nearest(to: $0.timeSeconds) }
+            let positionLimits = dataLimits(curves.flatMap(\.positionMicrometres) + nearestMeasured.flatMap { $0?.positionMicrometres ?? [] })
             var items: [PlotItem] = [.verticalLine(x: 0, colour: .grey, style: .dashed)]
             for (k, c) in curves.enumerated() {
                 items.append(.line(LineSeries(x: c.positionMicrometres, y: c.values.map { 1 - $0 }, colour: cols[k], lineWidthPoints: 1,
-                                              label: formatMinutes(c.timeSeconds))))
+                                              label: formatMinutes(c.timeSeconds - tc))))
             }
-            panels.append(("D", .plot(Axes(x: Axis(label: "Position (µm)"), y: Axis(label: "1 − θ (model)"), items: items, legend: .above))))
-            if let meas = inp.measuredProfiles, !meas.curves.isEmpty {
+            drawn.append(("modelProfiles", .plot(Axes(x: Axis(label: "Position (µm)", limits: positionLimits), y: Axis(label: "1 − θ (model)"), items: items, legend: .above)),
+                          "Model 1 − θ along the horizontal line through the centroid (position in µm from the centroid, which the dashed line marks) at the times in the legend (min from the start of charge)."))
+            if inp.measuredProfiles?.curves.isEmpty == false {
                 var eItems: [PlotItem] = [.verticalLine(x: 0, colour: .grey, style: .dashed)]
                 for (k, c) in curves.enumerated() {
-                    guard let m = meas.nearest(to: c.timeSeconds + tc) ?? meas.nearest(to: c.timeSeconds) else { continue }
-                    eItems.append(.line(LineSeries(x: m.positionMicrometres, y: m.values, colour: cols[k], lineWidthPoints: 1,
-                                                   label: formatMinutes(c.timeSeconds))))
-                    eItems.append(.line(LineSeries(x: c.positionMicrometres, y: c.values.map { gain * (theta0 - $0) }, colour: cols[k],
+                    guard let m = nearestMeasured[k] else { continue }
+                    eItems.append(.line(LineSeries(x: m.positionMicrometres, y: m.values.map { $0 * percent }, colour: cols[k], lineWidthPoints: 1,
+                                                   label: formatMinutes(c.timeSeconds - tc))))
+                    eItems.append(.line(LineSeries(x: c.positionMicrometres, y: c.values.map { gain * (theta0 - $0) * percent }, colour: cols[k],
                                                    lineWidthPoints: 0.8, style: .dashed)))
                 }
                 eItems.append(.line(LineSeries(x: [], y: [], colour: .black, lineWidthPoints: 0.8, style: .dashed, label: "model")))
-                panels.append(("E", .plot(Axes(x: Axis(label: "Position (µm)"), y: Axis(label: "Total contrast"), items: eItems,
-                                               legend: .above))))
+                drawn.append(("measuredProfiles", .plot(Axes(x: Axis(label: "Position (µm)", limits: positionLimits), y: Axis(label: "Total contrast (%)"), items: eItems, legend: .above)),
+                              String(format: "Measured total contrast I/I₀ − 1 (%%) along the same line at the same times (solid); model prediction A·(θ₀ − θ) dashed, A = %.3f, θ₀ = %.2f.", gain, theta0)))
             }
         }
-        // F: centre contrast, measured vs model.
         if let ct = centreSeries(inp, gain: gain, theta0: theta0) {
-            let tmin = ct.timeSeconds.first ?? 0
-            let origin = tmin < tc ? 0 : tc
-            let x = ct.timeSeconds.map { ($0 - origin) / 60 }
-            let ax = Axes(x: Axis(label: "Time (min)", limits: dataLimits(x)), y: Axis(label: "Centre contrast"),
-                          items: [.line(LineSeries(x: x, y: ct.measured, colour: .black, lineWidthPoints: 0, marker: .openCircle,
+            let x = ct.timeSeconds.map { ($0 - tc) / 60 }
+            let ax = Axes(x: Axis(label: "Time from start of charge (min)", limits: dataLimits(x)), y: Axis(label: "Centre contrast (%)"),
+                          items: [.line(LineSeries(x: x, y: ct.measured.map { $0 * percent }, colour: .black, lineWidthPoints: 0, marker: .openCircle,
                                                    markerSizePoints: 2.5, label: "measured")),
-                                  .line(LineSeries(x: x, y: ct.model, colour: .red, lineWidthPoints: 1.2, label: "model"))],
+                                  .line(LineSeries(x: x, y: ct.model.map { $0 * percent }, colour: .red, lineWidthPoints: 1.2, label: "model"))],
                           legend: .best)
-            panels.append(("F", .plot(ax)))
+            drawn.append(("centre", .plot(ax), "Total contrast (%) at the particle centre, measured (open circles) and model A·(θ₀ − θ) (red line), against time from the start of charge (min)."))
         }
-        guard panels.count >= 2 else { return .failure(Missing(reason: "needs at least two of: parameter set, model profiles, centre traces")) }
-        var fig = Figure(heightMillimetres: 120,
-                         title: "Figure 3 | Model vs experiment. " + panels.compactMap { captions3[$0.0] }.joined(separator: " ")
-                            + " Dataset \(inp.datasetName).",
-                         rows: 2, columns: 3)
-        let hasImages = panels.contains { if case .images = $0.1 { return true }; return false }
-        if hasImages {
-            // Row 0: B (if present) and the image montage C across the rest; row 1: D, E, F.
+        guard drawn.count >= 2 else { return .failure(Missing(reason: "needs at least two of: parameter set, model profiles, centre traces")) }
+        var panels: [Panel] = []
+        var rows = 2, columns = 3
+        var height = 120.0
+        if drawn.contains(where: { if case .images = $0.content { return true }; return false }) {
+            // Row 0: the diffusivity (if present) and the map montage across the rest; row 1: the plots.
             var cellIndex = 0
-            for (letter, content) in panels {
-                if case .images = content {
-                    fig.panels.append(Panel(letter: letter, cell: GridCell(row: 0, column: cellIndex == 0 ? 0 : 1, columnSpan: cellIndex == 0 ? 3 : 2),
-                                            content: content))
+            for d in drawn {
+                if case .images = d.content {
+                    panels.append(Panel(cell: GridCell(row: 0, column: cellIndex == 0 ? 0 : 1, columnSpan: cellIndex == 0 ? 3 : 2),
+                                        content: d.content, id: d.id, caption: d.caption))
                     cellIndex = 3
                     continue
                 }
-                fig.panels.append(Panel(letter: letter, cell: GridCell(row: cellIndex / 3, column: cellIndex % 3), content: content))
+                panels.append(Panel(cell: GridCell(row: cellIndex / 3, column: cellIndex % 3), content: d.content, id: d.id, caption: d.caption))
                 cellIndex += 1
             }
+            rows = max(1, (cellIndex + 2) / 3)
         } else {
             // Plots only: 2 → 1×2, 3 → 1×3, 4 → 2×2.
-            let columns = panels.count == 4 ? 2 : min(panels.count, 3)
-            let rows = (panels.count + columns - 1) / columns
-            fig.columnWidths = Array(repeating: 1, count: columns)
-            fig.rowHeights = Array(repeating: 1, count: rows)
-            fig.heightMillimetres = rows == 1 ? 68 : 120
-            for (k, (letter, content)) in panels.enumerated() {
-                fig.panels.append(Panel(letter: letter, cell: GridCell(row: k / columns, column: k % columns), content: content))
+            columns = drawn.count == 4 ? 2 : min(drawn.count, 3)
+            rows = (drawn.count + columns - 1) / columns
+            height = rows == 1 ? 68 : 120
+            for (k, d) in drawn.enumerated() {
+                panels.append(Panel(cell: GridCell(row: k / columns, column: k % columns), content: d.content, id: d.id, caption: d.caption))
             }
         }
-        return .success(fig)
+        return .success(Figure.lettered(heightMillimetres: height, heading: "Figure 3 | Model vs experiment.", panels: panels,
+                                        closing: "Dataset \(inp.datasetName).", rows: rows, columns: columns))
     }
 
-    static let captions3: [String: String] = [
-        "B": "(B) Effective lithium diffusivity D/S (S the calibrated scale) against the degree of delithiation.",
-        "C": "(C) Model degree of delithiation 1 − θ at the times shown.",
-        "D": "(D) Model 1 − θ along the horizontal line through the centroid.",
-        "E": "(E) Measured total contrast along the same line; model prediction A·(θ₀ − θ) dashed.",
-        "F": "(F) Total contrast at the particle centre, measured and model.",
-    ]
-
+    /// Centre contrast measured and modelled: the calibration's centre fit, else the analysis' centre
+    /// trace against the model trace (both in dataset time).
     static func centreSeries(_ inp: ReportInputs, gain: Double, theta0: Double) -> CentreTrace? {
         if let c = inp.centreTrace, !c.timeSeconds.isEmpty { return c }
-        guard let m = inp.measuredCentre, let tr = inp.modelTrace, !tr.timeSeconds.isEmpty else { return nil }
-        let tc = inp.echem.flatMap(chargeStart) ?? 0
+        guard let m = inp.measuredCentre, let tr = inp.modelTrace, let first = tr.timeSeconds.first, let last = tr.timeSeconds.last else { return nil }
         let model = m.timeSeconds.map { t -> Double in
-            let tt = t - tc
-            guard tt >= 0, tt <= (tr.timeSeconds.last ?? 0) else { return .nan }
-            return gain * (theta0 - interpolate(tr.timeSeconds, tr.thetaCentre, at: tt))
+            guard t >= first, t <= last else { return .nan }
+            return gain * (theta0 - interpolate(tr.timeSeconds, tr.thetaCentre, at: t))
         }
         return CentreTrace(timeSeconds: m.timeSeconds, measured: m.values, model: model)
     }
@@ -425,59 +517,61 @@ public enum Report {
         guard let s = inp.sdcStd, s.values.contains(where: \.isFinite) else { return .failure(Missing(reason: "no SDC std (\(DatasetFormat.File.analysisDirectory)/\(DatasetFormat.AnalysisFile.metrics) sdc_std)")) }
         let tc = inp.echem.flatMap(chargeStart) ?? (s.timeSeconds.first ?? 0)
         // The first charge only (seed Fig. S12E–H), when the step kinds say where it ends.
-        var tEnd = s.timeSeconds.last ?? 0
-        if let e = inp.echem, let i0 = e.timeSeconds.firstIndex(where: { $0 >= tc }),
-           let i1 = e.timeSeconds[i0...].indices.first(where: { e.kind($0).lowercased() != "charge" && !e.kind($0).isEmpty }) {
-            tEnd = e.timeSeconds[i1]
-        }
+        let tEnd = inp.echem.flatMap { firstChargeEnd($0, after: tc) } ?? (s.timeSeconds.last ?? 0)
         let unit = TimeUnit(spanSeconds: tEnd - tc)
-        let keep = s.timeSeconds.indices.filter { s.timeSeconds[$0] >= tc && s.timeSeconds[$0] <= tEnd }
+        let keep = s.timeSeconds.indices.filter { s.timeSeconds[$0] >= tc && s.timeSeconds[$0] <= tEnd && $0 < s.values.count }
         guard keep.count >= 2 else { return .failure(Missing(reason: "no SDC std values during the charge")) }
         let x = keep.map { (s.timeSeconds[$0] - tc) / unit.seconds }
-        var items: [PlotItem] = [.line(LineSeries(x: x, y: keep.map { s.values[$0] }, colour: .black, lineWidthPoints: 0.9))]
-        if let drop = inp.sdcDropTimeSeconds {
-            let y = interpolate(s.timeSeconds, s.values, at: drop)
-            items.append(.arrow(x: (drop - tc) / unit.seconds, y: y, colour: .red,
-                                label: "drop at \(formatMinutes(drop - tc))"))
+        var items: [PlotItem] = [.line(LineSeries(x: x, y: keep.map { s.values[$0] * percent }, colour: .black, lineWidthPoints: 0.9))]
+        var arrowSentence = "; the analysis found no sharp drop, so none is marked."
+        if let drop = inp.sdcDropTimeSeconds, drop >= tc, drop <= tEnd {
+            let y = interpolate(s.timeSeconds, s.values, at: drop) * percent
+            items.append(.arrow(x: (drop - tc) / unit.seconds, y: y, colour: .red, label: "drop at \(formatMinutes(drop - tc))"))
+            arrowSentence = "; the red arrow marks the drop the analysis found, \(formatMinutes(drop - tc)) into the charge, when the delithiation front reaches the centre."
+        } else if let drop = inp.sdcDropTimeSeconds {
+            arrowSentence = "; the drop the analysis found (\(formatMinutes(drop - tc)) from the start of charge) lies outside the first charge and is not marked."
         }
-        var fig = Figure(widthMillimetres: FigureWidth.singleColumnMillimetres, heightMillimetres: 75,
-                         title: "Figure 5 | Heterogeneity. Standard deviation of the sequential differential contrast over the particle (seed Fig. S12E–H); the red arrow marks the sharp drop when the delithiation front reaches the centre. Dataset \(inp.datasetName).")
-        fig.panels.append(Panel(cell: GridCell(row: 0, column: 0),
-                                content: .plot(Axes(x: Axis(label: "Time from start of charge (\(unit.name))", limits: dataLimits(x)),
-                                                    y: Axis(label: "SDC standard deviation"), items: items))))
-        return .success(fig)
+        let panel = Panel(cell: GridCell(row: 0, column: 0),
+                          content: .plot(Axes(x: Axis(label: "Time from start of charge (\(unit.name))", limits: dataLimits(x)),
+                                              y: Axis(label: "SDC standard deviation (%)"), items: items)),
+                          id: "sdc",
+                          caption: "Standard deviation over the particle of the sequential differential contrast (the change in total contrast over a fixed lag, in %) during the first charge, against time from the start of charge (\(unit.name)), as in seed Fig. S12E–H"
+                            + arrowSentence)
+        return .success(Figure.lettered(widthMillimetres: FigureWidth.singleColumnMillimetres, heightMillimetres: 80,
+                                        heading: "Figure 5 | Heterogeneity.", panels: [panel], closing: "Dataset \(inp.datasetName).",
+                                        rows: 1, columns: 1))
     }
 
     static func calibrationPage(_ inp: ReportInputs) -> Result<Figure, Missing> {
-        var panels: [(String, Axes)] = []
+        var drawn: [(id: String, axes: Axes, caption: String)] = []
         if let m = inp.errorMap, m.scales.count >= 2, m.gains.count >= 2 {
             let best = m.best
-            let cs = ContourSet(x: m.scales, y: m.gains, values: m.rmse, levels: contourLevels(m.rmse),
+            let pct = m.rmse.map { $0 * percent }
+            let cs = ContourSet(x: m.scales, y: m.gains, values: pct, levels: contourLevels(pct),
                                 minimum: best.map { ($0.scale, $0.gain, String(format: "min (%.2f, %.3f)", $0.scale, $0.gain)) })
-            panels.append(("B", Axes(x: Axis(label: "Scale S", limits: (m.scales[0], m.scales[m.scales.count - 1])),
-                                     y: Axis(label: "Optical gain A", limits: (m.gains[0], m.gains[m.gains.count - 1])),
-                                     items: [.contour(cs)], title: "e(S, A)")))
+            drawn.append(("errorMap", Axes(x: Axis(label: "Scale S", limits: (m.scales[0], m.scales[m.scales.count - 1])),
+                                           y: Axis(label: "Optical gain A", limits: (m.gains[0], m.gains[m.gains.count - 1])),
+                                           items: [.contour(cs)], title: "e(S, A) (%)"),
+                          "Root-mean-square error e(S, A) between measured and predicted centre contrast, in % (labelled contours), over the scale S and the optical gain A (both dimensionless)"
+                            + (best.map { String(format: "; the red star marks the minimum, S = %.2f, A = %.3f.", $0.scale, $0.gain) } ?? ".")))
         }
         let gain = inp.calibration?.gain ?? 1
         let theta0 = inp.calibration?.theta0 ?? inp.parameters?.theta0Delithiation ?? 0.95
         if let ct = centreSeries(inp, gain: gain, theta0: theta0.isFinite ? theta0 : 0.95) {
-            let x = ct.timeSeconds.map { $0 / 60 }
-            panels.append(("C", Axes(x: Axis(label: "Time (min)", limits: dataLimits(x)), y: Axis(label: "Centre contrast"),
-                                     items: [.line(LineSeries(x: x, y: ct.measured, colour: .black, lineWidthPoints: 0, marker: .openCircle,
-                                                              markerSizePoints: 2.5, label: "measured")),
-                                             .line(LineSeries(x: x, y: ct.model, colour: .red, lineWidthPoints: 1.2, label: "model (best S, A)"))],
-                                     legend: .best)))
+            let tc = inp.echem.flatMap(chargeStart) ?? 0
+            let x = ct.timeSeconds.map { ($0 - tc) / 60 }
+            drawn.append(("centreFit", Axes(x: Axis(label: "Time from start of charge (min)", limits: dataLimits(x)), y: Axis(label: "Centre contrast (%)"),
+                                            items: [.line(LineSeries(x: x, y: ct.measured.map { $0 * percent }, colour: .black, lineWidthPoints: 0, marker: .openCircle,
+                                                                     markerSizePoints: 2.5, label: "measured")),
+                                                    .line(LineSeries(x: x, y: ct.model.map { $0 * percent }, colour: .red, lineWidthPoints: 1.2, label: "model (best S, A)"))],
+                                            legend: .best),
+                          "Total contrast (%) at the particle centre, measured (open circles) and predicted with the best S and A (red line), against time from the start of charge (min)."))
         }
-        guard !panels.isEmpty else { return .failure(Missing(reason: "no calibration outputs (\(DatasetFormat.File.calibrationDirectory)/\(DatasetFormat.CalibrationFile.errorMap), \(DatasetFormat.CalibrationFile.centreFit))")) }
-        var fig = Figure(widthMillimetres: panels.count == 1 ? FigureWidth.singleColumnMillimetres : FigureWidth.doubleColumnMillimetres,
-                         heightMillimetres: panels.count == 1 ? 85 : 80,
-                         title: "Figure 6 | Calibration. " + panels.map { $0.0 == "B"
-                            ? "(B) Contour map of the error e(S, A) between measured and predicted centre contrast; the star marks the minimum."
-                            : "(C) Centre contrast measured and predicted with the best (S, A)." }.joined(separator: " ")
-                            + " Dataset \(inp.datasetName).",
-                         columns: panels.count)
-        for (k, p) in panels.enumerated() { fig.panels.append(Panel(letter: p.0, cell: GridCell(row: 0, column: k), content: .plot(p.1))) }
-        return .success(fig)
+        guard !drawn.isEmpty else { return .failure(Missing(reason: "no calibration outputs (\(DatasetFormat.File.calibrationDirectory)/\(DatasetFormat.CalibrationFile.errorMap), \(DatasetFormat.CalibrationFile.centreFit))")) }
+        let panels = drawn.enumerated().map { k, d in Panel(cell: GridCell(row: 0, column: k), content: .plot(d.axes), id: d.id, caption: d.caption) }
+        return .success(Figure.lettered(widthMillimetres: panels.count == 1 ? FigureWidth.singleColumnMillimetres : FigureWidth.doubleColumnMillimetres,
+                                        heightMillimetres: panels.count == 1 ? 90 : 80, heading: "Figure 6 | Calibration.", panels: panels,
+                                        closing: "Dataset \(inp.datasetName).", rows: 1, columns: panels.count))
     }
 
     /// Contour levels for an error map: quantile-like spacing so the valley near the minimum shows.
@@ -508,11 +602,12 @@ public enum Report {
                      items: [.line(LineSeries(x: xs.map { 1 - $0 }, y: xs.map { pow(10, dt.evaluate($0).value) }, colour: .black, lineWidthPoints: 1, label: "PCHIP")),
                              .line(LineSeries(x: p.diffusivityX.map { 1 - $0 }, y: p.diffusivityCm2PerS, colour: .red, lineWidthPoints: 0, marker: .circle, markerSizePoints: 3, label: "table"))],
                      legend: .best)
-        var fig = Figure(heightMillimetres: 72,
-                         title: "Figure 7 | Parameters. (A) Open-circuit voltage and (B) lithium diffusivity against occupancy θ for parameter set '\(p.name)' (\(p.source)): table knots (red) and the piecewise cubic interpolation used by the model (seed Fig. S1).",
-                         columns: 2)
-        fig.panels = [Panel(letter: "A", cell: GridCell(row: 0, column: 0), content: .plot(a)),
-                      Panel(letter: "B", cell: GridCell(row: 0, column: 1), content: .plot(b))]
-        return .success(fig)
+        let panels = [Panel(cell: GridCell(row: 0, column: 0), content: .plot(a), id: "ocv",
+                            caption: "Open-circuit voltage (V vs Li/Li⁺) against lithium occupancy θ."),
+                      Panel(cell: GridCell(row: 0, column: 1), content: .plot(b), id: "diffusivity",
+                            caption: "Lithium diffusivity (cm² s⁻¹, log scale) against θ.")]
+        return .success(Figure.lettered(heightMillimetres: 72, heading: "Figure 7 | Parameters.",
+                                        intro: "Parameter set '\(p.name)' (\(p.source)): table knots (red circles) and the piecewise cubic interpolation (PCHIP, black line) the model uses, as in seed Fig. S1.",
+                                        panels: panels, rows: 1, columns: 2))
     }
 }

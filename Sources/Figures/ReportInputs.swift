@@ -180,7 +180,7 @@ public struct CalibrationResult: Sendable {
 
 /// Model output at the centroid and over the particle (from `model/trace.csv`).
 public struct ModelTrace: Sendable {
-    /// Time since the start of the model run, seconds.
+    /// Time since the start of the model run, seconds: the dataset's time (calibrate runs the model from the first sample).
     public var timeSeconds: [Double]
     /// θ at the particle centroid.
     public var thetaCentre: [Double]

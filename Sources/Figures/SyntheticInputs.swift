@@ -92,7 +92,7 @@ extension ReportInputs {
             let base = tc < 0 ? 0.002 : (tc < 2100 ? 0.004 + 0.012 * tc / 2100 : 0.004 * exp(-(tc - 2100) / 600) + 0.003)
             sdc.append(base + 0.0008 * noise())
         }
-        // Profiles along the centre row.
+        // Profiles along the centre row. Model times are dataset times, as calibrate writes them.
         let positions = (0..<w).map { (Double($0) - cx) * px }
         var measured: [ProfileSet.Curve] = []
         var model: [ProfileSet.Curve] = []
@@ -105,14 +105,14 @@ extension ReportInputs {
                 measured.append(.init(timeSeconds: ftimes[k], positionMicrometres: keep.map { positions[$0] }, values: keep.map { row[$0] }))
             }
             let keep = (0..<w).filter { rho($0, Int(cy)) <= 1 }
-            model.append(.init(timeSeconds: pt, positionMicrometres: keep.map { positions[$0] },
+            model.append(.init(timeSeconds: rest + pt, positionMicrometres: keep.map { positions[$0] },
                                values: keep.map { 0.95 - contrastAt(rho($0, Int(cy)), rest + pt) * 0.25 / 1.0526 }))
             var map = [Float](repeating: .nan, count: w * h)
             for y in 0..<h { for x in 0..<w where rho(x, y) <= 1 { map[y * w + x] = Float(0.95 - contrastAt(rho(x, y), rest + pt) * 0.25 / 1.0526) } }
             modelMaps.append(map)
         }
         let fitTimes = ftimes.filter { $0 >= rest && $0 <= rest + 3600 }
-        let centreTrace = CentreTrace(timeSeconds: fitTimes.map { $0 - rest },
+        let centreTrace = CentreTrace(timeSeconds: fitTimes,
                                       measured: fitTimes.map { contrastAt(0, $0) * 0.25 + 0.003 * noise() },
                                       model: fitTimes.map { contrastAt(0, $0) * 0.25 })
         var rows: [(scale: Double, gain: Double, rmse: Double)] = []
@@ -130,7 +130,7 @@ extension ReportInputs {
             sdcStd: TimeSeries(timeSeconds: ftimes, values: sdc),
             sdcDropTimeSeconds: rest + 2100,   // the synthetic front reaches the centre 35 min into the charge
             contrast: contrast,
-            modelThetaMaps: ImageStack(width: w, height: h, pixelSizeMicrometres: px, timesSeconds: profileTimes, frames: modelMaps),
+            modelThetaMaps: ImageStack(width: w, height: h, pixelSizeMicrometres: px, timesSeconds: profileTimes.map { rest + $0 }, frames: modelMaps),
             measuredProfiles: ProfileSet(curves: measured), modelProfiles: ProfileSet(curves: model),
             centreTrace: centreTrace, measuredCentre: TimeSeries(timeSeconds: ftimes, values: centre),
             errorMap: errorMap, calibration: CalibrationResult(scale: 3.5, gain: 1.0526, rmse: 0.004, theta0: 0.95),

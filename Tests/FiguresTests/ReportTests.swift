@@ -172,3 +172,201 @@ func run(_ tool: String, _ args: [String]) throws -> String {
         #expect(notes.count == 3)
     }
 }
+
+/// The report as a journal's reviewer checks it (issue 16 item 10): consecutive panel letters on every
+/// page, captions that describe exactly the panels drawn, units on every axis, scale bars that state
+/// their length, images cropped to the particle, and a PDF whose pages are not blank.
+@Suite struct ReportReviewTests {
+    /// Input sets a report meets: everything; a real dataset's (no model θ maps, no SDC drop found);
+    /// no images; a short recording; calibration only; parameters only.
+    static func variants() -> [(String, ReportInputs)] {
+        let full = ReportInputs.synthetic(echemIntervalSeconds: 20, frameIntervalSeconds: 120)
+        var real = full
+        real.modelThetaMaps = nil; real.sdcDropTimeSeconds = nil
+        var noImages = full
+        noImages.contrast = nil; noImages.modelThetaMaps = nil; noImages.intensityChange = nil
+        var short = full
+        if let c = full.contrast {  // images only for the first 20 minutes: most requested times have no frame
+            let keep = c.timesSeconds.indices.filter { c.timesSeconds[$0] <= 600 + 1200 }
+            short.contrast = ImageStack(width: c.width, height: c.height, pixelSizeMicrometres: c.pixelSizeMicrometres,
+                                        timesSeconds: keep.map { c.timesSeconds[$0] }, frames: keep.map { c.frames[$0] })
+        }
+        var calOnly = ReportInputs(datasetName: "cal-only")
+        calOnly.errorMap = full.errorMap
+        return [("full", full), ("real-like", real), ("no-images", noImages), ("short", short), ("cal-only", calOnly),
+                ("params-only", ReportInputs(datasetName: "p", parameters: .nmc87))]
+    }
+
+    static func axes(_ f: Figure) -> [Axes] { f.panels.compactMap { if case .plot(let a) = $0.content { return a }; return nil } }
+    static func montages(_ f: Figure) -> [ImageMontage] { f.panels.compactMap { if case .images(let m) = $0.content { return m }; return nil } }
+
+    @Test func panelLettersAreConsecutiveOnEveryPage() {
+        for (variant, inputs) in Self.variants() {
+            for (name, f) in Report.figures(inputs: inputs).figures {
+                let expected = f.panels.count == 1 ? [] : (0..<f.panels.count).map { Figure.panelLetter($0) }
+                #expect(f.panelLetters == expected, "\(variant) page \(name): letters \(f.panelLetters)")
+                if f.panels.count > 1 { #expect(f.panels.allSatisfy { !$0.letter.isEmpty }, "\(variant) page \(name): a panel without a letter") }
+            }
+        }
+    }
+
+    @Test func captionsDescribeExactlyThePanelsDrawn() {
+        for (variant, inputs) in Self.variants() {
+            for (name, f) in Report.figures(inputs: inputs).figures {
+                let letters = Set(f.panelLetters)
+                let refs = f.captionPanelReferences
+                #expect(Set(refs).isSubset(of: letters), "\(variant) page \(name): caption names \(Set(refs).subtracting(letters).sorted()), not drawn")
+                for l in letters { #expect(f.title.contains("(\(l)) "), "\(variant) page \(name): panel \(l) not described") }
+                #expect(!f.title.contains("{"), "\(variant) page \(name): unresolved reference in '\(f.title)'")
+                #expect(f.panels.allSatisfy { !$0.caption.isEmpty }, "\(variant) page \(name): a panel without a caption")
+                // Images: the caption's count and times are the tiles drawn.
+                for m in Self.montages(f) {
+                    if let bar = m.scaleBar { #expect(f.title.contains("scale bar \(bar.label)"), "\(variant) page \(name): scale bar not in caption") }
+                    for t in m.tiles where !t.label.isEmpty {
+                        let time = t.label.split(separator: " ").filter { Double($0) != nil }.first.map(String.init) ?? t.label
+                        #expect(f.title.contains(time), "\(variant) page \(name): tile '\(t.label)' not in the caption")
+                    }
+                }
+            }
+        }
+        // The cases issue 16 found: θ maps promised but not drawn, six images named for five drawn.
+        let real = Report.figures(inputs: Self.variants()[1].1).figures
+        let p3 = real.first { $0.name.hasPrefix("3") }?.figure
+        #expect(p3?.title.contains("1 − θ at") == false)
+        #expect(p3?.panelLetters == ["A", "B", "C", "D"])
+        let short = Report.figures(inputs: Self.variants()[3].1).figures
+        if let p4 = short.first(where: { $0.name.hasPrefix("4") })?.figure {
+            let tiles = Self.montages(p4).first?.tiles.count ?? 0
+            #expect(tiles == 0 || p4.title.contains("at the \(tiles) times"))
+        }
+        let p2 = short.first { $0.name.hasPrefix("2") }?.figure
+        let p2Tiles = p2.flatMap { Self.montages($0).first?.tiles.map(\.label) } ?? []
+        #expect(p2Tiles.count == 2, "only the 5 and 15 min images fall within the 20 min recorded: \(p2Tiles)")
+        #expect(p2?.title.contains("25 min") == false && p2?.title.contains("35 min") == false)
+    }
+
+    @Test func everyAxisAndColorbarStatesItsUnit() {
+        // Quantities that have no unit (occupancy, fitted scale and gain) are named as such.
+        let dimensionless: Set<String> = ["1 − θ", "1 − θ (model)", "Lithium occupancy θ", "Scale S", "Optical gain A"]
+        for (variant, inputs) in Self.variants() {
+            for (name, f) in Report.figures(inputs: inputs).figures {
+                for a in Self.axes(f) {
+                    for axis in [a.x, a.y] + (a.secondY.map { [$0] } ?? []) where axis.showsLabels {
+                        #expect(dimensionless.contains(axis.label) || (axis.label.contains("(") && axis.label.hasSuffix(")")),
+                                "\(variant) page \(name): axis '\(axis.label)' has no unit")
+                    }
+                }
+                for m in Self.montages(f) {
+                    let l = m.colorbarLabel ?? ""
+                    #expect(dimensionless.contains(l) || l.hasSuffix("(%)"), "\(variant) page \(name): colorbar '\(l)' has no unit")
+                }
+                #expect(!f.title.contains("Voltage (V)"))
+            }
+        }
+    }
+
+    /// Contrast is a fraction in the files and per cent on the page.
+    @Test func contrastIsShownInPerCent() throws {
+        let c = try #require(Self.variants()[0].1.contrast)
+        let chosen = try #require(Report.contrastMontage(c, times: [3000], label: { _, _ in "" }, columns: 1))
+        let frame = try #require(c.nearestFrame(to: chosen.frameTimes[0]))
+        let source = c.frames[frame].filter(\.isFinite).map(Double.init).reduce(0, +)
+        let shown = chosen.montage.tiles[0].pixels.filter(\.isFinite).map(Double.init).reduce(0, +)
+        #expect(abs(shown - 100 * source) <= 1e-3 * abs(100 * source))
+        #expect(chosen.montage.colorbarLabel == "Total contrast (%)")
+    }
+
+    /// A full-frame stack (the particle in a 256 × 256 frame) and the analysis' cropped stack (the
+    /// synthetic frames hold little more than the particle) both give tiles holding the whole particle;
+    /// the full frame's are much smaller than the frame.
+    @Test func imageTilesAreCroppedToTheParticle() throws {
+        let cropped = try #require(Self.variants()[0].1.contrast)
+        let side = 256, ox = 70, oy = 101  // where the cropped frame sits in the full one
+        var full = cropped
+        full.width = side; full.height = side
+        full.frames = cropped.frames.map { f in
+            var big = [Float](repeating: .nan, count: side * side)
+            for y in 0..<cropped.height { for x in 0..<cropped.width { big[(y + oy) * side + x + ox] = f[y * cropped.width + x] } }
+            return big
+        }
+        let mask = cropped.frames[0].filter(\.isFinite).count
+        for (name, stack) in [("full frame", full), ("cropped", cropped)] {
+            var inputs = Self.variants()[0].1
+            inputs.contrast = stack
+            var seen = 0
+            for (page, f) in Report.figures(inputs: inputs).figures {
+                for m in Self.montages(f) where m.colorbarLabel == "Total contrast (%)" {
+                    seen += 1
+                    for t in m.tiles {
+                        #expect(t.width <= stack.width && t.height <= stack.height, "\(name) page \(page)")
+                        #expect(t.pixels.filter(\.isFinite).count == mask, "\(name) page \(page): the crop cut into the particle")
+                        if stack.width == side { #expect(t.width * t.height < side * side / 4, "\(name) page \(page): mostly background, \(t.width)×\(t.height)") }
+                    }
+                }
+            }
+            #expect(seen == 2)  // pages 2 and 4
+        }
+    }
+
+    /// Every scale bar the report draws carries the label of the length it is drawn at.
+    @Test func everyScaleBarInTheReportHasItsLengthLabel() throws {
+        for (variant, inputs) in Self.variants() {
+            for (name, f) in Report.figures(inputs: inputs).figures {
+                let r = try FigureRenderer.rasterise(f, dotsPerInch: 20)
+                #expect(r.page.scaleBars.count == Self.montages(f).count, "\(variant) page \(name): a montage without a scale bar")
+                for b in r.page.scaleBars {
+                    #expect(b.scaleBar.label == ScaleBar.label(micrometres: b.bar.width / b.pointsPerMicrometre))
+                    #expect(b.tile.contains(b.labelBox))
+                }
+            }
+        }
+    }
+
+    /// The PDF as a reader gets it: pdfinfo counts the pages, pdftoppm renders each, and none is blank.
+    @Test func renderedPdfHasEveryPageAndNoneIsBlank() throws {
+        let tools = ["/usr/bin/pdfinfo", "/usr/bin/pdftoppm"]
+        try #require(tools.allSatisfy { FileManager.default.isExecutableFile(atPath: $0) }, "poppler-utils (pdfinfo, pdftoppm) missing")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operando-test-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pdf = dir + "/report.pdf"
+        let s = try Report.render(inputs: .synthetic(echemIntervalSeconds: 10, frameIntervalSeconds: 120), to: pdf, note: { _ in })
+        let info = try run("/usr/bin/pdfinfo", [pdf])
+        let pages = info.split(separator: "\n").first { $0.hasPrefix("Pages:") }.flatMap { Int($0.split(separator: " ").last ?? "") }
+        #expect(pages == s.pages.count && pages == 7, "pdfinfo: \(info)")
+        _ = try run("/usr/bin/pdftoppm", ["-r", "40", pdf, dir + "/page"])
+        let images = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".ppm") }.sorted()
+        #expect(images.count == 7)
+        for file in images {
+            let (w, h, rgb) = try readPPM(dir + "/" + file)
+            var nonWhite = 0
+            var colours = Set<UInt32>()
+            for i in 0..<(w * h) {
+                let r = rgb[3 * i], g = rgb[3 * i + 1], b = rgb[3 * i + 2]
+                if r < 240 || g < 240 || b < 240 { nonWhite += 1 }
+                if colours.count < 64 { colours.insert(UInt32(r) << 16 | UInt32(g) << 8 | UInt32(b)) }
+            }
+            #expect(Double(nonWhite) / Double(w * h) > 0.02, "\(file): \(nonWhite) of \(w * h) pixels not white — blank page")
+            #expect(colours.count > 8, "\(file): \(colours.count) colours — uniform page")
+        }
+    }
+}
+
+/// Reads a binary PPM (P6, maxval 255) as pdftoppm writes it.
+func readPPM(_ path: String) throws -> (Int, Int, [UInt8]) {
+    let d = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+    var fields: [String] = []
+    var i = 0
+    while fields.count < 4 && i < d.count {
+        while i < d.count && (d[i] == 0x20 || d[i] == 0x0a || d[i] == 0x0d || d[i] == 0x09) { i += 1 }
+        if i < d.count && d[i] == UInt8(ascii: "#") { while i < d.count && d[i] != 0x0a { i += 1 }; continue }
+        var tok = ""
+        while i < d.count && !(d[i] == 0x20 || d[i] == 0x0a || d[i] == 0x0d || d[i] == 0x09) { tok.append(Character(UnicodeScalar(d[i]))); i += 1 }
+        fields.append(tok)
+    }
+    i += 1  // the single whitespace byte after maxval
+    guard fields.count == 4, fields[0] == "P6", let w = Int(fields[1]), let h = Int(fields[2]), fields[3] == "255", d.count - i >= w * h * 3 else {
+        throw FigureError.invalidData(input: path, reason: "not a P6 PPM with maxval 255 (header \(fields))")
+    }
+    return (w, h, Array(d[i..<(i + w * h * 3)]))
+}
