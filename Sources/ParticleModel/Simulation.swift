@@ -86,6 +86,8 @@ public struct SimulationResult: Sendable {
     public var timeSteps: Int
     public var rejectedSteps: Int
     public var newtonIterations: Int
+    /// Jacobian factorisations (the solver reuses one across iterations and equal-length steps).
+    public var factorisations: Int = 0
     public var wallSeconds: Double
     /// Worst |mean θ − (θ0 − ∫ flux)| / (θ0 − ∫ flux) over accepted steps.
     public var massBalanceWorstRelativeError: Double
@@ -332,8 +334,11 @@ public final class ParticleSimulation {
                     dt = retry
                     continue
                 case .accepted(let next):
-                    // A step clipped to an output or end time should not shrink the next one.
-                    dt = clippedTo != nil ? max(next, stepper.lastStep ?? next) : next
+                    // A step clipped to an output or end time should not shrink the next one: keep the
+                    // step the controller wanted before the clip (`dt`). Keeping the last step *taken*
+                    // instead locked the default C/3 run into an 8 s + 2 s cycle per 10 s output (744
+                    // steps where 370 of at most 10 s each meet the same tolerance; issue 17).
+                    dt = clippedTo != nil ? max(next, dt) : next
                 }
                 // The state after a trial of length `x` from the saved state (time not yet advanced).
                 func trialState(_ x: Double) -> StepState {
@@ -467,6 +472,7 @@ public final class ParticleSimulation {
             elementSizeMicrometres: mesh.elementSizeMicrometres, meshAreaMicrometres2: area,
             meshPerimeterMicrometres: solver.perimeter, minRadiusRatio: q.minRadiusRatio, minAngleDegrees: q.minAngleDegrees,
             timeSteps: timeSteps, rejectedSteps: rejected, newtonIterations: solver.newtonIterations,
+            factorisations: solver.factorisations,
             wallSeconds: Date().timeIntervalSince(wallStart), massBalanceWorstRelativeError: worstBalance,
             boundaryFluxMaxMinRatio: worstFluxRatio, mesh: mesh, finalTheta: solver.theta)
     }
