@@ -142,8 +142,7 @@ public final class ParticleSimulation {
         self.parameters = parameters
         self.shape = shape
         self.options = options
-        mesh = try TriangleMesh(shape: shape,
-                                elementSize: options.elementSizeMicrometres ?? shape.longestExtentMicrometres / 30)
+        mesh = try TriangleMesh(shape: shape, elementSize: h)
         law = TransportLaw(parameters: parameters, scale: options.scale,
                            constantDiffusivityCm2PerS: options.diffusivityConstantCm2PerS,
                            constantChemicalDiffusivityMicrometres2PerS: options.constantChemicalDiffusivityMicrometres2PerS)
