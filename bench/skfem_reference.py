@@ -151,6 +151,7 @@ def run(nrefs, tolerance=1e-4, output_interval=10.0, duration=3600.0, c_rate=1.0
             nxt = h * min(2.5, max(0.3, grow))
         else:
             nxt = 2 * h
+        # As operando: a step clipped to an output does not shrink the next one below the last step taken.
         dt = max(nxt, previous_dt) if (clipped and previous_dt is not None) else nxt
         previous, previous_dt = theta, h
         theta = new
