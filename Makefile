@@ -16,7 +16,7 @@ export OPERANDO_LIBGPIOD_V2 ?= $(LIBGPIOD2_DIR)/usr/lib/$(LIBGPIOD2_MULTIARCH)/l
 export OPERANDO_LIBGPIOD_VERSION ?= $(shell pkg-config --modversion libgpiod 2>/dev/null)
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps deps-libgpiod2 build test test-fast bench profile-solver demo clean fuzz fuzz-libfuzzer
+.PHONY: deps deps-libgpiod2 build test test-fast bench bench-solver bench-reference bench-reference-env profile-solver demo clean fuzz fuzz-libfuzzer
 
 ## deps: install the Debian packages that are missing (idempotent; quiet when nothing is missing)
 deps:
@@ -73,16 +73,38 @@ test-fast: deps
 	$(SWIFT) build $(TESTFLAGS) --build-tests
 	$(SWIFT) test $(TESTFLAGS) --skip-build $(FAST_SKIP)
 
-## bench: release-build benchmarks; prints figures
+## bench: release-build benchmarks; prints figures. With OPERANDO_BENCH_REFERENCE=1 (or `make bench-reference`)
+## the solver rows run the scikit-fem reference beside operando (its venv is made first, if missing).
 bench: deps
+	@if [ "$$OPERANDO_BENCH_REFERENCE" = 1 ]; then $(MAKE) -s bench-reference-env; fi
 	$(SWIFT) build $(RELEASE) --product Benchmarks
-	$$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks
+	OPERANDO_PYREF=$(PYREF) $$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks
+
+## bench-solver: issue 17's solver rows only (small build: ParticleModel and its benchmark)
+bench-solver: deps
+	@if [ "$$OPERANDO_BENCH_REFERENCE" = 1 ]; then $(MAKE) -s bench-reference-env; fi
+	$(SWIFT) build $(RELEASE) --product SolverBench
+	OPERANDO_PYREF=$(PYREF) $$($(SWIFT) build $(RELEASE) --show-bin-path)/SolverBench
+
+## bench-reference: `make bench` with the independent scikit-fem P1 solver beside operando's solver rows
+bench-reference: bench-reference-env
+	OPERANDO_BENCH_REFERENCE=1 $(MAKE) bench
+
+## bench-reference-env: the reference's Python venv under .deps/pyref (python3 -m venv; pip install
+## scikit-fem numpy scipy from the package index). Only when asked: scikit-fem is not a test dependency.
+PYREF := $(CURDIR)/.deps/pyref
+bench-reference-env:
+	@if ! $(PYREF)/bin/python -c "import skfem, numpy, scipy" 2>/dev/null; then \
+	  echo "make bench: creating the scikit-fem reference's venv in .deps/pyref"; \
+	  python3 -m venv $(PYREF) && $(PYREF)/bin/pip install -q scikit-fem numpy scipy \
+	    || { echo "make bench: could not install scikit-fem into .deps/pyref (the rows will say: reference not available)" >&2; exit 0; }; \
+	fi
 
 ## profile-solver: callgrind instruction counts of the C/3 60 min solver case (repeatable on a loaded machine)
 profile-solver: deps
 	@command -v valgrind >/dev/null || { echo "make profile-solver: needs valgrind (apt-get install valgrind)" >&2; exit 1; }
-	$(SWIFT) build $(RELEASE) --product Benchmarks
-	valgrind --tool=callgrind --callgrind-out-file=.build/callgrind.solver.out $$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks profile-c3
+	$(SWIFT) build $(RELEASE) --product SolverBench
+	valgrind --tool=callgrind --callgrind-out-file=.build/callgrind.solver.out $$($(SWIFT) build $(RELEASE) --show-bin-path)/SolverBench profile-c3
 	callgrind_annotate .build/callgrind.solver.out | head -30
 
 ## demo: a simulated run end to end, report under reports/

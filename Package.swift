@@ -88,6 +88,9 @@ let package = Package(
         // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
         .target(name: "Fuzzing", dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "FirmwareSim"]),
         .executableTarget(name: "Fuzz", dependencies: ["Fuzzing"]),
+        // The solver's benchmark alone (`make profile-solver`, `make bench-solver`): builds in seconds,
+        // without the rig's dependencies, so the profile can be repeated after every change.
+        .executableTarget(name: "SolverBench", dependencies: ["Electrochemistry", "ParticleModel"]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures", "LiveView",
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),

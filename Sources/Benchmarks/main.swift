@@ -43,69 +43,20 @@ func alternating(_ repeats: Int, _ a: () throws -> Double, _ b: () throws -> Dou
     return (median(ta), median(tb))
 }
 
-/// The scikit-fem reference (P1, same model), when python3 can import skfem and the script exists.
-/// Prints "seconds centre_error" on its last line. Not a test dependency.
-func scikitFemReference(elementSize: Double) -> (seconds: Double, centreError: Double)? {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("skfem_reference.py").path
-    guard FileManager.default.fileExists(atPath: script) else { return nil }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", script, "--element-size", "\(elementSize)"]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = Pipe()
-    do { try p.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8),
-          let last = text.split(separator: "\n").last else { return nil }
-    let f = last.split(separator: " ").compactMap { Double($0) }
-    return f.count >= 2 ? (f[0], f[1]) : nil
-}
-
-func pythonHasScikitFem() -> Bool {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3", "-c", "import skfem"]
-    p.standardOutput = Pipe()
-    p.standardError = Pipe()
-    do { try p.run() } catch { return false }
-    p.waitUntilExit()
-    return p.terminationStatus == 0
-}
-
 let onlyTable = CommandLine.arguments.dropFirst().first == "table"
 line("== issue 17: operando beside its yardstick in the same run (median of 5 alternating repeats) ==")
+// The solver rows (ParticleModel.SolverBenchmark): operando beside the independent scikit-fem P1
+// solver (bench/skfem_reference.py) when OPERANDO_BENCH_REFERENCE=1 (`make bench-reference`).
+do {
+    let withReference = ProcessInfo.processInfo.environment["OPERANDO_BENCH_REFERENCE"] == "1"
+    let cache = FileManager.default.currentDirectoryPath + "/.build"
+    try? FileManager.default.createDirectory(atPath: cache, withIntermediateDirectories: true)
+    for text in SolverBenchmark.lines(try SolverBenchmark.rows(repeats: 5, withReference: withReference, cacheDirectory: cache),
+                                      referenceRequested: withReference) {
+        line(text)
+    }
+} catch { line("solver rows: FAILED: \(error)") }
 line(pad("what", 44) + pad("operando", 22) + pad("yardstick", 34) + pad("ratio", 10) + "goal")
-let skfem = pythonHasScikitFem()
-for (label, h, goal, note) in [("C/3 charge 60 min, default mesh", nil as Double?, 40.0, "floor: well under 0.1 s"),
-                               ("C/3 charge 60 min, h/2 mesh", 3.04 / 60, 7.5, "ratio 7.5× in the issue")] {
-    var options = SimulationOptions()
-    options.kinetics = .flux
-    options.elementSizeMicrometres = h
-    do {
-        let charge = try StepParser.parse("Charge at C/3 for 60 minutes")
-        var nodes = 0
-        func ours() throws -> Double {
-            let (r, t) = try time {
-                try ParticleSimulation(parameters: .nmc87, shape: .ellipse(width: 3.04, height: 2.04), options: options).run(steps: [charge])
-            }
-            nodes = r.nodes
-            return t
-        }
-        let reference = skfem ? scikitFemReference(elementSize: h ?? 3.04 / 30) : nil
-        let (t, _) = try alternating(5, ours, { 0 })
-        let oursText = String(format: "%.3f s (%d nodes)", t, nodes)
-        if let reference {
-            let ratio = reference.seconds / t
-            line(pad(label, 44) + pad(oursText, 22) + pad(String(format: "scikit-fem %.2f s, err %.1e", reference.seconds, reference.centreError), 34)
-                 + pad(String(format: "%.1f×", ratio), 10) + String(format: "≥ %.1f× %@", goal, ratio >= goal ? "met" : "MISSED"))
-        } else {
-            line(pad(label, 44) + pad(oursText, 22) + pad(skfem ? "scikit-fem script missing" : "scikit-fem not importable", 34)
-                 + pad("-", 10) + String(format: "≥ %.1f× (%@)", goal, note))
-        }
-    } catch { line("\(label): FAILED: \(error)") }
-}
 do {
     // On-line monitor on a full 1920 × 1200 frame against a memcpy of the same frame (bytes per
     // second: monitor ≥ 50 % of memcpy means ≤ 2 memcpy times per frame).

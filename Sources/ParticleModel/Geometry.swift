@@ -65,13 +65,20 @@ public struct ParticleShape: Sendable, Equatable {
 
     /// Longest extent: the largest distance between two boundary points, µm.
     public var longestExtentMicrometres: Double {
-        var best = 0.0
-        for i in boundary.indices {
-            for j in (i + 1)..<boundary.count {
-                best = max(best, hypot(boundary[j].x - boundary[i].x, boundary[j].y - boundary[i].y))
+        // Search on squared distances (the O(n²) pair loop was 2 % of a default C/3 run in hypot).
+        var best = 0.0, pair = (0, 0)
+        boundary.withUnsafeBufferPointer { b in
+            for i in b.indices {
+                let p = b[i]
+                for j in (i + 1)..<b.count {
+                    let dx = b[j].x - p.x, dy = b[j].y - p.y
+                    let d2 = dx * dx + dy * dy
+                    if d2 > best { best = d2; pair = (i, j) }
+                }
             }
         }
-        return best
+        guard best > 0 else { return 0 }
+        return hypot(boundary[pair.1].x - boundary[pair.0].x, boundary[pair.1].y - boundary[pair.0].y)
     }
 
     /// The same shape scaled about its centroid so that its longest extent is `lengthMicrometres`.

@@ -244,17 +244,23 @@ public struct TriangleMesh: Sendable {
                 if dx * dx + dy * dy < t.r2 * (1 - 1e-12) { bad.append(k) }
             }
             edges.removeAll(keepingCapacity: true)
-            var count: [Int64: Int] = [:]
             for k in bad {
                 let t = tris[k]
-                for (u, v) in [(t.a, t.b), (t.b, t.c), (t.c, t.a)] {
-                    count[Int64(min(u, v)) << 32 | Int64(max(u, v)), default: 0] += 1
-                    edges.append((u, v))
-                }
+                edges.append((t.a, t.b))
+                edges.append((t.b, t.c))
+                edges.append((t.c, t.a))
                 tris[k].alive = false
             }
-            for (u, v) in edges where count[Int64(min(u, v)) << 32 | Int64(max(u, v))] == 1 {
-                tris.append(make(u, v, i))
+            // The cavity's boundary: edges of exactly one bad triangle. A cavity has a handful of
+            // edges, so a linear scan replaces the per-point dictionary (callgrind, issue 17: hashing
+            // was the largest part of meshing).
+            for (e, (u, v)) in edges.enumerated() {
+                var shared = false
+                for (f, (x, y)) in edges.enumerated() where f != e && ((x == u && y == v) || (x == v && y == u)) {
+                    shared = true
+                    break
+                }
+                if !shared { tris.append(make(u, v, i)) }
             }
             if tris.count > 4 * n + 64 { tris.removeAll { !$0.alive } }
         }

@@ -29,6 +29,16 @@ public struct TransportLaw: Sendable {
     let bucketsPerTheta: Double
     static let bucketCount = 4096
     let thermalVoltageInverse: Double           // F/RT, 1/V
+    /// The Newton loop's tables, per Hermite cell k = [grid[k], grid[k+1]]: Φ and dΦ/dθ as cubics in
+    /// the local s = (θ − grid[k])·cellInverseStep[k] (`cellPolynomial[8k ..< 8k+8]`: Φ's four
+    /// coefficients, then dΦ/dθ's three and a pad), and the first cell of each of `cellBucketCount`
+    /// uniform θ buckets. Callgrind (issue 17): the segment search, the division and the Hermite
+    /// basis were ~120 instructions per node per Newton iteration; these make it a bucket read, at
+    /// most a step or two along the cells, and two Horner polynomials.
+    let cellPolynomial: [Double]
+    let cellInverseStep: [Double]
+    let cellBucket: [Int32]
+    let cellBucketsPerTheta: Double
 
     /// - Parameters:
     ///   - parameters: the material.
@@ -91,6 +101,37 @@ public struct TransportLaw: Sendable {
         let perTheta = Double(Self.bucketCount) / (thetaHigh - thetaLow)
         bucketsPerTheta = perTheta
         let lowKnot = thetaLow
+        // Per-cell polynomials of the same Hermite cubic (coefficients of s⁰…s³).
+        let cells = grid.count - 1
+        var poly = [Double](repeating: 0, count: 8 * max(1, cells))
+        var inverse = [Double](repeating: 0, count: max(1, cells))
+        var segment = 0
+        var narrowest = Double.infinity
+        for k in 0..<cells {
+            while segment + 1 < starts.count - 1 && starts[segment + 1] <= k { segment += 1 }
+            let h = steps[segment]
+            narrowest = min(narrowest, grid[k + 1] - grid[k])
+            let y0 = phi[k], y1 = phi[k + 1], m0 = h * d[k], m1 = h * d[k + 1]
+            let c0 = y0, c1 = m0, c2 = -3 * y0 - 2 * m0 + 3 * y1 - m1, c3 = 2 * y0 + m0 - 2 * y1 + m1
+            inverse[k] = 1 / h
+            poly[8 * k] = c0; poly[8 * k + 1] = c1; poly[8 * k + 2] = c2; poly[8 * k + 3] = c3
+            poly[8 * k + 4] = c1 / h; poly[8 * k + 5] = 2 * c2 / h; poly[8 * k + 6] = 3 * c3 / h
+        }
+        cellPolynomial = poly
+        cellInverseStep = inverse
+        // Buckets no wider than the narrowest cell (at most 2¹⁶ of them; a table with an extremely
+        // short V_oc interval only walks a few more cells).
+        let bucketTotal = max(1, min(1 << 16, Int((span / max(narrowest, 1e-300)).rounded(.up)) + 1))
+        let bucketsPer = Double(bucketTotal) / span
+        cellBucketsPerTheta = bucketsPer
+        var cellStarts = [Int32](repeating: 0, count: bucketTotal)
+        var k = 0
+        for b in 0..<bucketTotal {
+            let start = thetaLow + Double(b) / bucketsPer
+            while k + 1 < cells && grid[k + 1] <= start { k += 1 }
+            cellStarts[b] = Int32(k)
+        }
+        cellBucket = cellStarts
         bucketSegment = (0..<Self.bucketCount).map { b in
             let start = lowKnot + Double(b) / perTheta
             var lo = 0, hi = knots.count - 1
@@ -141,10 +182,34 @@ public struct TransportLaw: Sendable {
         return (phi, dphi)
     }
 
-    /// Φ(θ) and dΦ/dθ at every node at once: the same Hermite evaluation as `kirchhoff(_:)`, with the
-    /// segment found from a bucket table and every table read unchecked.
+    /// Φ(θ) and dΦ/dθ at every node at once: the same Hermite cubic as `kirchhoff(_:)` in per-cell
+    /// polynomial form, the cell found from a bucket table, every table read unchecked.
     func kirchhoff(_ theta: UnsafeMutableBufferPointer<Double>, phi: UnsafeMutableBufferPointer<Double>,
                    dphi: UnsafeMutableBufferPointer<Double>) {
+        let low = thetaLow, high = thetaHigh, perTheta = cellBucketsPerTheta
+        let lastBucket = cellBucket.count - 1
+        let lastCell = grid.count - 2
+        grid.withUnsafeBufferPointer { grid in
+        cellBucket.withUnsafeBufferPointer { buckets in
+        cellInverseStep.withUnsafeBufferPointer { inverse in
+        cellPolynomial.withUnsafeBufferPointer { poly in
+            for i in 0..<theta.count {
+                let t = min(max(theta[i], low), high)
+                var k = Int(buckets[min(lastBucket, max(0, Int((t - low) * perTheta)))])
+                while k < lastCell && grid[k &+ 1] <= t { k &+= 1 }
+                while k > 0 && grid[k] > t { k &-= 1 }
+                let s = (t - grid[k]) * inverse[k]
+                let c = 8 &* k
+                phi[i] = poly[c] + s * (poly[c &+ 1] + s * (poly[c &+ 2] + s * poly[c &+ 3]))
+                dphi[i] = poly[c &+ 4] + s * (poly[c &+ 5] + s * poly[c &+ 6])
+            }
+        }}}}
+    }
+
+    /// The Hermite-basis form of `kirchhoff(_:phi:dphi:)` (the form before issue 17), kept to check
+    /// the polynomial tables against.
+    func kirchhoffHermite(_ theta: UnsafeMutableBufferPointer<Double>, phi: UnsafeMutableBufferPointer<Double>,
+                          dphi: UnsafeMutableBufferPointer<Double>) {
         let low = thetaLow, high = thetaHigh, perTheta = bucketsPerTheta
         let lastBucket = Self.bucketCount - 1
         segmentKnots.withUnsafeBufferPointer { knots in
