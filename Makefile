@@ -15,7 +15,7 @@ export OPERANDO_LIBGPIOD_V2 ?= $(LIBGPIOD2_DIR)/usr/lib/$(LIBGPIOD2_MULTIARCH)/l
 export OPERANDO_LIBGPIOD_VERSION ?= $(shell pkg-config --modversion libgpiod 2>/dev/null)
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps deps-libgpiod2 build test test-fast bench profile-solver demo clean fuzz fuzz-libfuzzer
+.PHONY: deps deps-libgpiod2 build test test-fast bench bench-coverage profile-solver demo clean fuzz fuzz-libfuzzer
 
 ## deps: install the Debian packages that are missing (idempotent; quiet when nothing is missing)
 deps:
@@ -76,6 +76,11 @@ test-fast: deps
 bench: deps
 	$(SWIFT) build $(RELEASE) --product Benchmarks
 	$$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks
+
+## bench-coverage: issue 16's coverage of the calibration's 68 % interval over 10 firmware-sim noise seeds (release; long)
+bench-coverage: deps
+	$(SWIFT) build $(RELEASE) --product Benchmarks
+	$$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks calibration-coverage 10
 
 ## profile-solver: callgrind instruction counts of the C/3 60 min solver case (repeatable on a loaded machine)
 profile-solver: deps

@@ -90,6 +90,7 @@ let package = Package(
         .executableTarget(name: "Fuzz", dependencies: ["Fuzzing"]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures", "LiveView",
+                                         "Calibration",
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                                          .product(name: "Logging", package: "swift-log")]),
 
