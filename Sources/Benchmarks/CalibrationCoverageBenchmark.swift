@@ -46,6 +46,7 @@ func calibrationCoverage(seeds: Int, scale: Double = 2.0, gain: Double = 1.2) {
     line(pad("seed", 6) + pad("S", 9) + pad("68 % interval (bootstrap)", 28) + pad("covers", 8) + pad("old ±", 10) + pad("covers", 8)
          + pad("NW ±", 10) + pad("A 68 % interval", 20) + pad("covers", 8) + pad("block", 7) + "wall")
     var covered = 0, coveredOld = 0, coveredNW = 0, coveredGain = 0, done = 0
+    var results: [(scale: Double, interval: ClosedRange<Double>, old: Double)] = []
     for seed in 1...seeds {
         let dir = root + "/seed\(seed).operando"
         do {
@@ -59,6 +60,7 @@ func calibrationCoverage(seeds: Int, scale: Double = 2.0, gain: Double = 1.2) {
             let old = abs(s.centre.scale - scale) <= s.curvatureScaleStandardError
             let nw = abs(s.centre.scale - scale) <= u.neweyWestScaleStandardError
             let a = u.gainInterval68.contains(gain)
+            results.append((s.centre.scale, u.scaleInterval68, s.curvatureScaleStandardError))
             if new { covered += 1 }; if old { coveredOld += 1 }; if nw { coveredNW += 1 }; if a { coveredGain += 1 }
             line(pad("\(seed)", 6) + pad(String(format: "%.4f", s.centre.scale), 9)
                  + pad(String(format: "%.4f…%.4f", u.scaleInterval68.lowerBound, u.scaleInterval68.upperBound), 28)
@@ -75,4 +77,14 @@ func calibrationCoverage(seeds: Int, scale: Double = 2.0, gain: Double = 1.2) {
     func f(_ k: Int) -> String { String(format: "%d/%d = %.0f %%", k, done, 100 * Double(k) / Double(done)) }
     line("coverage of S: block bootstrap 68 % " + f(covered) + " (goal 50–85 %); Newey–West ±1σ " + f(coveredNW)
          + "; earlier curvature ±1σ " + f(coveredOld) + "; A: bootstrap 68 % " + f(coveredGain))
+    // The statistical part alone: does each interval cover the mean S over the seeds (what the noise
+    // moves S around), whatever bias the model shares on every seed?
+    let mean = results.map(\.scale).reduce(0, +) / Double(results.count)
+    let sd = (results.map { ($0.scale - mean) * ($0.scale - mean) }.reduce(0, +) / Double(max(1, results.count - 1))).squareRoot()
+    let aroundMean = results.filter { $0.interval.contains(mean) }.count
+    let oldAroundMean = results.filter { abs($0.scale - mean) <= $0.old }.count
+    let halfWidth = results.map { ($0.interval.upperBound - $0.interval.lowerBound) / 2 }.sorted()[results.count / 2]
+    line(String(format: "S over the seeds: mean %.4f (bias %+.2f %% of the truth), SD %.4f; median bootstrap half-width %.4f, median earlier ± %.4f",
+                mean, 100 * (mean / scale - 1), sd, halfWidth, results.map(\.old).sorted()[results.count / 2]))
+    line("coverage of the seeds' mean S: block bootstrap 68 % " + f(aroundMean) + "; earlier curvature ±1σ " + f(oldAroundMean))
 }

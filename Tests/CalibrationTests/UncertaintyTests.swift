@@ -74,7 +74,7 @@ private func correlatedNoise(count: Int, white: Double, slow: Double, tau: Doubl
     #expect(oldFraction < 0.4, "the curvature estimate covered \(oldFraction): the test no longer shows its failure")
 }
 
-/// The block length follows the residuals' correlation: about n^{1/3} for white noise, ≈ 1.14 τ^{2/3}
+/// The block length follows the residuals' correlation: the √n floor for white noise, ≈ 1.14 τ^{2/3}
 /// n^{1/3} for AR(1) with correlation time τ; and for white noise plus a slow wander whose
 /// autocorrelation is below 1/e already at lag 1 (so a "1/e" rule would take blocks of one frame), the
 /// block still spans several of the wander's correlation times.
@@ -83,7 +83,7 @@ private func correlatedNoise(count: Int, white: Double, slow: Double, tau: Doubl
     var rng = UncertaintyRandom(seed: 3)
     let white = (0..<n).map { _ in rng.normal() }
     let w = chooseBlockLength(white)
-    #expect(w.blockLength <= 30 && w.correlationLag == 1 && !w.capped, "\(w)")
+    #expect(w.blockLength == Int(Double(n).squareRoot().rounded(.up)) && w.correlationLag == 1 && !w.capped, "\(w)")
 
     let tau = 20.0
     let ar = correlatedNoise(count: n, white: 0, slow: 1, tau: tau, seed: 5)
