@@ -43,7 +43,7 @@ public struct ScaleGainUncertainty: Sendable, Equatable {
     public var failedReplicates: Int
 
     /// One line for calibration.json's `uncertainty_method`.
-    public static let method = "circular block bootstrap of the centre-trace residuals (Politis–White/Patton block length), "
+    public static let method = "circular block bootstrap of the centred centre-trace residuals (block length: the largest of Politis–White/Patton's rule, √n and the stretch holding the middle half of the fit's sensitivity to S, at most n/4), "
         + "each replicate refitted in (S, A) with the model traces interpolated quadratically in ln S; "
         + "68 %/95 % percentile intervals; Newey–West (Bartlett) sandwich errors alongside"
 }
@@ -86,7 +86,16 @@ enum CentreFitBootstrap {
         let chi = model.chi(at: uHat)
         let fitted = chi.map { aHat * $0 }
         let residuals = zip(y, fitted).map { $0 - $1 }
-        let choice = chooseBlockLength(residuals)
+        var choice = chooseBlockLength(residuals)
+        // The residuals that move S are those where the trace depends on S (the front reaching the
+        // centre): a slow error there (drift correction, model mismatch) acts as one unit, so a block
+        // spans at least the stretch holding the middle half of Σ(∂χ/∂u)², capped at n/4.
+        let sensitivity = model.derivative(at: uHat).map { $0 * $0 }
+        let window = sensitivityWindow(sensitivity, fraction: 0.5)
+        if window > choice.blockLength {
+            choice.blockLength = min(window, max(1, n / 4))
+            choice.capped = choice.capped || window > n / 4
+        }
         let b = choice.blockLength
 
         // Circular block bootstrap: blocks of b consecutive residuals starting anywhere (wrapping at the
@@ -317,6 +326,21 @@ func chooseBlockLength(_ r: [Double]) -> BlockLengthChoice {
     let floor = Int(Double(n).squareRoot().rounded(.up))
     let blockLength = min(max(floor, Int(b.rounded(.up))), cap)
     return BlockLengthChoice(blockLength: blockLength, correlationLag: lag, bandwidth: bandwidth, capped: b > Double(cap))
+}
+
+/// The number of consecutive samples between the (1−f)/2 and (1+f)/2 points of the cumulative sum of
+/// `weights` (the stretch holding the middle fraction f of their total).
+func sensitivityWindow(_ weights: [Double], fraction f: Double) -> Int {
+    let total = weights.reduce(0, +)
+    guard total > 0 else { return 0 }
+    var sum = 0.0, first = 0, last = weights.count - 1
+    var foundFirst = false
+    for (i, w) in weights.enumerated() {
+        sum += w
+        if !foundFirst && sum >= (1 - f) / 2 * total { first = i; foundFirst = true }
+        if sum >= (1 + f) / 2 * total { last = i; break }
+    }
+    return last - first + 1
 }
 
 /// The p-quantile of sorted values (linear between order statistics).
