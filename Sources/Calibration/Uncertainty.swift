@@ -274,11 +274,12 @@ struct BlockLengthChoice: Equatable {
 /// √n + K_n), because a trace of 10⁴ frames can be correlated over 10³.
 ///
 /// b is at least ⌈√n⌉ (the upper end of the usual n^{1/3}…n^{1/2} range): on firmware-sim centre traces
-/// (n ≈ 16 000) the rule alone picked blocks of 2–9 frames on some noise seeds and ~120 on others,
-/// because the slow wander sits under its ±2√(log10 n / n) ≈ 0.03 significance band while still
-/// dominating the long-run variance; the short-block intervals were 3–5× narrower than the spread of S
-/// over seeds, the √n ones matched it (`Benchmarks calibration-coverage`). b is capped at n/4 (at
-/// least four blocks) and `capped` says so.
+/// (n ≈ 540 analysed frames for a 27 min run) the rule alone picked blocks of 2–9 frames on some noise
+/// seeds and 107–128 on others, because the slow wander sits under its ±2√(log10 n / n) ≈ 0.14
+/// significance band while still dominating the long-run variance; the short-block intervals were
+/// 3–5× narrower than the spread of S over seeds, the long-block ones matched it
+/// (`Benchmarks calibration-coverage`). The caller also raises b to the stretch where the fit depends
+/// on S (`CentreFitBootstrap.estimate`). b is capped at n/4 (at least four blocks) and `capped` says so.
 func chooseBlockLength(_ r: [Double]) -> BlockLengthChoice {
     let n = r.count
     guard n >= 8 else { return BlockLengthChoice(blockLength: 1, correlationLag: nil, bandwidth: 0, capped: false) }
