@@ -16,7 +16,7 @@ export OPERANDO_LIBGPIOD_V2 ?= $(LIBGPIOD2_DIR)/usr/lib/$(LIBGPIOD2_MULTIARCH)/l
 export OPERANDO_LIBGPIOD_VERSION ?= $(shell pkg-config --modversion libgpiod 2>/dev/null)
 TESTFLAGS := -c release -Xswiftc -enable-testing
 
-.PHONY: deps deps-libgpiod2 build test test-fast bench bench-solver bench-reference bench-reference-env profile-solver demo clean fuzz fuzz-libfuzzer
+.PHONY: deps deps-libgpiod2 build test test-fast bench bench-solver bench-reference bench-reference-env bench-coverage profile-solver demo clean fuzz fuzz-libfuzzer
 
 ## deps: install the Debian packages that are missing (idempotent; quiet when nothing is missing)
 deps:
@@ -99,6 +99,11 @@ bench-reference-env:
 	  python3 -m venv $(PYREF) && $(PYREF)/bin/pip install -q scikit-fem numpy scipy \
 	    || { echo "make bench: could not install scikit-fem into .deps/pyref (the rows will say: reference not available)" >&2; exit 0; }; \
 	fi
+
+## bench-coverage: issue 16's coverage of the calibration's 68 % interval over 10 firmware-sim noise seeds (release; long)
+bench-coverage: deps
+	$(SWIFT) build $(RELEASE) --product Benchmarks
+	$$($(SWIFT) build $(RELEASE) --show-bin-path)/Benchmarks calibration-coverage 10
 
 ## profile-solver: callgrind instruction counts of the C/3 60 min solver case (repeatable on a loaded machine)
 profile-solver: deps

@@ -93,6 +93,7 @@ let package = Package(
         .executableTarget(name: "SolverBench", dependencies: ["Electrochemistry", "ParticleModel"]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures", "LiveView",
+                                         "Calibration",
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                                          .product(name: "Logging", package: "swift-log")]),
 

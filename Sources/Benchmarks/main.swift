@@ -27,6 +27,13 @@ if CommandLine.arguments.dropFirst().first == "profile-c3" {
     exit(0)
 }
 
+// `Benchmarks calibration-coverage [SEEDS]`: issue 16 item 4's coverage of the calibration's 68 %
+// interval over firmware-sim noise seeds (CalibrationCoverageBenchmark.swift); nothing else.
+if CommandLine.arguments.dropFirst().first == "calibration-coverage" {
+    calibrationCoverage(seeds: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 10)
+    exit(0)
+}
+
 // MARK: - issue 17's table: each figure beside its yardstick, measured in the same run
 
 /// Median of a sample.

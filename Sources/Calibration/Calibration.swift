@@ -120,12 +120,21 @@ public struct CalibrationSummary: Sendable {
     public var theta0: Double
     /// Centre-trace fit (seed Eq. 18).
     public var centre: ScaleGainFit
-    /// 1σ standard errors of S and A from the curvature of Σ residual² (widened for the residuals'
-    /// lag-1 autocorrelation).
+    /// 1σ standard errors of S and A: half the width of the block bootstrap's 68 % interval
+    /// (`uncertainty`), which accounts for residuals correlated in time; when the bootstrap could not
+    /// be made, the curvature estimate below.
     public var scaleStandardError: Double
     public var gainStandardError: Double
-    /// 95 % profile-likelihood interval of S from the evaluated points (nil ends: not bracketed).
+    /// 95 % interval of S: the bootstrap's, or (without one) the profile-likelihood interval from the
+    /// evaluated points (nil ends: not bracketed).
     public var scaleInterval95: (low: Double?, high: Double?)
+    /// The correlation-aware uncertainty (issue 16): 68 %/95 % intervals of S and A, the block length,
+    /// the Newey–West check; nil when too few residuals or model runs were available.
+    public var uncertainty: ScaleGainUncertainty?
+    /// The earlier estimate, kept for comparison: the curvature of Σ residual² profiled over A, widened
+    /// by (1+ρ)/(1−ρ) for the lag-1 autocorrelation ρ. Too small when the residuals wander slowly.
+    public var curvatureScaleStandardError: Double
+    public var curvatureGainStandardError: Double
     /// Spatio-temporal (line-profile) objective: best S on the scan grid (parabolic interpolation)
     /// with its own best A.
     public var profile: ScaleGainFit
@@ -136,6 +145,23 @@ public struct CalibrationSummary: Sendable {
     public var modelRuns: Int
     public var wallSeconds: Double
     public var notes: [String]
+
+    /// The centre fit for a terminal: "S = 1.992 ± 0.004 (68 % interval 1.988…1.996), A = …, e = …
+    /// (centre trace, N frames; block bootstrap, blocks of B frames)", uncertainties to two significant
+    /// digits (never "± 0.0000").
+    public var centreFitDescription: String {
+        var text = "S = " + formatWithUncertainty(centre.scale, scaleStandardError)
+        if let u = uncertainty { text += " (68 % interval " + formatInterval(u.scaleInterval68) + ")" }
+        text += ", A = " + formatWithUncertainty(centre.gain, gainStandardError)
+        if let u = uncertainty { text += " (68 % interval " + formatInterval(u.gainInterval68) + ")" }
+        text += String(format: ", e = %.5f (centre trace, %d frames; ", centre.rmse, centre.points)
+        if let u = uncertainty {
+            text += "block bootstrap, \(u.replicates) replicates of \(u.blockLength)-frame blocks)"
+        } else {
+            text += "curvature estimate: too few residuals or model runs for the bootstrap)"
+        }
+        return text
+    }
 }
 
 /// The calibration entry point (seed Supplementary Section 1, "Calibration of the scaling factor S").
@@ -221,10 +247,11 @@ public enum CalibrationRun {
             throw CalibrationError.modelFailed(settings: "output run", reason: "no result")
         }
 
-        // Uncertainties: σ² = SSE/(N − 2), var S = 2σ²/SSE'' (profile over A), widened by (1+ρ)/(1−ρ).
+        // Uncertainties (1): the earlier curvature estimate, σ² = SSE/(N − 2), var S = 2σ²/SSE''
+        // (profile over A), widened by (1+ρ)/(1−ρ); kept for comparison and as the fallback.
         let n = best.centre.count
-        let residuals = zip(data.centreContrast.prefix(problem.centreTimes.count), best.centreTheta).map {
-            $0 - best.centre.bestGain * (options.theta0 - $1)
+        let residuals = zip(problem.centreMeasured, best.centreTheta).compactMap { y, th -> Double? in
+            y.isFinite && th.isFinite ? y - best.centre.bestGain * (options.theta0 - th) : nil
         }
         let rho = max(0, min(0.99, lagOneAutocorrelation(residuals)))
         let inflation = (1 + rho) / (1 - rho)
@@ -263,7 +290,29 @@ public enum CalibrationRun {
         }
         let lowSide = sortedS.filter { $0 <= bestScale }.reversed().map { $0 }
         let highSide = sortedS.filter { $0 >= bestScale }
-        let interval = (low: crossing(lowSide), high: crossing(highSide))
+        var interval = (low: crossing(lowSide), high: crossing(highSide))
+
+        // Uncertainties (2): the circular block bootstrap of the residuals, refitted with the traces
+        // already computed (Uncertainty.swift); it replaces the curvature figures when it can be made.
+        let uncertainty = CentreFitBootstrap.run(measured: problem.centreMeasured,
+                                                 traces: evaluated.map { (scale: $0.key, theta: $0.value.centreTheta) },
+                                                 theta0: options.theta0, bestScale: bestScale)
+        var scaleError = varScale.squareRoot(), gainError = varGain.squareRoot()
+        if let u = uncertainty {
+            scaleError = u.scaleStandardError
+            gainError = u.gainStandardError
+            interval = (u.scaleInterval95.lowerBound, u.scaleInterval95.upperBound)
+            progress(String(format: "calibrate: residuals correlated over %@ frames; bootstrap blocks of %d frames%@; "
+                            + "S ± %.2g (Newey–West %.2g, as if independent %.2g, curvature with lag-1 widening %.2g)",
+                            u.correlationLag.map { "\($0)" } ?? "more than n/2", u.blockLength,
+                            u.blockLengthCapped ? " (capped at n/4)" : "", u.scaleStandardError,
+                            u.neweyWestScaleStandardError, u.independentScaleStandardError, varScale.squareRoot()))
+            if u.blockLengthCapped {
+                notes.append("the centre-trace residuals are correlated over much of the run (bootstrap blocks capped at a quarter of it): the interval of S may still be too narrow")
+            }
+        } else {
+            notes.append("too few residuals or model runs for the block bootstrap: the uncertainty of S is the curvature estimate, which ignores slow correlation of the residuals")
+        }
 
         // 4. The spatio-temporal objective beside it: best S on the grid, parabola in log S.
         var profileFit = ScaleGainFit(scale: .nan, gain: .nan, rmse: .nan, points: 0)
@@ -284,9 +333,9 @@ public enum CalibrationRun {
         let profileAtCentre = best.profile.rmse(gain: best.centre.bestGain)
 
         let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain, rmse: best.centre.bestRMSE, points: n)
-        progress(String(format: "calibrate: S = %.4f ± %.2g, A = %.4f ± %.2g, e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
-                        bestScale, varScale.squareRoot(), centreFit.gain, varGain.squareRoot(), centreFit.rmse, n,
-                        profileFit.scale, profileFit.gain, profileFit.rmse))
+        progress("calibrate: S = " + formatWithUncertainty(bestScale, scaleError) + ", A = " + formatWithUncertainty(centreFit.gain, gainError)
+                 + String(format: ", e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
+                          centreFit.rmse, n, profileFit.scale, profileFit.gain, profileFit.rmse))
 
         // 5. Optional D(θ) fit to the spatio-temporal contrast.
         var diffusivity: DiffusivityFitResult?
@@ -311,8 +360,10 @@ public enum CalibrationRun {
         let out = options.outputDirectory ?? (dataset as NSString).appendingPathComponent(DatasetFormat.File.calibrationDirectory)
         let summary = CalibrationSummary(
             outputDirectory: out, theta0: options.theta0, centre: centreFit,
-            scaleStandardError: varScale.squareRoot(), gainStandardError: varGain.squareRoot(),
-            scaleInterval95: interval, profile: profileFit, profileRMSEAtCentreFit: profileAtCentre,
+            scaleStandardError: scaleError, gainStandardError: gainError,
+            scaleInterval95: interval, uncertainty: uncertainty,
+            curvatureScaleStandardError: varScale.squareRoot(), curvatureGainStandardError: varGain.squareRoot(),
+            profile: profileFit, profileRMSEAtCentreFit: profileAtCentre,
             diffusivity: diffusivity, modelRuns: runs, wallSeconds: Date().timeIntervalSince(clock), notes: notes)
         try CalibrationOutput.write(summary: summary, problem: problem, grid: grid, evaluated: evaluated, best: best,
                                     outputModel: outputModel, autocorrelation: rho, to: out)

@@ -56,10 +56,11 @@ enum CalibrationOutput {
             }
         }
         let shape = problem.data.shape
-        let result = CalibrationRecord(
+        var result = CalibrationRecord(
             dataset: problem.data.path, scale: s.centre.scale, gain: s.centre.gain, rmse: s.centre.rmse, theta0: theta0,
             scaleStandardError: s.scaleStandardError, gainStandardError: s.gainStandardError, scaleInterval95: s.scaleInterval95,
-            uncertaintyMethod: "curvature of the sum of squares profiled over A (var S = 2σ²/SSE''), σ² = SSE/(N−2), widened by (1+ρ)/(1−ρ) for the residuals' lag-1 autocorrelation ρ; interval: profile likelihood ΔSSE = 3.84σ²",
+            uncertaintyMethod: s.uncertainty != nil ? ScaleGainUncertainty.method
+                : "curvature of the sum of squares profiled over A (var S = 2σ²/SSE''), σ² = SSE/(N−2), widened by (1+ρ)/(1−ρ) for the residuals' lag-1 autocorrelation ρ; interval: profile likelihood ΔSSE = 3.84σ²",
             residualAutocorrelation: autocorrelation, points: s.centre.points,
             objective: "seed Eq. 18 on the centre trace (the analysis' contrast_centre)",
             profileObjective: CalibrationRecord.ProfileObjective(
@@ -74,6 +75,21 @@ enum CalibrationOutput {
                 elementSizeMicrometres: problem.options.elementSizeMicrometres ?? shape.longestExtentMicrometres / 30,
                 driveSegments: problem.segments.count, oneCAmps: problem.data.oneCAmps),
             modelRuns: s.modelRuns, wallTimeSeconds: s.wallSeconds, notes: s.notes, diffusivityFit: diffusivity)
+        if let u = s.uncertainty {
+            result.scaleInterval68 = [u.scaleInterval68.lowerBound, u.scaleInterval68.upperBound]
+            result.gainInterval68 = [u.gainInterval68.lowerBound, u.gainInterval68.upperBound]
+            result.gainInterval95 = [u.gainInterval95.lowerBound, u.gainInterval95.upperBound]
+        }
+        result.uncertainty = CalibrationRecord.Uncertainty(
+            method: s.uncertainty != nil ? "circular block bootstrap" : "curvature",
+            blockLengthFrames: s.uncertainty?.blockLength ?? 0, correlationLagFrames: s.uncertainty?.correlationLag,
+            replicates: s.uncertainty?.replicates ?? 0, failedReplicates: s.uncertainty?.failedReplicates ?? 0,
+            samples: s.uncertainty?.samples ?? s.centre.points,
+            neweyWestScaleStandardError: s.uncertainty?.neweyWestScaleStandardError ?? .nan,
+            neweyWestGainStandardError: s.uncertainty?.neweyWestGainStandardError ?? .nan,
+            independentScaleStandardError: s.uncertainty?.independentScaleStandardError ?? .nan,
+            independentGainStandardError: s.uncertainty?.independentGainStandardError ?? .nan,
+            curvatureScaleStandardError: s.curvatureScaleStandardError, curvatureGainStandardError: s.curvatureGainStandardError)
         do {
             try CalibrationWriter.write(CalibrationOutputs(result: result, errorMap: errorMap, profileObjective: profileObjective,
                                                            centreFit: centreFit, profileFit: profileFit, diffusivityFit: diffusivityCurve,

@@ -161,6 +161,32 @@ public struct CalibrationRecord: Sendable, Equatable {
         }
     }
 
+    /// How the intervals of S and A were made (issue 16: residuals correlated in time).
+    public struct Uncertainty: Sendable, Equatable {
+        /// "circular block bootstrap" (or "curvature" when no bootstrap could be made).
+        public var method: String
+        public var blockLengthFrames: Int
+        /// First lag where the residuals' autocorrelation falls below 1/e (nil: not within half the run).
+        public var correlationLagFrames: Int?
+        public var replicates: Int, failedReplicates: Int, samples: Int
+        /// Standard errors beside the bootstrap's: Newey–West sandwich, as if the residuals were
+        /// independent, and the earlier curvature estimate with lag-1 widening.
+        public var neweyWestScaleStandardError: Double, neweyWestGainStandardError: Double
+        public var independentScaleStandardError: Double, independentGainStandardError: Double
+        public var curvatureScaleStandardError: Double, curvatureGainStandardError: Double
+        public init(method: String, blockLengthFrames: Int, correlationLagFrames: Int?, replicates: Int, failedReplicates: Int,
+                    samples: Int, neweyWestScaleStandardError: Double, neweyWestGainStandardError: Double,
+                    independentScaleStandardError: Double, independentGainStandardError: Double,
+                    curvatureScaleStandardError: Double, curvatureGainStandardError: Double) {
+            self.method = method; self.blockLengthFrames = blockLengthFrames; self.correlationLagFrames = correlationLagFrames
+            self.replicates = replicates; self.failedReplicates = failedReplicates; self.samples = samples
+            self.neweyWestScaleStandardError = neweyWestScaleStandardError; self.neweyWestGainStandardError = neweyWestGainStandardError
+            self.independentScaleStandardError = independentScaleStandardError
+            self.independentGainStandardError = independentGainStandardError
+            self.curvatureScaleStandardError = curvatureScaleStandardError; self.curvatureGainStandardError = curvatureGainStandardError
+        }
+    }
+
     public var formatVersion: String = DatasetFormat.version
     /// The calibrated dataset's path.
     public var dataset: String
@@ -186,6 +212,12 @@ public struct CalibrationRecord: Sendable, Equatable {
     public var wallTimeSeconds: Double
     public var notes: [String]
     public var diffusivityFit: DiffusivityFit?
+    /// 68 % intervals of S and A and the 95 % interval of A, [low, high] (nil: not computed).
+    public var scaleInterval68: [Double]? = nil
+    public var gainInterval68: [Double]? = nil
+    public var gainInterval95: [Double]? = nil
+    /// How the intervals were made (nil: an older calibration).
+    public var uncertainty: Uncertainty? = nil
     /// Keys a newer writer added.
     public var extra: [String: JSONValue] = [:]
 
@@ -208,7 +240,8 @@ public struct CalibrationRecord: Sendable, Equatable {
     static let known: Set<String> = ["format_version", "dataset", "scale", "gain", "rmse", "theta0", "scale_standard_error",
                                      "gain_standard_error", "scale_interval_95", "uncertainty_method", "residual_autocorrelation",
                                      "points", "objective", "profile_objective", "scale_range", "scale_grid", "model", "model_runs",
-                                     "wall_time_s", "notes", "diffusivity_fit"]
+                                     "wall_time_s", "notes", "diffusivity_fit", "scale_interval_68", "gain_interval_68",
+                                     "gain_interval_95", "uncertainty"]
 
     var json: JSONValue {
         func n(_ x: Double) -> JSONValue { .number(x) }
@@ -224,6 +257,22 @@ public struct CalibrationRecord: Sendable, Equatable {
         o["uncertainty_method"] = .string(uncertaintyMethod)
         o["residual_autocorrelation"] = n(residualAutocorrelation)
         o["points"] = i(points)
+        if let r = scaleInterval68 { o["scale_interval_68"] = a(r) }
+        if let r = gainInterval68 { o["gain_interval_68"] = a(r) }
+        if let r = gainInterval95 { o["gain_interval_95"] = a(r) }
+        if let u = uncertainty {
+            o["uncertainty"] = .object([
+                "method": .string(u.method), "block_length_frames": i(u.blockLengthFrames),
+                "correlation_lag_frames": u.correlationLagFrames.map(i) ?? .null, "replicates": i(u.replicates),
+                "failed_replicates": i(u.failedReplicates), "samples": i(u.samples),
+                "newey_west_scale_standard_error": n(u.neweyWestScaleStandardError),
+                "newey_west_gain_standard_error": n(u.neweyWestGainStandardError),
+                "independent_scale_standard_error": n(u.independentScaleStandardError),
+                "independent_gain_standard_error": n(u.independentGainStandardError),
+                "curvature_scale_standard_error": n(u.curvatureScaleStandardError),
+                "curvature_gain_standard_error": n(u.curvatureGainStandardError),
+            ])
+        }
         o["objective"] = .string(objective)
         if let p = profileObjective {
             o["profile_objective"] = .object(["scale": n(p.scale), "gain": n(p.gain), "rmse": n(p.rmse), "points": i(p.points),
@@ -299,6 +348,22 @@ public struct CalibrationRecord: Sendable, Equatable {
                                      modelRuns: int(d["model_runs"]), smoothness: num(d["smoothness"]))
                   })
         formatVersion = version
+        func pair(_ k: String) -> [Double]? { o[k]?.array.map { $0.map { $0.number ?? .nan } } }
+        scaleInterval68 = pair("scale_interval_68")
+        gainInterval68 = pair("gain_interval_68")
+        gainInterval95 = pair("gain_interval_95")
+        if let u = o["uncertainty"]?.object {
+            uncertainty = Uncertainty(method: u["method"]?.string ?? "", blockLengthFrames: int(u["block_length_frames"]),
+                                      correlationLagFrames: u["correlation_lag_frames"]?.number.flatMap { $0.isFinite ? Int($0) : nil },
+                                      replicates: int(u["replicates"]), failedReplicates: int(u["failed_replicates"]),
+                                      samples: int(u["samples"]),
+                                      neweyWestScaleStandardError: num(u["newey_west_scale_standard_error"]),
+                                      neweyWestGainStandardError: num(u["newey_west_gain_standard_error"]),
+                                      independentScaleStandardError: num(u["independent_scale_standard_error"]),
+                                      independentGainStandardError: num(u["independent_gain_standard_error"]),
+                                      curvatureScaleStandardError: num(u["curvature_scale_standard_error"]),
+                                      curvatureGainStandardError: num(u["curvature_gain_standard_error"]))
+        }
         extra = o.filter { !Self.known.contains($0.key) }
     }
 }

@@ -87,8 +87,7 @@ struct Calibrate: ParsableCommand {
             let s = try CalibrationRun.run(dataset: dataset, options: o) { line in
                 Terminal.write(line + "\n")
             }
-            print(String(format: "S = %.4f ± %.2g, A = %.4f ± %.2g, e = %.5f (centre trace, %d frames)",
-                         s.centre.scale, s.scaleStandardError, s.centre.gain, s.gainStandardError, s.centre.rmse, s.centre.points))
+            print(s.centreFitDescription)   // S and A with their 68 % intervals (block bootstrap; issue 16)
             print(String(format: "line profiles: S = %.3f, A = %.4f, e = %.5f; at the centre fit e = %.5f",
                          s.profile.scale, s.profile.gain, s.profile.rmse, s.profileRMSEAtCentreFit))
             if let d = s.diffusivity {

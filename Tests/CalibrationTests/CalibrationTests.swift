@@ -21,10 +21,25 @@ func calibrationRecoversScaleAndGainFromSimDataset(scale: Double) throws {
     #expect(abs(s.centre.scale / scale - 1) < 0.05, "S \(s.centre.scale) vs \(scale)")
     #expect(abs(s.centre.gain / gain - 1) < 0.05, "A \(s.centre.gain) vs \(gain)")
     #expect(s.scaleStandardError > 0 && s.scaleStandardError < 0.1 * scale)
+    // Issue 16 item 4: the interval accounts for the residuals' correlation in time.
+    let u = try #require(s.uncertainty)
+    print(String(format: "  68 %% interval S %.4f…%.4f (truth %.1f %@), A %.4f…%.4f; block %d frames, 1/e lag %d; ± bootstrap %.2g, Newey–West %.2g, as if independent %.2g, earlier curvature %.2g",
+                 u.scaleInterval68.lowerBound, u.scaleInterval68.upperBound, scale, u.scaleInterval68.contains(scale) ? "inside" : "outside",
+                 u.gainInterval68.lowerBound, u.gainInterval68.upperBound, u.blockLength, u.correlationLag ?? -1,
+                 u.scaleStandardError, u.neweyWestScaleStandardError, u.independentScaleStandardError, s.curvatureScaleStandardError))
+    print("  " + s.centreFitDescription)
+    #expect(u.scaleInterval68.contains(s.centre.scale) && u.gainInterval68.contains(s.centre.gain))
+    #expect(u.scaleStandardError > u.independentScaleStandardError, "correlated residuals widen the interval")
+    #expect(s.centreFitDescription.contains("68 % interval") && !s.centreFitDescription.contains("± 0.0000"))
     // The outputs interfaces.md promises.
     let out = dir + "/calibration"
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/calibration.json"))) as! [String: Any]
-    for key in ["scale", "gain", "rmse", "theta0", "scale_standard_error", "gain_standard_error"] { #expect(json[key] != nil, "\(key)") }
+    for key in ["scale", "gain", "rmse", "theta0", "scale_standard_error", "gain_standard_error", "scale_interval_68", "gain_interval_68",
+                "uncertainty"] { #expect(json[key] != nil, "\(key)") }
+    let record = try #require(try CalibrationReader(directory: out).result())
+    let written = try #require(record.scaleInterval68)
+    #expect(written.count == 2 && abs(written[0] - u.scaleInterval68.lowerBound) < 1e-12 && abs(written[1] - u.scaleInterval68.upperBound) < 1e-12)
+    #expect(record.uncertainty?.blockLengthFrames == u.blockLength && record.uncertainty?.method == "circular block bootstrap")
     let map = try String(contentsOfFile: out + "/error_map.csv", encoding: .utf8).split(separator: "\n")
     #expect(map.first == "scale,gain,rmse" && map.count > 13 * 41)
     let centre = try String(contentsOfFile: out + "/centre_fit.csv", encoding: .utf8).split(separator: "\n")

@@ -1,0 +1,90 @@
+// Issue 16 item 4: does the calibration's 68 % interval cover the truth? Ten (or more) noise seeds of
+// one firmware-sim world with known S and A, each recorded, analysed and calibrated as a user would,
+// the interval of each checked against the truth. Run with `Benchmarks calibration-coverage [SEEDS]`
+// (`make bench-coverage`); release build, a few minutes per seed on two cores.
+import Calibration
+import Electrochemistry
+import FirmwareSim
+import Foundation
+import Rig
+
+/// Records one firmware-sim dataset (as CalibrationTests' `makeSimDataset`: C/3 charge of 25 min after
+/// 2 min rest, 10 frames/s, noise and drift on) with the given truth and noise seed.
+func recordCoverageDataset(directory: String, scale: Double, gain: Double, seed: Int) throws {
+    let text = """
+    [cell]
+    active_mass_mg = 1.5
+    practical_capacity_mAh_per_g = 210
+    [limits]
+    voltage_min_V = 2.8
+    voltage_max_V = 4.4
+    [imaging]
+    frame_rate_Hz = 10
+    exposure_ms = 2.5
+    bin = 30
+    led_lead_ms = 0.2
+    [[steps]]
+    do = "Rest for 2 minutes"
+    [[steps]]
+    do = "Charge at C/3 for 25 minutes"
+
+    """
+    let proto = try ProtocolFile.parse(text: text, path: "coverage.toml")
+    let rig = "[sim]\nscale = \(scale)\noptical_gain = \(gain)\nnoise = 1.0\ndrift_nm_per_min = 5\nseed = \(seed)\n"
+    let (_, hw) = try SimRig.hardware(rigText: rig, rigFile: "coverage-rig.toml", protocolFile: proto, parameters: .nmc87)
+    var options = RunOptions(outputDirectory: directory)
+    options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)   // the particle and the drift fiducial
+    _ = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
+}
+
+/// Prints one row per seed (S, the new 68 % interval, the earlier ± and whether each covers the
+/// truth) and the coverage fractions.
+func calibrationCoverage(seeds: Int, scale: Double = 2.0, gain: Double = 1.2) {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("operando-coverage-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    line("== issue 16 item 4: coverage of the calibration's 68 % interval, firmware-sim S = \(scale), A = \(gain), \(seeds) noise seeds ==")
+    line(pad("seed", 6) + pad("S", 9) + pad("68 % interval (bootstrap)", 28) + pad("covers", 8) + pad("old ±", 10) + pad("covers", 8)
+         + pad("NW ±", 10) + pad("A 68 % interval", 20) + pad("covers", 8) + pad("block", 7) + "wall")
+    var covered = 0, coveredOld = 0, coveredNW = 0, coveredGain = 0, done = 0
+    var results: [(scale: Double, interval: ClosedRange<Double>, old: Double)] = []
+    for seed in 1...seeds {
+        let dir = root + "/seed\(seed).operando"
+        do {
+            let start = Date()
+            try recordCoverageDataset(directory: dir, scale: scale, gain: gain, seed: seed)
+            let s = try CalibrationRun.run(dataset: dir)
+            let wall = Date().timeIntervalSince(start)
+            guard let u = s.uncertainty else { line(pad("\(seed)", 6) + "no bootstrap: \(s.notes)"); continue }
+            done += 1
+            let new = u.scaleInterval68.contains(scale)
+            let old = abs(s.centre.scale - scale) <= s.curvatureScaleStandardError
+            let nw = abs(s.centre.scale - scale) <= u.neweyWestScaleStandardError
+            let a = u.gainInterval68.contains(gain)
+            results.append((s.centre.scale, u.scaleInterval68, s.curvatureScaleStandardError))
+            if new { covered += 1 }; if old { coveredOld += 1 }; if nw { coveredNW += 1 }; if a { coveredGain += 1 }
+            line(pad("\(seed)", 6) + pad(String(format: "%.4f", s.centre.scale), 9)
+                 + pad(String(format: "%.4f…%.4f", u.scaleInterval68.lowerBound, u.scaleInterval68.upperBound), 28)
+                 + pad(new ? "yes" : "no", 8) + pad(String(format: "%.2g", s.curvatureScaleStandardError), 10) + pad(old ? "yes" : "no", 8)
+                 + pad(String(format: "%.2g", u.neweyWestScaleStandardError), 10)
+                 + pad(String(format: "%.4f…%.4f", u.gainInterval68.lowerBound, u.gainInterval68.upperBound), 20) + pad(a ? "yes" : "no", 8)
+                 + pad("\(u.blockLength)", 7) + String(format: "%.0f s", wall))
+        } catch {
+            line(pad("\(seed)", 6) + "FAILED: \(error)")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+    guard done > 0 else { return }
+    func f(_ k: Int) -> String { String(format: "%d/%d = %.0f %%", k, done, 100 * Double(k) / Double(done)) }
+    line("coverage of S: block bootstrap 68 % " + f(covered) + " (goal 50–85 %); Newey–West ±1σ " + f(coveredNW)
+         + "; earlier curvature ±1σ " + f(coveredOld) + "; A: bootstrap 68 % " + f(coveredGain))
+    // The statistical part alone: does each interval cover the mean S over the seeds (what the noise
+    // moves S around), whatever bias the model shares on every seed?
+    let mean = results.map(\.scale).reduce(0, +) / Double(results.count)
+    let sd = (results.map { ($0.scale - mean) * ($0.scale - mean) }.reduce(0, +) / Double(max(1, results.count - 1))).squareRoot()
+    let aroundMean = results.filter { $0.interval.contains(mean) }.count
+    let oldAroundMean = results.filter { abs($0.scale - mean) <= $0.old }.count
+    let halfWidth = results.map { ($0.interval.upperBound - $0.interval.lowerBound) / 2 }.sorted()[results.count / 2]
+    line(String(format: "S over the seeds: mean %.4f (bias %+.2f %% of the truth), SD %.4f; median bootstrap half-width %.4f, median earlier ± %.4f",
+                mean, 100 * (mean / scale - 1), sd, halfWidth, results.map(\.old).sorted()[results.count / 2]))
+    line("coverage of the seeds' mean S: block bootstrap 68 % " + f(aroundMean) + "; earlier curvature ±1σ " + f(oldAroundMean))
+}
