@@ -88,6 +88,7 @@ let package = Package(
         // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
         .target(name: "Fuzzing", dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "FirmwareSim"]),
         .executableTarget(name: "Fuzz", dependencies: ["Fuzzing"]),
+        .executableTarget(name: "AnalysisBench", dependencies: ["Dataset", "Imaging"]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures", "LiveView",
                                          .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
@@ -98,7 +99,7 @@ let package = Package(
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Imaging"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Dataset"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Dataset", "FirmwareSim", "ParticleModel"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging", "ParticleModel", "Dataset"]),
         .testTarget(name: "RigDriversTests", dependencies: ["RigDrivers", "FirmwareSim", "Rig", "Electrochemistry"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel", "Electrochemistry", "InstrumentFiles"]),

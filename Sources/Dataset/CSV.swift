@@ -215,7 +215,14 @@ public enum CSVField {
     /// A number with `digits` significant digits; "nan" for NaN and infinities.
     public static func number(_ x: Double, digits: Int = 9) -> String {
         guard x.isFinite else { return "nan" }
-        return String(format: "%.\(digits)g", x)
+        // C's %.*g straight into a stack buffer: the same text as `String(format:)` (Foundation hands
+        // floating-point conversions to the C library), without its format parsing and bridging,
+        // which made the analysis' profiles.csv the costliest part of a frame (issue 17 profile).
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: 40) { buffer in
+            let n = withVaList([Int32(max(1, min(17, digits))), x]) { vsnprintf(buffer.baseAddress!, 40, "%.*g", $0) }
+            guard n > 0, n < 40 else { return String(format: "%.\(digits)g", x) }
+            return String(decoding: UnsafeRawBufferPointer(start: buffer.baseAddress!, count: Int(n)), as: UTF8.self)
+        }
     }
 
     /// Text, quoted when it holds a comma, a quote, a line break or surrounding spaces.
