@@ -4,6 +4,7 @@
 // (for the sequential differential contrast), so memory does not grow with the stack.
 // Units: pixels and seconds inside; µm only where the line profiles report positions.
 import Foundation
+import Synchronization
 
 /// Options of `operando analyse`; each maps 1:1 to a CLI flag.
 public struct AnalysisOptions: Sendable {
@@ -253,67 +254,40 @@ public enum Analysis {
                                  profileWidthPixels: options.profileWidthPixels, profileOriginPixels: Double(leftSteps),
                                  pixelSizeMicrometres: pixelSize)
         let workers = max(1, options.workerThreads ?? min(8, ProcessInfo.processInfo.activeProcessorCount))
-        let pipeline = FramePipeline(kernel: kernel, lagFrames: lag, batchFrames: 32, workers: workers)
-        var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
-        times.reserveCapacity(expectedFrames); change.reserveCapacity(expectedFrames)
-        centre.reserveCapacity(expectedFrames); sdc.reserveCapacity(expectedFrames)
-        var dropped: [Int] = []
-        var maxDrift = 0.0
-        var contrastScale = 0.0  // for the contrast stack's display range: robust to a few edge pixels
-        var k = 0
-        var current: TimedFrame? = first
+        let pipeline = FramePipeline(kernel: kernel, lagFrames: lag, batchFrames: 32, workers: workers, sets: 3)
+        let run = AnalysisRun(frames: frames, first: first, tracker: tracker, reference: reference, name: name,
+                              sink: sink, pipeline: pipeline, expectedFrames: expectedFrames)
+        // Rounds of three overlapping stages, on every core: read (and drift-measure) batch r + 1 in
+        // order, correct batch r frame by frame in parallel, and compute the SDC of batch r − 1 and
+        // hand it to the sink in order. Each stage's work is the same whichever thread runs it.
         var lastReport = Date()
-        while current != nil {
-            // In order, on this thread: read, bin and measure the drift of a batch of frames (the
-            // fiducial is tracked from frame to frame).
-            var count = 0
-            while count < pipeline.batchFrames, let timed = current {
-                guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
-                    throw ImagingError.sizeMismatch(path: name, frame: k, found: "\(timed.frame.width)×\(timed.frame.height)",
-                                                    expected: "\(reference.width)×\(reference.height)")
-                }
-                let isDropped = timed.exposures == 0 || !timed.frame.pixels.contains { $0.isFinite }
-                var d = (dx: Double.nan, dy: Double.nan)
-                if isDropped {
-                    tracker.skipFrame()
-                } else {
-                    // Frame 0 is the reference: its drift is zero by definition (the fit still runs to
-                    // keep the tracker's frame count in step).
-                    let measured = tracker.measure(timed.frame)
-                    d = k == 0 ? (0, 0) : measured
-                }
-                pipeline.stage(count, frame: k, timed: timed, drift: d, dropped: isDropped)
-                k += 1
-                count += 1
-                current = try frames.next()
-            }
-            // On every core: shift, contrast, metrics, profiles; then the SDC against frame k − lag.
-            pipeline.process(count)
-            // In order again: hand the results to the sink.
-            for j in 0..<count {
-                let slot = pipeline.slots[j]
-                if slot.dropped { dropped.append(slot.frame) } else {
-                    maxDrift = max(maxDrift, hypot(slot.drift.dx, slot.drift.dy))
-                    if slot.contrastScale.isFinite { contrastScale = max(contrastScale, slot.contrastScale) }
-                }
-                times.append(slot.timeSeconds); change.append(slot.intensityChange); centre.append(slot.centreContrast)
-                sdc.append(slot.sdcStandardDeviation)
-                try sink.frame(AnalysisFrameRow(frame: slot.frame, timeSeconds: slot.timeSeconds, driftXPixels: slot.drift.dx,
-                                                driftYPixels: slot.drift.dy, intensityChange: slot.intensityChange,
-                                                sdcStandardDeviation: slot.sdcStandardDeviation, centreContrast: slot.centreContrast),
-                               contrast: BinnedFrame(width: crop.width, height: crop.height, pixels: slot.contrast))
-                if !slot.dropped { try sink.profile(frame: slot.frame, timeSeconds: slot.timeSeconds, points: slot.profile) }
-                slot.input = nil   // the frame's pixels are not needed any more
-            }
+        var round = 0
+        var counts = [0, 0, 0]
+        counts[0] = try run.read(into: pipeline.slotSets[0])
+        while counts[round % 3] > 0 || (round > 0 && counts[(round - 1) % 3] > 0) {
+            let readSet = (round + 1) % 3, correctSet = round % 3, writeSet = (round + 2) % 3
+            let correctCount = counts[correctSet]
+            let writeCount = round > 0 ? counts[writeSet] : 0
+            var readCount = 0
+            try pipeline.round(correct: correctSet, count: correctCount,
+                               serial: [{ readCount = try run.read(into: pipeline.slotSets[readSet]) },
+                                        { if writeCount > 0 { try run.write(pipeline.slotSets[writeSet], count: writeCount) } }])
+            counts[readSet] = readCount
+            counts[writeSet] = 0
+            round += 1
             if Date().timeIntervalSince(lastReport) > 1 {
                 lastReport = Date()
-                progress("analyse: frame \(k)/\(expectedFrames)")
+                progress("analyse: frame \(run.written)/\(expectedFrames)")
             }
         }
+        let k = run.frameCount
+        tracker = run.tracker
+        let (times, change, centre, sdc) = (run.times, run.change, run.centre, run.sdc)
+        let (dropped, maxDrift, contrastScale) = (run.dropped, run.maxDrift, run.contrastScale)
         if !tracker.failedFits.isEmpty {
             note("drift: fiducial fit failed in \(tracker.failedFits.count) frame(s); the previous drift was kept there")
         }
-        let drop = ContrastMetrics.sdcDropTime(timesSeconds: times, sdcStandardDeviation: sdc, lagFrames: lag)
+        let drop = ContrastMetrics.sdcDropTime(timesSeconds: times, sdcStandardDeviation: sdc, lagFrames: lag, intensityChange: change)
         let summary = AnalysisSummary(
             outputDirectory: sink.destination, input: name, frameCount: k, droppedFrames: dropped, driftMethod: tracker.method,
             failedDriftFits: tracker.failedFits, maximumDriftPixels: maxDrift, threshold: threshold,
@@ -486,6 +460,92 @@ final class FrameWorker: @unchecked Sendable {
     }
 }
 
+/// The serial ends of the analysis' rounds: reading frames in order (binning, drift tracking) and
+/// handing results to the sink in order. Each runs as one task of a round, never two at once.
+final class AnalysisRun: @unchecked Sendable {
+    var frames: BinnedFrames
+    var next: TimedFrame?
+    var tracker: DriftTracker
+    let reference: BinnedFrame
+    let name: String
+    let sink: AnalysisSink
+    let pipeline: FramePipeline
+    var frameCount = 0
+    var written = 0
+    var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
+    var dropped: [Int] = []
+    var maxDrift = 0.0
+    /// For the contrast stack's display range: robust to a few edge pixels.
+    var contrastScale = 0.0
+
+    init(frames: BinnedFrames, first: TimedFrame, tracker: DriftTracker, reference: BinnedFrame, name: String,
+         sink: AnalysisSink, pipeline: FramePipeline, expectedFrames: Int) {
+        self.frames = frames
+        next = first
+        self.tracker = tracker
+        self.reference = reference
+        self.name = name
+        self.sink = sink
+        self.pipeline = pipeline
+        for a in [\AnalysisRun.times, \.change, \.centre, \.sdc] { self[keyPath: a].reserveCapacity(expectedFrames) }
+    }
+
+    /// Reads the next batch into `slots`, measuring each frame's drift (the fiducial is tracked from
+    /// frame to frame, so in order); returns how many frames it read (0 at the end).
+    func read(into slots: [FrameSlot]) throws -> Int {
+        var count = 0
+        while count < slots.count, let timed = next {
+            guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
+                throw ImagingError.sizeMismatch(path: name, frame: frameCount, found: "\(timed.frame.width)×\(timed.frame.height)",
+                                                expected: "\(reference.width)×\(reference.height)")
+            }
+            let isDropped = timed.exposures == 0 || !timed.frame.pixels.contains { $0.isFinite }
+            var d = (dx: Double.nan, dy: Double.nan)
+            if isDropped {
+                tracker.skipFrame()
+            } else {
+                // Frame 0 is the reference: its drift is zero by definition (the fit still runs to
+                // keep the tracker's frame count in step).
+                let measured = tracker.measure(timed.frame)
+                d = frameCount == 0 ? (0, 0) : measured
+            }
+            FramePipeline.stage(slots[count], frame: frameCount, timed: timed, drift: d, dropped: isDropped)
+            frameCount += 1
+            count += 1
+            next = try frames.next()
+        }
+        return count
+    }
+
+    /// The SDC of the first `count` slots (their frames k − lag are corrected by now), then every
+    /// result to the sink, in frame order.
+    func write(_ slots: [FrameSlot], count: Int) throws {
+        for j in 0..<count { pipeline.sequentialDifference(slots[j]) }
+        let crop = pipeline.kernel.crop
+        for slot in slots.prefix(count) {
+            if slot.dropped { dropped.append(slot.frame) } else {
+                maxDrift = max(maxDrift, hypot(slot.drift.dx, slot.drift.dy))
+                if slot.contrastScale.isFinite { contrastScale = max(contrastScale, slot.contrastScale) }
+            }
+            times.append(slot.timeSeconds); change.append(slot.intensityChange); centre.append(slot.centreContrast)
+            sdc.append(slot.sdcStandardDeviation)
+            try sink.frame(AnalysisFrameRow(frame: slot.frame, timeSeconds: slot.timeSeconds, driftXPixels: slot.drift.dx,
+                                            driftYPixels: slot.drift.dy, intensityChange: slot.intensityChange,
+                                            sdcStandardDeviation: slot.sdcStandardDeviation, centreContrast: slot.centreContrast),
+                           contrast: BinnedFrame(width: crop.width, height: crop.height, pixels: slot.contrast))
+            if !slot.dropped { try sink.profile(frame: slot.frame, timeSeconds: slot.timeSeconds, points: slot.profile) }
+            slot.input = nil   // the frame's pixels are not needed any more
+            written += 1
+        }
+    }
+}
+
+/// A round's serial tasks, handed to the worker threads (see `FramePipeline.round`).
+struct UncheckedTasks: @unchecked Sendable {
+    let list: [() throws -> Void]
+    init(_ list: [() throws -> Void]) { self.list = list }
+}
+
 /// Batches of frames through the per-frame work on `workers` threads. Each frame's results come
 /// from the same code whichever thread runs it, and every sum is over one frame, so the results
 /// are identical for any number of workers.
@@ -493,23 +553,30 @@ final class FramePipeline: @unchecked Sendable {
     let kernel: FrameKernel
     let lagFrames: Int
     let batchFrames: Int
-    let slots: [FrameSlot]
-    /// Ring of corrected particles, `lag + batch` long: a batch's frames and the `lag` before them.
+    /// Sets of batch slots: a round reads into one, corrects another and writes out the third.
+    let slotSets: [[FrameSlot]]
+    /// The first set (the synchronous `stage`/`process` use it).
+    var slots: [FrameSlot] { slotSets[0] }
+    /// Ring of corrected particles, `lag + 2 × batch` long: the batch being corrected, the batch
+    /// being written out and the `lag` frames before it.
     let ring: [CorrectedParticle]
     let workers: [FrameWorker]
+    private let nextTask = Atomic<Int>(0)
+    private let failure = Mutex<(any Error)?>(nil)
 
-    init(kernel: FrameKernel, lagFrames: Int, batchFrames: Int, workers: Int) {
+    init(kernel: FrameKernel, lagFrames: Int, batchFrames: Int, workers: Int, sets: Int = 1) {
         self.kernel = kernel
         self.lagFrames = lagFrames
         self.batchFrames = batchFrames
-        slots = (0..<batchFrames).map { _ in FrameSlot(cropPixels: kernel.crop.width * kernel.crop.height) }
-        ring = (0..<(lagFrames + batchFrames)).map { _ in CorrectedParticle(count: kernel.particleIndices.count) }
+        slotSets = (0..<max(1, sets)).map { _ in
+            (0..<batchFrames).map { _ in FrameSlot(cropPixels: kernel.crop.width * kernel.crop.height) }
+        }
+        ring = (0..<(lagFrames + 2 * batchFrames)).map { _ in CorrectedParticle(count: kernel.particleIndices.count) }
         self.workers = (0..<workers).map { _ in FrameWorker(box: kernel.particleBox, particlePixels: kernel.particleIndices.count) }
     }
 
-    /// Puts frame `frame` into batch slot `j`.
-    func stage(_ j: Int, frame: Int, timed: TimedFrame, drift: (dx: Double, dy: Double), dropped: Bool) {
-        let slot = slots[j]
+    /// Puts frame `frame` into `slot`.
+    static func stage(_ slot: FrameSlot, frame: Int, timed: TimedFrame, drift: (dx: Double, dy: Double), dropped: Bool) {
         slot.frame = frame
         slot.timeSeconds = timed.timeSeconds
         slot.drift = drift
@@ -517,26 +584,50 @@ final class FramePipeline: @unchecked Sendable {
         slot.input = dropped ? nil : timed.frame
     }
 
-    /// Runs the first `count` slots: shift and metrics, then (once every corrected particle of the
-    /// batch exists) the SDC.
+    /// Puts frame `frame` into slot `j` of the first set (for `process`).
+    func stage(_ j: Int, frame: Int, timed: TimedFrame, drift: (dx: Double, dy: Double), dropped: Bool) {
+        Self.stage(slots[j], frame: frame, timed: timed, drift: drift, dropped: dropped)
+    }
+
+    /// Runs the first `count` slots of the first set synchronously: correction, then the SDC.
     func process(_ count: Int) {
-        let n = workers.count
-        if n == 1 || count == 1 {
-            for j in 0..<count { correct(j, worker: workers[0]) }
-            for j in 0..<count { sequentialDifference(j) }
+        let set = slots
+        for j in 0..<count { correct(set[j], worker: workers[0]) }
+        for j in 0..<count { sequentialDifference(set[j]) }
+    }
+
+    /// One round: the `serial` tasks (each on one thread, in any order relative to each other) and the
+    /// correction of the first `count` slots of set `correct`, spread over the workers. Throws the
+    /// first error a serial task threw, after every task has finished.
+    func round(correct set: Int, count: Int, serial: [() throws -> Void]) throws {
+        let slots = slotSets[set]
+        let serialCount = serial.count
+        let total = serialCount + count
+        if workers.count == 1 {
+            for task in serial { try task() }
+            for j in 0..<count { correct(slots[j], worker: workers[0]) }
             return
         }
-        DispatchQueue.concurrentPerform(iterations: n) { w in
-            for j in stride(from: w, to: count, by: n) { correct(j, worker: workers[w]) }
+        nextTask.store(0, ordering: .relaxed)
+        // The serial tasks touch state only one task uses (the reader's, the sink's): each runs on
+        // exactly one thread, and the round's end orders it before the next round.
+        let tasks = UncheckedTasks(serial)
+        DispatchQueue.concurrentPerform(iterations: workers.count) { w in
+            while true {
+                let t = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
+                if t >= total { break }
+                if t < serialCount {
+                    do { try tasks.list[t]() } catch { failure.withLock { if $0 == nil { $0 = error } } }
+                } else {
+                    correct(slots[t - serialCount], worker: workers[w])
+                }
+            }
         }
-        DispatchQueue.concurrentPerform(iterations: n) { w in
-            for j in stride(from: w, to: count, by: n) { sequentialDifference(j) }
-        }
+        if let error = failure.withLock({ e -> (any Error)? in let x = e; e = nil; return x }) { throw error }
     }
 
     /// Drift correction, total contrast (seed Eq. 1), its mean, the centre disk and the profile.
-    private func correct(_ j: Int, worker: FrameWorker) {
-        let slot = slots[j]
+    private func correct(_ slot: FrameSlot, worker: FrameWorker) {
         let particle = ring[slot.frame % ring.count]
         particle.valid = false
         let kernel = self.kernel
@@ -602,8 +693,7 @@ final class FramePipeline: @unchecked Sendable {
     }
 
     /// Fig. S12: (I_k − I_{k−x}) / I_{k−x} over the particle pixels, population standard deviation.
-    private func sequentialDifference(_ j: Int) {
-        let slot = slots[j]
+    func sequentialDifference(_ slot: FrameSlot) {
         guard !slot.dropped, slot.frame >= lagFrames else { return }
         let current = ring[slot.frame % ring.count], earlier = ring[(slot.frame - lagFrames) % ring.count]
         guard current.valid, earlier.valid else { return }

@@ -62,8 +62,12 @@ let coreShellRun: Result<(summary: AnalysisSummary, field: CoreShell, stackPath:
     #expect(contrast.info.frameCount == 160)
     #expect(abs((contrast.info.pixelSizeMicrometres ?? 0) - 0.0347) < 1e-6)
     let c0 = try contrast.readFrame(0)
+    // Cropped to the particle's bounding box + 16 px (issue 16): the 44 × 30 px particle at (52, 64).
+    let r = summary.contrastRegion
+    #expect(contrast.info.width == r.width && contrast.info.height == r.height)
+    #expect(r.width < 128 && abs(r.x - (52 - 22 - 16)) <= 2 && abs(r.width - (44 + 32)) <= 3)
     #expect(c0[0, 0].isNaN)  // outside the mask
-    #expect(abs(c0[52, 64]) < 1e-6)  // frame 0 against itself
+    #expect(abs(c0[52 - r.x, 64 - r.y]) < 1e-6)  // frame 0 against itself
     let mask = try TIFFStackReader(path: out.appendingPathComponent("mask.tif").path)
     #expect(try mask.readFrame(0)[52, 64] == 1)
     #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent("summary.json").path))
@@ -390,4 +394,51 @@ private func ripple(_ values: [Double], firstFrame: Int, period: Int) -> (raw: D
     // The interpolating resamplers smooth the noise most at half-pixel phases: clearly worse.
     #expect(c.folded >= 0.1 && b.folded >= 0.1)
     #expect(c.folded >= 5 * f.folded)
+}
+
+/// Keeps every row and contrast image the analysis hands over.
+final class RecordingSink: AnalysisSink {
+    var destination: String { "memory" }
+    var rows: [AnalysisFrameRow] = []
+    var contrast: [[UInt32]] = []
+    var profiles: [[AnalysisProfilePoint]] = []
+    var layout: AnalysisLayout?
+    func begin(_ layout: AnalysisLayout) throws { self.layout = layout }
+    func mask(_ mask: Mask) throws {}
+    func labels(_ labels: BinnedFrame, count: Int) throws {}
+    func frame(_ row: AnalysisFrameRow, contrast: BinnedFrame) throws { rows.append(row); self.contrast.append(contrast.pixels.map(\.bitPattern)) }
+    func profile(frame: Int, timeSeconds: Double, points: [AnalysisProfilePoint]) throws { profiles.append(points) }
+    func finish(_ summary: AnalysisSummary, contrastDisplayRange: (min: Double, max: Double)?) throws {}
+    func abort() {}
+}
+
+/// Issue 17: the analysis spreads frames over the cores; the results must be those of one thread,
+/// bit for bit (rows, contrast images, profiles, summary series), dropped frames included.
+@Test func analysisOnTwoThreadsEqualsTheSerialRun() throws {
+    let stack = CoreShell().stack
+    var frames = (0..<75).map { stack.frame($0) }
+    frames[40] = BinnedFrame(width: 128, height: 128, repeating: .nan)   // a dropped frame
+    let source = InMemoryStack(frames: frames, frameIntervalSeconds: 3, pixelSizeMicrometres: 0.0347)
+    var runs: [(RecordingSink, AnalysisSummary)] = []
+    for threads in [1, 2, 3] {
+        var options = AnalysisOptions()
+        options.sdcLagFrames = 20
+        options.workerThreads = threads
+        let sink = RecordingSink()
+        runs.append((sink, try Analysis.run(source: source, options: options, sink: sink)))
+    }
+    let (serial, summary) = runs[0]
+    #expect(serial.rows.count == 75 && serial.rows[40].intensityChange.isNaN && serial.rows[70].sdcStandardDeviation.isFinite)
+    #expect(summary.droppedFrames == [40])
+    func bits(_ xs: [Double]) -> [UInt64] { xs.map(\.bitPattern) }
+    for (sink, s) in runs.dropFirst() {
+        #expect(sink.rows.map { bits([$0.driftXPixels, $0.driftYPixels, $0.intensityChange, $0.sdcStandardDeviation, $0.centreContrast]) }
+                == serial.rows.map { bits([$0.driftXPixels, $0.driftYPixels, $0.intensityChange, $0.sdcStandardDeviation, $0.centreContrast]) })
+        #expect(sink.contrast == serial.contrast)
+        #expect(sink.profiles.map { bits($0.map(\.contrast)) } == serial.profiles.map { bits($0.map(\.contrast)) })
+        #expect(bits(s.sdcStandardDeviation) == bits(summary.sdcStandardDeviation) && s.sdcDropTimeSeconds == summary.sdcDropTimeSeconds)
+    }
+    // The contrast images are the particle's box + 16 px, and the layout says where.
+    let region = try #require(serial.layout?.contrastRegion)
+    #expect(region == summary.contrastRegion && serial.contrast[0].count == region.width * region.height)
 }
