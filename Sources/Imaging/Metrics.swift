@@ -95,8 +95,9 @@ public enum ContrastMetrics {
     /// measures change over that interval and is placed at the interval's midpoint time. The series is
     /// smoothed over ~lag/4 frames. With `intensityChange` (the normalised intensity change, which rises
     /// as lithium leaves), the search is limited to the first delithiation: frames up to the maximum of
-    /// the smoothed intensity change. There, the drop is the stretch after the SDC maximum where its
-    /// slope (over ±lag/2) is at least half the steepest descent, and its time is the slope-weighted
+    /// the smoothed intensity change. There, the drop is the stretch after the last prominent SDC
+    /// maximum (one the series falls from by ≥ 20 % of its overall peak; a start-of-charge transient
+    /// can be higher and earlier) where its slope (over ±lag/2) is at least half the steepest descent, and its time is the slope-weighted
     /// centre of that stretch. A drop smaller than 20 % of the peak is not reported (nil).
     public static func sdcDropTime(timesSeconds: [Double], sdcStandardDeviation: [Double], lagFrames: Int,
                                    intensityChange: [Double]? = nil) -> Double? {
@@ -125,7 +126,19 @@ public enum ContrastMetrics {
             }
             if c > 0 { smooth[k] = s / c }
         }
-        guard let peak = smooth.indices.filter({ smooth[$0].isFinite }).max(by: { smooth[$0] < smooth[$1] }) else { return nil }
+        guard let top = smooth.indices.filter({ smooth[$0].isFinite }).max(by: { smooth[$0] < smooth[$1] }) else { return nil }
+        // The heterogeneity the front carries ends at the *last* prominent maximum: a start-of-charge
+        // transient (the rim changing while nothing else does) can be the series' highest point, with
+        // the front's own rise and fall after it. Prominent: the series falls by ≥ 20 % of the overall
+        // peak after it before it climbs above it again.
+        var peak = top
+        for k in stride(from: n - 2, to: top, by: -1) where smooth[k].isFinite {
+            guard k >= 1, smooth[k] >= smooth[k - 1] || !smooth[k - 1].isFinite, smooth[k] >= smooth[k + 1] || !smooth[k + 1].isFinite else { continue }
+            var lowest = smooth[k]
+            var j = k + 1
+            while j < n, !(smooth[j] > smooth[k]) { if smooth[j] < lowest { lowest = smooth[j] }; j += 1 }
+            if smooth[k] - lowest >= 0.2 * smooth[top] { peak = k; break }
+        }
         let h = max(1, lagFrames / 2)
         var slope = [Double](repeating: .nan, count: n)
         for k in peak..<n {
