@@ -233,6 +233,8 @@ public enum CSVField {
         let p = max(1, precision)
         guard p <= 14 else { return nil }
         if x == 0 { return x.sign == .minus ? "-0" : "0" }
+        // Subnormals carry fewer than 53 bits: their shortest digits can be far from x ("5e-324").
+        guard x.isNormal else { return nil }
         var digits: [UInt8] = []
         digits.reserveCapacity(20)
         var exponent = 0          // decimal exponent of the first significant digit
