@@ -91,6 +91,8 @@ let package = Package(
         // The solver's benchmark alone (`make profile-solver`, `make bench-solver`): builds in seconds,
         // without the rig's dependencies, so the profile can be repeated after every change.
         .executableTarget(name: "SolverBench", dependencies: ["Electrochemistry", "ParticleModel"]),
+        // The offline analysis alone, for profiling it.
+        .executableTarget(name: "AnalysisBench", dependencies: ["Dataset", "Imaging"]),
         .executableTarget(name: "Benchmarks",
                           dependencies: ["Electrochemistry", "ParticleModel", "Rig", "RigDrivers", "FirmwareSim", "Imaging", "Dataset", "Figures", "LiveView",
                                          "Calibration",
@@ -102,7 +104,7 @@ let package = Package(
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Imaging"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Dataset"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Dataset", "FirmwareSim", "ParticleModel"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging", "ParticleModel", "Dataset"]),
         .testTarget(name: "RigDriversTests", dependencies: ["RigDrivers", "FirmwareSim", "Rig", "Electrochemistry"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel", "Electrochemistry", "InstrumentFiles"]),

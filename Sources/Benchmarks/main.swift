@@ -144,9 +144,14 @@ do {
          + pad(String(format: "memcpy %.2f ms", cr * 1e3), 34) + pad(String(format: "%.0f %%", cr / a * 100), 10) + "(reported)")
 } catch { line("monitor: FAILED: \(error)") }
 do {
-    let r = try AnalysisBenchmark.analyseSyntheticStack(frameCount: 300)
-    let fps = r.framesPerSecond
-    line(pad("offline analysis, 256² frames", 44) + pad(String(format: "%.0f frames/s", fps), 22) + pad("-", 34) + pad("-", 10)
+    // Every core against one thread, alternating on the same stack (median of 5 each).
+    var oneThread = AnalysisOptions()
+    oneThread.workerThreads = 1
+    let runs = try AnalysisBenchmark.analyseSyntheticStack(frameCount: 300, runs: Array(repeating: [AnalysisOptions(), oneThread], count: 5).flatMap { $0 })
+    let fps = median(runs.enumerated().filter { $0.offset % 2 == 0 }.map { $0.element.framesPerSecond })
+    let serialFps = median(runs.enumerated().filter { $0.offset % 2 == 1 }.map { $0.element.framesPerSecond })
+    line(pad("offline analysis, 256² frames", 44) + pad(String(format: "%.0f frames/s", fps), 22)
+         + pad(String(format: "one thread %.0f frames/s", serialFps), 34) + pad(String(format: "%.2f×", fps / serialFps), 10)
          + "≥ 2,000 frames/s " + (fps >= 2000 ? "met" : "MISSED"))
 } catch { line("offline analysis: FAILED: \(error)") }
 line(pad("exposure-loop wake p99 vs cyclictest p99", 44) + "see the Rig section below (loop and cyclictest in the same run)")

@@ -31,6 +31,13 @@ public enum AnalysisBenchmark {
     /// directory is removed afterwards unless it was given.
     public static func analyseSyntheticStack(width: Int = 256, height: Int = 256, frameCount: Int = 1000,
                                              directory: String? = nil) throws -> Result {
+        try analyseSyntheticStack(width: width, height: height, frameCount: frameCount, directory: directory, runs: [AnalysisOptions()])[0]
+    }
+
+    /// Writes the synthetic stack once and analyses it once per entry of `runs` (in order), so
+    /// option variants (`workerThreads`) are timed side by side on the same input.
+    public static func analyseSyntheticStack(width: Int = 256, height: Int = 256, frameCount: Int = 1000,
+                                             directory: String? = nil, runs: [AnalysisOptions]) throws -> [Result] {
         let dir = directory ?? FileManager.default.temporaryDirectory
             .appendingPathComponent("operando-imaging-benchmark-\(UUID().uuidString)").path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -54,9 +61,11 @@ public enum AnalysisBenchmark {
         let generateStart = Date()
         try stack.write(to: path, frameCount: frameCount, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
         let generateSeconds = Date().timeIntervalSince(generateStart)
-        let start = Date()
-        _ = try DatasetAnalysis.run(input: path)
-        return Result(frameCount: frameCount, width: width, height: height, generateSeconds: generateSeconds,
-                      analyseSeconds: Date().timeIntervalSince(start))
+        return try runs.map { options in
+            let start = Date()
+            _ = try DatasetAnalysis.run(input: path, options: options)
+            return Result(frameCount: frameCount, width: width, height: height, generateSeconds: generateSeconds,
+                          analyseSeconds: Date().timeIntervalSince(start))
+        }
     }
 }

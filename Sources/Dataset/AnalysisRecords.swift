@@ -133,6 +133,10 @@ public struct AnalysisSummaryRecord: Sendable, Equatable {
     public var wallTimeSeconds: Double
     /// Only with `--label-particles`.
     public var particles: [Particle]?
+    /// Where contrast.tif's pages lie in the frame, pixels [x, y, width, height] (its pixel (0, 0) is
+    /// frame pixel (x, y)): the particle's bounding box plus a margin. nil in summaries written
+    /// before derived stacks were cropped (their pages are the whole frame).
+    public var contrastRegionPixels: [Int]? = nil
     /// Keys a newer writer added.
     public var extra: [String: JSONValue] = [:]
 
@@ -182,12 +186,14 @@ public struct AnalysisSummaryRecord: Sendable, Equatable {
                                           areaMicrometres2: Double($0.areaPixels) * px * px,
                                           centroidPixels: [$0.centroidPixels.x, $0.centroidPixels.y]) }
                   })
+        let r = s.contrastRegion
+        contrastRegionPixels = [r.x, r.y, r.width, r.height]
     }
 
     static let known: Set<String> = ["format_version", "input", "frames", "dropped_frames", "pixel_size_um", "threshold",
                                      "particle_area_px", "particle_area_um2", "particle_perimeter_um", "centroid_px",
                                      "outline_um", "sdc_lag_frames", "bin_frames", "sdc_drop_time_s", "drift", "notes",
-                                     "wall_time_s", "particles"]
+                                     "wall_time_s", "particles", "contrast_region_px"]
 
     var json: JSONValue {
         var o = extra
@@ -212,6 +218,10 @@ public struct AnalysisSummaryRecord: Sendable, Equatable {
         o["drift"] = .object(drift)
         o["notes"] = .array(notes.map { .string($0) })
         o["wall_time_s"] = .number(wallTimeSeconds)
+        if let r = contrastRegionPixels, r.count == 4 {
+            o["contrast_region_px"] = .object(["x": .number(Double(r[0])), "y": .number(Double(r[1])),
+                                               "width": .number(Double(r[2])), "height": .number(Double(r[3]))])
+        }
         if let particles {
             o["particles"] = .array(particles.map {
                 .object(["label": .number(Double($0.label)), "area_px": .number(Double($0.areaPixels)),
@@ -251,6 +261,10 @@ public struct AnalysisSummaryRecord: Sendable, Equatable {
                                areaMicrometres2: p["area_um2"]?.number ?? .nan, centroidPixels: numbers(p["centroid_px"]))
                   })
         formatVersion = version
+        if let r = o["contrast_region_px"]?.object {
+            let values = ["x", "y", "width", "height"].compactMap { r[$0]?.number }
+            if values.count == 4, values.allSatisfy({ $0.isFinite && abs($0) < 1e9 }) { contrastRegionPixels = values.map { Int($0) } }
+        }
         extra = o.filter { !Self.known.contains($0.key) }
     }
 

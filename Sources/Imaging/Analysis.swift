@@ -4,6 +4,7 @@
 // (for the sequential differential contrast), so memory does not grow with the stack.
 // Units: pixels and seconds inside; µm only where the line profiles report positions.
 import Foundation
+import Synchronization
 
 /// Options of `operando analyse`; each maps 1:1 to a CLI flag.
 public struct AnalysisOptions: Sendable {
@@ -35,6 +36,11 @@ public struct AnalysisOptions: Sendable {
     public var centreRadiusPixels: Double = 3
     /// Width over which line profiles are averaged, pixels.
     public var profileWidthPixels: Int = 3
+    /// Margin around the particle's bounding box kept in the per-frame images (contrast.tif), pixels.
+    public var cropMarginPixels: Int = 16
+    /// Threads for the per-frame work (nil: one per core, at most 8). Results do not depend on it:
+    /// every frame is computed by the same code on whichever thread, and reductions stay per frame.
+    public var workerThreads: Int?
 
     /// Defaults for every option.
     public init() {}
@@ -104,6 +110,10 @@ public struct AnalysisSummary: Sendable {
     public var notes: [String]
     /// Wall time of the analysis, s.
     public var wallSeconds: Double
+    /// Where the per-frame images (the contrast stack) lie in the frame: the particle's bounding box
+    /// plus `AnalysisOptions.cropMarginPixels`, clipped to the frame. Pixel (0, 0) of a contrast page
+    /// is frame pixel (x, y) of this region.
+    public var contrastRegion: PixelRegion
 }
 
 /// A particle of frame 0 found by `--label-particles`.
@@ -192,26 +202,33 @@ public enum Analysis {
         }
         let reference = first.frame
 
-        // Mask on the first frame (seed "Masking") and the drift fiducial, in the shared monitor.
-        var monitor = try ParticleMonitor(reference: reference, options: options, source: name)
-        let mask = monitor.mask, centroid = monitor.centroid, threshold = monitor.threshold
+        // Mask on the first frame (seed "Masking") and the drift fiducial (as the on-line monitor).
+        let threshold = options.threshold ?? Masking.otsuThreshold(reference)
+        let mask = try Masking.particleMask(reference, threshold: threshold, particleAt: options.particleAt, source: name)
+        guard let centroid = mask.centroid, let particleBox = PixelRegion(boundingBoxOf: mask) else {
+            throw ImagingError.noParticle(path: name, reason: "empty mask")
+        }
+        var tracker = try DriftTracker(reference: reference, fiducialAt: options.fiducial, particle: mask)
         let outline = ParticleOutline(mask: mask, pixelSizeMicrometres: pixelSize)
         progress(String(format: "mask: threshold %.4g, particle %d px, centroid %.1f,%.1f", Double(threshold),
                         mask.areaPixels, centroid.x, centroid.y))
-        switch monitor.tracker.method {
+        switch tracker.method {
         case let .fiducial(x, y):
             progress(String(format: "drift: Gaussian fit of the fiducial at %.2f,%.2f", x, y))
         case .phaseCorrelation:
             note("drift: no fiducial found (bright compact spot outside the particle); using phase correlation (~0.05–0.1 px)")
         }
 
-        // Outputs. Classic TIFF offsets are 32-bit: a contrast stack past ~4 GB must be BigTIFF.
-        let contrastBytes = Double(reference.width * reference.height * 4) * Double(expectedFrames)
+        // Derived images cover the particle's bounding box plus a margin (issue 16: the full frame was
+        // 94 % NaN); the region's origin goes into the layout and the summary so figures can place them.
+        let crop = particleBox.expanded(by: max(0, options.cropMarginPixels), clippedTo: reference.width, reference.height)
+        // Classic TIFF offsets are 32-bit: a contrast stack past ~4 GB must be BigTIFF.
+        let contrastBytes = Double(crop.width * crop.height * 4) * Double(expectedFrames)
         let bigTIFF = contrastBytes > 3.9e9
         if bigTIFF { note(String(format: "the contrast stack will be %.1f GB: written as BigTIFF", contrastBytes / 1e9)) }
         try sink.begin(AnalysisLayout(input: name, width: reference.width, height: reference.height, pixelSizeMicrometres: pixelSize,
                                       frameIntervalSeconds: source.frameIntervalSeconds.map { $0 * Double(options.binFrames) },
-                                      expectedFrames: expectedFrames, needsBigTIFF: bigTIFF))
+                                      expectedFrames: expectedFrames, needsBigTIFF: bigTIFF, contrastRegion: crop))
         try sink.mask(mask)
         var labelled: [LabelledParticle] = []
         if options.labelParticles {
@@ -225,65 +242,60 @@ public enum Analysis {
         }
 
         // Default profile: the horizontal line through the centroid across the particle (+2 px).
-        var minX = mask.width, maxX = -1
-        for i in mask.bits.indices where mask.bits[i] { let x = i % mask.width; minX = min(minX, x); maxX = max(maxX, x) }
+        let minX = particleBox.x, maxX = particleBox.x + particleBox.width - 1
         let leftSteps = Int((centroid.x - Double(minX)).rounded(.up)) + 2
         let rightSteps = Int((Double(maxX) - centroid.x).rounded(.up)) + 2
         let profileStart = (x: centroid.x - Double(leftSteps), y: centroid.y)
         let profileEnd = (x: centroid.x + Double(rightSteps), y: centroid.y)
 
         let lag = options.sdcLagFrames
-        var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
-        var dropped: [Int] = []
-        var maxDrift = 0.0
-        var contrastScale = 0.0  // for the contrast stack's display range: robust to a few edge pixels
-        var k = 0
-        var current: TimedFrame? = first
+        let kernel = FrameKernel(reference: reference, mask: mask, particleBox: particleBox, crop: crop, centroid: centroid,
+                                 centreRadiusPixels: options.centreRadiusPixels, profileStart: profileStart, profileEnd: profileEnd,
+                                 profileWidthPixels: options.profileWidthPixels, profileOriginPixels: Double(leftSteps),
+                                 pixelSizeMicrometres: pixelSize)
+        let workers = max(1, options.workerThreads ?? min(8, ProcessInfo.processInfo.activeProcessorCount))
+        let pipeline = FramePipeline(kernel: kernel, lagFrames: lag, batchFrames: 32, workers: workers, sets: 3)
+        let run = AnalysisRun(frames: frames, first: first, tracker: tracker, reference: reference, name: name,
+                              sink: sink, pipeline: pipeline, expectedFrames: expectedFrames)
+        // Rounds of three overlapping stages, on every core: read (and drift-measure) batch r + 1 in
+        // order, correct batch r frame by frame in parallel, and compute the SDC of batch r − 1 and
+        // hand it to the sink in order. Each stage's work is the same whichever thread runs it.
         var lastReport = Date()
-        while let timed = current {
-            guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
-                throw ImagingError.sizeMismatch(path: name, frame: k, found: "\(timed.frame.width)×\(timed.frame.height)",
-                                                expected: "\(reference.width)×\(reference.height)")
-            }
-            let m = monitor.process(timed.frame, exposures: timed.exposures)
-            let isDropped = m.isDropped
-            if isDropped { dropped.append(k) } else {
-                maxDrift = max(maxDrift, hypot(m.driftXPixels, m.driftYPixels))
-                if k % 8 == 0 {  // a display range needs no more than a sample of the frames
-                    contrastScale = max(contrastScale, percentileOfMagnitude(m.contrast, mask: mask, fraction: 0.99))
-                }
-            }
-            let t = timed.timeSeconds
-            times.append(t); change.append(m.intensityChange); centre.append(m.centreContrast); sdc.append(m.sdcStandardDeviation)
-            try sink.frame(AnalysisFrameRow(frame: k, timeSeconds: t, driftXPixels: m.driftXPixels, driftYPixels: m.driftYPixels,
-                                            intensityChange: m.intensityChange, sdcStandardDeviation: m.sdcStandardDeviation,
-                                            centreContrast: m.centreContrast), contrast: m.contrast)
-            if !isDropped {
-                let points = ContrastMetrics.lineProfile(m.contrast, from: profileStart, to: profileEnd,
-                                                         widthPixels: options.profileWidthPixels).map {
-                    AnalysisProfilePoint(positionMicrometres: ($0.positionPixels - Double(leftSteps)) * pixelSize, contrast: $0.value)
-                }
-                try sink.profile(frame: k, timeSeconds: t, points: points)
-            }
-            k += 1
+        var round = 0
+        var counts = [0, 0, 0]
+        counts[0] = try run.read(into: pipeline.slotSets[0])
+        while counts[round % 3] > 0 || (round > 0 && counts[(round - 1) % 3] > 0) {
+            let readSet = (round + 1) % 3, correctSet = round % 3, writeSet = (round + 2) % 3
+            let correctCount = counts[correctSet]
+            let writeCount = round > 0 ? counts[writeSet] : 0
+            var readCount = 0
+            try pipeline.round(correct: correctSet, count: correctCount,
+                               serial: [{ readCount = try run.read(into: pipeline.slotSets[readSet]) },
+                                        { if writeCount > 0 { try run.write(pipeline.slotSets[writeSet], count: writeCount) } }])
+            counts[readSet] = readCount
+            counts[writeSet] = 0
+            round += 1
             if Date().timeIntervalSince(lastReport) > 1 {
                 lastReport = Date()
-                progress("analyse: frame \(k)/\(expectedFrames)")
+                progress("analyse: frame \(run.written)/\(expectedFrames)")
             }
-            current = try frames.next()
         }
-        if !monitor.tracker.failedFits.isEmpty {
-            note("drift: fiducial fit failed in \(monitor.tracker.failedFits.count) frame(s); the previous drift was kept there")
+        let k = run.frameCount
+        tracker = run.tracker
+        let (times, change, centre, sdc) = (run.times, run.change, run.centre, run.sdc)
+        let (dropped, maxDrift, contrastScale) = (run.dropped, run.maxDrift, run.contrastScale)
+        if !tracker.failedFits.isEmpty {
+            note("drift: fiducial fit failed in \(tracker.failedFits.count) frame(s); the previous drift was kept there")
         }
-        let drop = ContrastMetrics.sdcDropTime(timesSeconds: times, sdcStandardDeviation: sdc, lagFrames: lag)
+        let drop = ContrastMetrics.sdcDropTime(timesSeconds: times, sdcStandardDeviation: sdc, lagFrames: lag, intensityChange: change)
         let summary = AnalysisSummary(
-            outputDirectory: sink.destination, input: name, frameCount: k, droppedFrames: dropped, driftMethod: monitor.tracker.method,
-            failedDriftFits: monitor.tracker.failedFits, maximumDriftPixels: maxDrift, threshold: threshold,
+            outputDirectory: sink.destination, input: name, frameCount: k, droppedFrames: dropped, driftMethod: tracker.method,
+            failedDriftFits: tracker.failedFits, maximumDriftPixels: maxDrift, threshold: threshold,
             particleAreaPixels: mask.areaPixels, centroidPixels: centroid, pixelSizeMicrometres: pixelSize,
             outline: outline, sdcDropTimeSeconds: drop, sdcLagFrames: lag, binFrames: options.binFrames,
             labelledParticles: options.labelParticles ? labelled : nil, timesSeconds: times, intensityChange: change,
             centreContrast: centre, sdcStandardDeviation: sdc, notes: notes,
-            wallSeconds: Date().timeIntervalSince(clock))
+            wallSeconds: Date().timeIntervalSince(clock), contrastRegion: crop)
         // Symmetric about zero, like the seed's colour scale (white = no change).
         try sink.finish(summary, contrastDisplayRange: contrastScale > 0 ? (-contrastScale, contrastScale) : nil)
         progress(String(format: "analyse: %d frames in %.1f s → %@", k, summary.wallSeconds, sink.destination))
@@ -335,5 +347,389 @@ struct BinnedFrames {
             }
         }
         return pending.isEmpty ? nil : pending.removeFirst()
+    }
+}
+
+// MARK: - The per-frame work of the offline analysis
+
+/// What every frame's work shares, fixed by frame 0: which pixels, where their results go.
+struct FrameKernel: Sendable {
+    let frameWidth: Int
+    /// Row-major frame indices of the particle pixels (ascending, the order every sum runs in).
+    let particleIndices: [Int]
+    /// Frame 0 at the particle pixels: I_0 of seed Eq. 1.
+    let referenceValues: [Float]
+    /// Position of each particle pixel in the cropped contrast image.
+    let cropIndices: [Int]
+    let particleBox: PixelRegion
+    let crop: PixelRegion
+    /// Particle-pixel positions (into `particleIndices`) inside the centre disk, ascending.
+    let diskPositions: [Int]
+    /// Line-profile sample points in crop coordinates, `profileWidth` per position.
+    let profilePoints: [(x: Double, y: Double)]
+    let profilePositions: [Double]
+    let profileWidth: Int
+    let profileOriginPixels: Double
+    let pixelSizeMicrometres: Double
+
+    init(reference: BinnedFrame, mask: Mask, particleBox: PixelRegion, crop: PixelRegion, centroid: (x: Double, y: Double),
+         centreRadiusPixels: Double, profileStart: (x: Double, y: Double), profileEnd: (x: Double, y: Double),
+         profileWidthPixels: Int, profileOriginPixels: Double, pixelSizeMicrometres: Double) {
+        frameWidth = reference.width
+        let indices = mask.indices
+        particleIndices = indices
+        referenceValues = indices.map { reference.pixels[$0] }
+        cropIndices = indices.map { i in
+            let y = i / reference.width, x = i - y * reference.width
+            return (y - crop.y) * crop.width + (x - crop.x)
+        }
+        self.particleBox = particleBox
+        self.crop = crop
+        // The pixels `ContrastMetrics.diskMean` visits that can be finite: the disk's mask pixels.
+        let r2 = centreRadiusPixels * centreRadiusPixels
+        diskPositions = indices.indices.filter { j in
+            let i = indices[j], y = i / reference.width, x = i - y * reference.width
+            let dx = Double(x) - centroid.x, dy = Double(y) - centroid.y
+            return dx * dx + dy * dy <= r2
+        }
+        // The same points `ContrastMetrics.lineProfile` samples, moved into the crop (subtracting an
+        // integer origin is exact, so the bilinear weights are those of the full frame).
+        let length = hypot(profileEnd.x - profileStart.x, profileEnd.y - profileStart.y)
+        var points: [(x: Double, y: Double)] = [], positions: [Double] = []
+        let width = max(1, profileWidthPixels)
+        if length > 0 {
+            let ux = (profileEnd.x - profileStart.x) / length, uy = (profileEnd.y - profileStart.y) / length
+            let nx = -uy, ny = ux
+            let half = Double(width - 1) / 2
+            var s = 0.0
+            while s <= length + 1e-9 {
+                var o = -half
+                var n = 0
+                while o <= half + 1e-9 {
+                    points.append((profileStart.x + s * ux + o * nx - Double(crop.x), profileStart.y + s * uy + o * ny - Double(crop.y)))
+                    o += 1
+                    n += 1
+                }
+                // `width` offsets per position (the loop above makes exactly that many).
+                precondition(n == width, "profile offsets")
+                positions.append(s)
+                s += 1
+            }
+        }
+        profilePoints = points
+        profilePositions = positions
+        profileWidth = width
+        self.profileOriginPixels = profileOriginPixels
+        self.pixelSizeMicrometres = pixelSizeMicrometres
+    }
+}
+
+/// One frame of a batch: its input and everything computed from it (reused from batch to batch).
+final class FrameSlot: @unchecked Sendable {
+    var frame = 0
+    var timeSeconds = 0.0
+    var drift = (dx: 0.0, dy: 0.0)
+    var dropped = false
+    var input: BinnedFrame?
+    /// The cropped total-contrast image, NaN outside the particle.
+    var contrast: [Float]
+    var intensityChange = Double.nan
+    var centreContrast = Double.nan
+    var sdcStandardDeviation = Double.nan
+    /// 99th percentile of |contrast| (every 8th frame, else NaN).
+    var contrastScale = Double.nan
+    var profile: [AnalysisProfilePoint] = []
+
+    init(cropPixels: Int) { contrast = [Float](repeating: .nan, count: cropPixels) }
+}
+
+/// A frame's drift-corrected particle pixels, kept for the SDC of frame k + lag.
+final class CorrectedParticle: @unchecked Sendable {
+    var values: [Float]
+    var valid = false
+    init(count: Int) { values = [Float](repeating: .nan, count: count) }
+}
+
+/// One thread's scratch: its Fourier shifter and a buffer for the display-range quantile.
+final class FrameWorker: @unchecked Sendable {
+    var shifter: FourierShift
+    var magnitudes: [Float]
+    init(box: PixelRegion, particlePixels: Int) {
+        shifter = FourierShift(covering: box)
+        magnitudes = [Float](repeating: 0, count: particlePixels)
+    }
+}
+
+/// The serial ends of the analysis' rounds: reading frames in order (binning, drift tracking) and
+/// handing results to the sink in order. Each runs as one task of a round, never two at once.
+final class AnalysisRun: @unchecked Sendable {
+    var frames: BinnedFrames
+    var next: TimedFrame?
+    var tracker: DriftTracker
+    let reference: BinnedFrame
+    let name: String
+    let sink: AnalysisSink
+    let pipeline: FramePipeline
+    var frameCount = 0
+    var written = 0
+    var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
+    var dropped: [Int] = []
+    var maxDrift = 0.0
+    /// For the contrast stack's display range: robust to a few edge pixels.
+    var contrastScale = 0.0
+
+    init(frames: BinnedFrames, first: TimedFrame, tracker: DriftTracker, reference: BinnedFrame, name: String,
+         sink: AnalysisSink, pipeline: FramePipeline, expectedFrames: Int) {
+        self.frames = frames
+        next = first
+        self.tracker = tracker
+        self.reference = reference
+        self.name = name
+        self.sink = sink
+        self.pipeline = pipeline
+        for a in [\AnalysisRun.times, \.change, \.centre, \.sdc] { self[keyPath: a].reserveCapacity(expectedFrames) }
+    }
+
+    /// Reads the next batch into `slots`, measuring each frame's drift (the fiducial is tracked from
+    /// frame to frame, so in order); returns how many frames it read (0 at the end).
+    func read(into slots: [FrameSlot]) throws -> Int {
+        var count = 0
+        while count < slots.count, let timed = next {
+            guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
+                throw ImagingError.sizeMismatch(path: name, frame: frameCount, found: "\(timed.frame.width)×\(timed.frame.height)",
+                                                expected: "\(reference.width)×\(reference.height)")
+            }
+            let isDropped = timed.exposures == 0 || !timed.frame.pixels.contains { $0.isFinite }
+            var d = (dx: Double.nan, dy: Double.nan)
+            if isDropped {
+                tracker.skipFrame()
+            } else {
+                // Frame 0 is the reference: its drift is zero by definition (the fit still runs to
+                // keep the tracker's frame count in step).
+                let measured = tracker.measure(timed.frame)
+                d = frameCount == 0 ? (0, 0) : measured
+            }
+            FramePipeline.stage(slots[count], frame: frameCount, timed: timed, drift: d, dropped: isDropped)
+            frameCount += 1
+            count += 1
+            next = try frames.next()
+        }
+        return count
+    }
+
+    /// The SDC of the first `count` slots (their frames k − lag are corrected by now), then every
+    /// result to the sink, in frame order.
+    func write(_ slots: [FrameSlot], count: Int) throws {
+        for j in 0..<count { pipeline.sequentialDifference(slots[j]) }
+        let crop = pipeline.kernel.crop
+        for slot in slots.prefix(count) {
+            if slot.dropped { dropped.append(slot.frame) } else {
+                maxDrift = max(maxDrift, hypot(slot.drift.dx, slot.drift.dy))
+                if slot.contrastScale.isFinite { contrastScale = max(contrastScale, slot.contrastScale) }
+            }
+            times.append(slot.timeSeconds); change.append(slot.intensityChange); centre.append(slot.centreContrast)
+            sdc.append(slot.sdcStandardDeviation)
+            try sink.frame(AnalysisFrameRow(frame: slot.frame, timeSeconds: slot.timeSeconds, driftXPixels: slot.drift.dx,
+                                            driftYPixels: slot.drift.dy, intensityChange: slot.intensityChange,
+                                            sdcStandardDeviation: slot.sdcStandardDeviation, centreContrast: slot.centreContrast),
+                           contrast: BinnedFrame(width: crop.width, height: crop.height, pixels: slot.contrast))
+            if !slot.dropped { try sink.profile(frame: slot.frame, timeSeconds: slot.timeSeconds, points: slot.profile) }
+            slot.input = nil   // the frame's pixels are not needed any more
+            written += 1
+        }
+    }
+}
+
+/// A round's serial tasks, handed to the worker threads (see `FramePipeline.round`).
+struct UncheckedTasks: @unchecked Sendable {
+    let list: [() throws -> Void]
+    init(_ list: [() throws -> Void]) { self.list = list }
+}
+
+/// Batches of frames through the per-frame work on `workers` threads. Each frame's results come
+/// from the same code whichever thread runs it, and every sum is over one frame, so the results
+/// are identical for any number of workers.
+final class FramePipeline: @unchecked Sendable {
+    let kernel: FrameKernel
+    let lagFrames: Int
+    let batchFrames: Int
+    /// Sets of batch slots: a round reads into one, corrects another and writes out the third.
+    let slotSets: [[FrameSlot]]
+    /// The first set (the synchronous `stage`/`process` use it).
+    var slots: [FrameSlot] { slotSets[0] }
+    /// Ring of corrected particles, `lag + 2 × batch` long: the batch being corrected, the batch
+    /// being written out and the `lag` frames before it.
+    let ring: [CorrectedParticle]
+    let workers: [FrameWorker]
+    private let nextTask = Atomic<Int>(0)
+    private let failure = Mutex<(any Error)?>(nil)
+
+    init(kernel: FrameKernel, lagFrames: Int, batchFrames: Int, workers: Int, sets: Int = 1) {
+        self.kernel = kernel
+        self.lagFrames = lagFrames
+        self.batchFrames = batchFrames
+        slotSets = (0..<max(1, sets)).map { _ in
+            (0..<batchFrames).map { _ in FrameSlot(cropPixels: kernel.crop.width * kernel.crop.height) }
+        }
+        ring = (0..<(lagFrames + 2 * batchFrames)).map { _ in CorrectedParticle(count: kernel.particleIndices.count) }
+        self.workers = (0..<workers).map { _ in FrameWorker(box: kernel.particleBox, particlePixels: kernel.particleIndices.count) }
+    }
+
+    /// Puts frame `frame` into `slot`.
+    static func stage(_ slot: FrameSlot, frame: Int, timed: TimedFrame, drift: (dx: Double, dy: Double), dropped: Bool) {
+        slot.frame = frame
+        slot.timeSeconds = timed.timeSeconds
+        slot.drift = drift
+        slot.dropped = dropped
+        slot.input = dropped ? nil : timed.frame
+    }
+
+    /// Puts frame `frame` into slot `j` of the first set (for `process`).
+    func stage(_ j: Int, frame: Int, timed: TimedFrame, drift: (dx: Double, dy: Double), dropped: Bool) {
+        Self.stage(slots[j], frame: frame, timed: timed, drift: drift, dropped: dropped)
+    }
+
+    /// Runs the first `count` slots of the first set synchronously: correction, then the SDC.
+    func process(_ count: Int) {
+        let set = slots
+        for j in 0..<count { correct(set[j], worker: workers[0]) }
+        for j in 0..<count { sequentialDifference(set[j]) }
+    }
+
+    /// One round: the `serial` tasks (each on one thread, in any order relative to each other) and the
+    /// correction of the first `count` slots of set `correct`, spread over the workers. Throws the
+    /// first error a serial task threw, after every task has finished.
+    func round(correct set: Int, count: Int, serial: [() throws -> Void]) throws {
+        let slots = slotSets[set]
+        let serialCount = serial.count
+        let total = serialCount + count
+        if workers.count == 1 {
+            for task in serial { try task() }
+            for j in 0..<count { correct(slots[j], worker: workers[0]) }
+            return
+        }
+        nextTask.store(0, ordering: .relaxed)
+        // The serial tasks touch state only one task uses (the reader's, the sink's): each runs on
+        // exactly one thread, and the round's end orders it before the next round.
+        let tasks = UncheckedTasks(serial)
+        DispatchQueue.concurrentPerform(iterations: workers.count) { w in
+            while true {
+                let t = nextTask.wrappingAdd(1, ordering: .relaxed).oldValue
+                if t >= total { break }
+                if t < serialCount {
+                    do { try tasks.list[t]() } catch { failure.withLock { if $0 == nil { $0 = error } } }
+                } else {
+                    correct(slots[t - serialCount], worker: workers[w])
+                }
+            }
+        }
+        if let error = failure.withLock({ e -> (any Error)? in let x = e; e = nil; return x }) { throw error }
+    }
+
+    /// Drift correction, total contrast (seed Eq. 1), its mean, the centre disk and the profile.
+    private func correct(_ slot: FrameSlot, worker: FrameWorker) {
+        let particle = ring[slot.frame % ring.count]
+        particle.valid = false
+        let kernel = self.kernel
+        let count = kernel.particleIndices.count
+        slot.intensityChange = .nan; slot.centreContrast = .nan; slot.sdcStandardDeviation = .nan; slot.contrastScale = .nan
+        slot.profile.removeAll(keepingCapacity: true)
+        guard !slot.dropped, let frame = slot.input else {
+            slot.contrast.withUnsafeMutableBufferPointer { out in
+                kernel.cropIndices.withUnsafeBufferPointer { ci in for j in 0..<count { out[ci[j]] = .nan } }
+            }
+            return
+        }
+        kernel.particleIndices.withUnsafeBufferPointer { idx in
+            particle.values.withUnsafeMutableBufferPointer { out in
+                if slot.drift.dx == 0 && slot.drift.dy == 0 {
+                    frame.pixels.withUnsafeBufferPointer { px in for j in 0..<count { out[j] = px[idx[j]] } }
+                } else {
+                    worker.shifter.shift(frame, dxPixels: slot.drift.dx, dyPixels: slot.drift.dy)
+                    worker.shifter.samples(at: idx, frameWidth: kernel.frameWidth, into: out)
+                }
+            }
+        }
+        var n = 0.0, sum = 0.0, diskN = 0.0, diskSum = 0.0
+        particle.values.withUnsafeBufferPointer { cur in
+            kernel.referenceValues.withUnsafeBufferPointer { ref in
+                kernel.cropIndices.withUnsafeBufferPointer { ci in
+                    slot.contrast.withUnsafeMutableBufferPointer { out in
+                        for j in 0..<count {
+                            let r = ref[j]
+                            let c: Float = r != 0 ? cur[j] / r - 1 : .nan
+                            out[ci[j]] = c
+                            let v = Double(c)
+                            if v.isFinite { n += 1; sum += v }
+                        }
+                        kernel.diskPositions.withUnsafeBufferPointer { disk in
+                            for j in disk {
+                                let v = Double(out[ci[j]])
+                                if v.isFinite { diskN += 1; diskSum += v }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        slot.intensityChange = n > 0 ? sum / n : .nan
+        slot.centreContrast = diskN > 0 ? diskSum / diskN : .nan
+        let image = BinnedFrame(width: kernel.crop.width, height: kernel.crop.height, pixels: slot.contrast)
+        if slot.frame % 8 == 0 {  // a display range needs no more than a sample of the frames
+            slot.contrastScale = Self.quantileOfMagnitude(slot.contrast, at: kernel.cropIndices, fraction: 0.99, scratch: &worker.magnitudes)
+        }
+        let w = kernel.profileWidth
+        for (p, s) in kernel.profilePositions.enumerated() {
+            var m = 0.0, total = 0.0
+            for q in 0..<w {
+                let point = kernel.profilePoints[p * w + q]
+                let v = Double(ImageOps.bilinear(image, x: point.x, y: point.y))
+                if v.isFinite { m += 1; total += v }
+            }
+            slot.profile.append(AnalysisProfilePoint(positionMicrometres: (s - kernel.profileOriginPixels) * kernel.pixelSizeMicrometres,
+                                                     contrast: m > 0 ? total / m : .nan))
+        }
+        particle.valid = true
+    }
+
+    /// Fig. S12: (I_k − I_{k−x}) / I_{k−x} over the particle pixels, population standard deviation.
+    func sequentialDifference(_ slot: FrameSlot) {
+        guard !slot.dropped, slot.frame >= lagFrames else { return }
+        let current = ring[slot.frame % ring.count], earlier = ring[(slot.frame - lagFrames) % ring.count]
+        guard current.valid, earlier.valid else { return }
+        var n = 0.0, s = 0.0, s2 = 0.0
+        current.values.withUnsafeBufferPointer { particle in
+            earlier.values.withUnsafeBufferPointer { earlier in
+                for j in 0..<particle.count {
+                    let v = Double(particle[j] / earlier[j] - 1)
+                    if v.isFinite { n += 1; s += v; s2 += v * v }
+                }
+            }
+        }
+        if n > 0 { let m = s / n; slot.sdcStandardDeviation = max(0, s2 / n - m * m).squareRoot() }
+    }
+
+    /// The `fraction` quantile of |value| over the finite pixels at `positions` (0 when there are
+    /// none): the same element `Analysis.percentileOfMagnitude` picks after sorting, found by
+    /// selection in `scratch` without allocating.
+    static func quantileOfMagnitude(_ image: [Float], at positions: [Int], fraction: Double, scratch: inout [Float]) -> Double {
+        var m = 0
+        for i in positions where image[i].isFinite { scratch[m] = abs(image[i]); m += 1 }
+        guard m > 0 else { return 0 }
+        let target = min(m - 1, Int(Double(m - 1) * fraction))
+        return scratch.withUnsafeMutableBufferPointer { a in
+            var lo = 0, hi = m - 1
+            while lo < hi {
+                let pivot = a[(lo + hi) / 2]
+                var i = lo, j = hi
+                while i <= j {
+                    while a[i] < pivot { i += 1 }
+                    while a[j] > pivot { j -= 1 }
+                    if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+                }
+                if target <= j { hi = j } else if target >= i { lo = i } else { break }
+            }
+            return Double(a[target])
+        }
     }
 }

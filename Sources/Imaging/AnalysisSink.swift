@@ -17,10 +17,16 @@ public struct AnalysisLayout: Sendable {
     public var expectedFrames: Int
     /// The contrast stack would pass 4 GB: write it with 64-bit offsets.
     public var needsBigTIFF: Bool
+    /// Where the per-frame images handed to ``AnalysisSink/frame(_:contrast:)`` lie in the frame (the
+    /// particle's bounding box plus a margin): their pixel (0, 0) is frame pixel (x, y). A sink that
+    /// writes them can record the origin (TIFF XPosition/YPosition, the image description).
+    /// Defaults to the whole frame.
+    public var contrastRegion: PixelRegion
 
-    /// A layout; see the properties.
+    /// A layout; see the properties. `contrastRegion` nil means the whole frame.
     public init(input: String, width: Int, height: Int, pixelSizeMicrometres: Double, frameIntervalSeconds: Double?,
-                expectedFrames: Int, needsBigTIFF: Bool) {
+                expectedFrames: Int, needsBigTIFF: Bool, contrastRegion: PixelRegion? = nil) {
+        self.contrastRegion = contrastRegion ?? PixelRegion(x: 0, y: 0, width: width, height: height)
         self.input = input
         self.width = width
         self.height = height
@@ -86,7 +92,8 @@ public protocol AnalysisSink: AnyObject {
     func mask(_ mask: Mask) throws
     /// Every particle of frame 0 as a label image (0 background, 1 largest, …) — only with `--label-particles`.
     func labels(_ labels: BinnedFrame, count: Int) throws
-    /// One analysed frame: its numbers and its total-contrast image (NaN outside the mask).
+    /// One analysed frame: its numbers and its total-contrast image over the layout's
+    /// `contrastRegion` (NaN outside the mask).
     func frame(_ row: AnalysisFrameRow, contrast: BinnedFrame) throws
     /// The line profile of frame `frame`.
     func profile(frame: Int, timeSeconds: Double, points: [AnalysisProfilePoint]) throws

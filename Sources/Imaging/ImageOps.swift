@@ -145,3 +145,232 @@ public enum ImageOps {
         return n % 2 == 1 ? finite[n / 2] : 0.5 * (finite[n / 2 - 1] + finite[n / 2])
     }
 }
+
+/// A rectangle of pixels in frame coordinates (x, y of its top-left pixel).
+public struct PixelRegion: Sendable, Equatable {
+    /// Column of the left edge.
+    public var x: Int
+    /// Row of the top edge.
+    public var y: Int
+    /// Width, pixels.
+    public var width: Int
+    /// Height, pixels.
+    public var height: Int
+
+    /// A region; see the properties.
+    public init(x: Int, y: Int, width: Int, height: Int) {
+        self.x = x
+        self.y = y
+        self.width = width
+        self.height = height
+    }
+
+    /// The bounding box of a mask's particle pixels (nil for an empty mask).
+    public init?(boundingBoxOf mask: Mask) {
+        var minX = mask.width, maxX = -1, minY = mask.height, maxY = -1
+        for y in 0..<mask.height {
+            let row = y * mask.width
+            for x in 0..<mask.width where mask.bits[row + x] {
+                minX = min(minX, x); maxX = max(maxX, x); minY = min(minY, y); maxY = max(maxY, y)
+            }
+        }
+        guard maxX >= 0 else { return nil }
+        self.init(x: minX, y: minY, width: maxX - minX + 1, height: maxY - minY + 1)
+    }
+
+    /// Grown by `margin` on every side and clipped to a `width`×`height` frame.
+    public func expanded(by margin: Int, clippedTo width: Int, _ height: Int) -> PixelRegion {
+        let x0 = max(0, x - margin), y0 = max(0, y - margin)
+        let x1 = min(width, x + self.width + margin), y1 = min(height, y + self.height + margin)
+        return PixelRegion(x: x0, y: y0, width: max(0, x1 - x0), height: max(0, y1 - y0))
+    }
+}
+
+/// Sub-pixel resampling by a phase ramp (Fourier shift) over a box around the particle.
+///
+/// Why not interpolation: a bilinear or cubic kernel is a low-pass filter whose strength depends on
+/// the fractional shift (bilinear passes (1−f)² + f² of white-noise power per axis, Keys cubic 1 down
+/// to 0.64), so the noise left in a drift-corrected frame — and with it every spread measured on it,
+/// such as the SDC standard deviation — ripples with the drift's sub-pixel phase (issue 16). A phase
+/// ramp multiplies every frequency by a unit-magnitude factor: the transform is unitary, so white
+/// noise keeps exactly its variance at any shift.
+///
+/// The box is the particle's bounding box plus `guardPixels` on each side, rounded up to powers of
+/// two; the DFT treats it as periodic, and the guard keeps the wrap-around seam (where the left and
+/// right edges of the box meet) away from the particle. The integer part of the shift moves the box;
+/// only the fractional part (|f| ≤ ½) goes through the transform. The Nyquist frequency of an even
+/// length has no real-valued shifted counterpart; it is passed unshifted (factor 1), which keeps the
+/// transfer all-pass — an optical image sampled finer than its PSF carries no signal there.
+/// Shifting is separable: rows by f_x, then columns by f_y, each pair of rows (columns) one complex
+/// transform (the ramp is Hermitian, so the real and imaginary parts stay separate).
+public struct FourierShift: Sendable {
+    /// The box in frame coordinates at zero shift.
+    public let box: PixelRegion
+    private let fftX: LaneFFT, fftY: LaneFFT
+    /// Gathered frame values (row-major, box size) and the shifted result.
+    private var gathered: [Float]
+    private var shifted: [Float]
+    private var re: [SIMD8<Float>], im: [SIMD8<Float>]
+    private var rampX: (re: [Float], im: [Float]), rampY: (re: [Float], im: [Float])
+    private var columnIndex: [Int]
+    private var rowOffset: [Int]
+    /// Box columns the vertical pass needs (the caller's region of interest), box coordinates.
+    private let neededColumns: Range<Int>
+    /// The shift of the last `shift` call.
+    private var lastShift = (dx: 0.0, dy: 0.0)
+    private var frameSize = (width: 0, height: 0)
+
+    /// A shifter for `region` (usually the particle's bounding box); the box grows it by
+    /// `guardPixels` on each side to powers of two (at least 16).
+    public init(covering region: PixelRegion, guardPixels: Int = 16) {
+        func power(_ m: Int) -> Int { var n = 16; while n < m { n *= 2 }; return n }
+        let w = power(region.width + 2 * guardPixels), h = power(region.height + 2 * guardPixels)
+        box = PixelRegion(x: region.x - (w - region.width) / 2, y: region.y - (h - region.height) / 2, width: w, height: h)
+        fftX = LaneFFT(size: w)!   // powers of two from 16 up: always a valid plan
+        fftY = LaneFFT(size: h)!
+        gathered = [Float](repeating: 0, count: w * h)
+        shifted = [Float](repeating: 0, count: w * h)
+        re = [SIMD8<Float>](repeating: .zero, count: max(w, h))
+        im = [SIMD8<Float>](repeating: .zero, count: max(w, h))
+        rampX = ([Float](repeating: 0, count: w), [Float](repeating: 0, count: w))
+        rampY = ([Float](repeating: 0, count: h), [Float](repeating: 0, count: h))
+        columnIndex = [Int](repeating: 0, count: w)
+        rowOffset = [Int](repeating: 0, count: h)
+        let c0 = region.x - box.x
+        neededColumns = c0..<(c0 + region.width)
+    }
+
+    /// exp(+2πi k′f/n)/n for each bin k (k′ the signed frequency; Nyquist passed unshifted): sampling
+    /// at n + f multiplies bin k by e^{+2πi k′f/n}; the 1/n is the inverse transform's scale.
+    private static func fillRamp(_ ramp: inout (re: [Float], im: [Float]), fraction f: Double) {
+        let n = ramp.re.count
+        for k in 0..<n {
+            if 2 * k == n { ramp.re[k] = Float(1 / Double(n)); ramp.im[k] = 0; continue }
+            let signed = Double(2 * k < n ? k : k - n)
+            let phase = 2 * Double.pi * signed * f / Double(n)
+            ramp.re[k] = Float(cos(phase) / Double(n)); ramp.im[k] = Float(sin(phase) / Double(n))
+        }
+    }
+
+    /// Samples `frame` at (x + dxPixels, y + dyPixels) for every box pixel (x, y) — the content moves
+    /// by (−dx, −dy), as ``ImageOps/shifted(_:dxPixels:dyPixels:)`` does. Frame pixels outside the
+    /// frame are the nearest edge pixel's (read ``sample(x:y:)`` only where the source lies
+    /// inside). Allocates nothing.
+    public mutating func shift(_ frame: BinnedFrame, dxPixels: Double, dyPixels: Double) {
+        let w = box.width, h = box.height
+        let ix = Int(dxPixels.rounded()), iy = Int(dyPixels.rounded())
+        let fx = dxPixels - Double(ix), fy = dyPixels - Double(iy)
+        lastShift = (dxPixels, dyPixels)
+        frameSize = (frame.width, frame.height)
+        for x in 0..<w { columnIndex[x] = min(frame.width - 1, max(0, box.x + ix + x)) }
+        for y in 0..<h { rowOffset[y] = min(frame.height - 1, max(0, box.y + iy + y)) * frame.width }
+        if fx != 0 { Self.fillRamp(&rampX, fraction: fx) }
+        if fy != 0 { Self.fillRamp(&rampY, fraction: fy) }
+        let fftX = self.fftX, fftY = self.fftY
+        let needed = neededColumns
+        frame.pixels.withUnsafeBufferPointer { src in
+        gathered.withUnsafeMutableBufferPointer { g in
+        shifted.withUnsafeMutableBufferPointer { out in
+        re.withUnsafeMutableBufferPointer { re in
+        im.withUnsafeMutableBufferPointer { im in
+        columnIndex.withUnsafeBufferPointer { col in
+        rowOffset.withUnsafeBufferPointer { row in
+            let re = re.baseAddress!, im = im.baseAddress!
+            // Horizontal pass: 16 rows at a time, rows r0…r0+7 as the real parts, r0+8…r0+15 imaginary.
+            if fx == 0 {
+                for y in 0..<h { for x in 0..<w { g[y * w + x] = src[row[y] + col[x]] } }
+            } else {
+                rampX.re.withUnsafeBufferPointer { rr in
+                rampX.im.withUnsafeBufferPointer { ri in
+                    var r0 = 0
+                    while r0 < h {
+                        for x in 0..<w {
+                            let c = col[x]
+                            var a = SIMD8<Float>(), b = SIMD8<Float>()
+                            for l in 0..<8 { a[l] = src[row[r0 + l] + c]; b[l] = src[row[r0 + 8 + l] + c] }
+                            re[x] = a; im[x] = b
+                        }
+                        fftX.transform(re, im, inverse: false)
+                        for k in 0..<w {
+                            let cr = SIMD8<Float>(repeating: rr[k]), ci = SIMD8<Float>(repeating: ri[k])
+                            let a = re[k], b = im[k]
+                            re[k] = a * cr - b * ci; im[k] = a * ci + b * cr
+                        }
+                        fftX.transform(re, im, inverse: true)
+                        for x in 0..<w {
+                            let a = re[x], b = im[x]
+                            for l in 0..<8 { g[(r0 + l) * w + x] = a[l]; g[(r0 + 8 + l) * w + x] = b[l] }
+                        }
+                        r0 += 16
+                    }
+                }
+                }
+            }
+            // Vertical pass over the needed columns, 16 adjacent columns at a time (contiguous loads);
+            // the last group is moved left to end at the box edge (it recomputes a few columns from
+            // the unshifted `gathered`, so the overlap changes nothing).
+            if fy == 0 {
+                for i in 0..<(w * h) { out[i] = g[i] }
+            } else {
+                rampY.re.withUnsafeBufferPointer { rr in
+                rampY.im.withUnsafeBufferPointer { ri in
+                    let graw = UnsafeRawPointer(g.baseAddress!), oraw = UnsafeMutableRawPointer(out.baseAddress!)
+                    let stride = MemoryLayout<Float>.stride
+                    var c = needed.lowerBound
+                    while c < needed.upperBound {
+                        let c0 = min(c, w - 16)
+                        for y in 0..<h {
+                            re[y] = graw.loadUnaligned(fromByteOffset: (y * w + c0) * stride, as: SIMD8<Float>.self)
+                            im[y] = graw.loadUnaligned(fromByteOffset: (y * w + c0 + 8) * stride, as: SIMD8<Float>.self)
+                        }
+                        fftY.transform(re, im, inverse: false)
+                        for k in 0..<h {
+                            let cr = SIMD8<Float>(repeating: rr[k]), ci = SIMD8<Float>(repeating: ri[k])
+                            let a = re[k], b = im[k]
+                            re[k] = a * cr - b * ci; im[k] = a * ci + b * cr
+                        }
+                        fftY.transform(re, im, inverse: true)
+                        for y in 0..<h {
+                            oraw.storeBytes(of: re[y], toByteOffset: (y * w + c0) * stride, as: SIMD8<Float>.self)
+                            oraw.storeBytes(of: im[y], toByteOffset: (y * w + c0 + 8) * stride, as: SIMD8<Float>.self)
+                        }
+                        c = c0 + 16
+                    }
+                }
+                }
+            }
+        }
+        }
+        }
+        }
+        }
+        }
+        }
+    }
+
+    /// The shifted value at frame pixel (x, y) — NaN where its source (x + dx, y + dy) lies outside
+    /// the frame, as in ``ImageOps/shifted(_:dxPixels:dyPixels:)``. Only pixels of the region given
+    /// at `init` are valid.
+    public func sample(x: Int, y: Int) -> Float {
+        let sx = Double(x) + lastShift.dx, sy = Double(y) + lastShift.dy
+        if sx < 0 || sy < 0 || sx > Double(frameSize.width - 1) || sy > Double(frameSize.height - 1) { return .nan }
+        return shifted[(y - box.y) * box.width + (x - box.x)]
+    }
+
+    /// Writes the shifted values at frame pixels `indices` (row-major frame indices, inside the
+    /// region given at `init`) to `output`, NaN where the source lies outside the frame.
+    public func samples(at indices: UnsafeBufferPointer<Int>, frameWidth: Int, into output: UnsafeMutableBufferPointer<Float>) {
+        let maxX = Double(frameSize.width - 1), maxY = Double(frameSize.height - 1)
+        let (dx, dy) = lastShift
+        let bw = box.width, bx = box.x, by = box.y
+        shifted.withUnsafeBufferPointer { s in
+            for k in 0..<indices.count {
+                let i = indices[k]
+                let y = i / frameWidth, x = i - y * frameWidth
+                let sx = Double(x) + dx, sy = Double(y) + dy
+                if sx < 0 || sy < 0 || sx > maxX || sy > maxY { output[k] = .nan; continue }
+                output[k] = s[(y - by) * bw + (x - bx)]
+            }
+        }
+    }
+}

@@ -80,16 +80,42 @@ public enum ContrastMetrics {
         return out
     }
 
-    /// Time of the sharp drop in the SDC standard deviation (seed Fig. S12 E–H, red arrows: the
-    /// delithiation front reaching the particle centre), or nil when there is no clear drop.
+    /// The SDC drop — the one definition the analysis, its summary (`sdc_drop_time_s`), the report
+    /// and the demo use: the moment the delithiation front reaches the particle centre.
     ///
-    /// `sdcStandardDeviation[k]` compares frame k with frame k − `lagFrames`, so it measures change
-    /// over that interval: it is placed at the interval's midpoint time. The series is smoothed over
-    /// ~lag/4 frames; the drop is the stretch after the series' maximum where its slope (over ±lag/2)
-    /// is at least half the steepest descent, and its time is the slope-weighted centre of that stretch.
-    /// A drop smaller than 20 % of the peak is not reported.
-    public static func sdcDropTime(timesSeconds: [Double], sdcStandardDeviation: [Double], lagFrames: Int) -> Double? {
-        let n = min(timesSeconds.count, sdcStandardDeviation.count)
+    /// Seed Fig. S12 E–H (red arrows): "a sharp drop in standard deviation [of the sequential
+    /// differential contrast] which occurs when the propagating delithiation front reaches the centre
+    /// of the particle, marking the disappearance of the core-shell type lithium heterogeneity";
+    /// Fig. S12 I uses it to bound the SoC range over which that heterogeneity exists, and the model of
+    /// Supplementary Section 1 shows the same moment as the centre's delayed, then quick, delithiation
+    /// (Fig. 3F). So it is a feature of the first delithiation (charge), not of the start-of-charge
+    /// transient or of a later discharge.
+    ///
+    /// Operationally: `sdcStandardDeviation[k]` compares frame k with frame k − `lagFrames`, so it
+    /// measures change over that interval and is placed at the interval's midpoint time. The series is
+    /// smoothed over ~lag/4 frames. With `intensityChange` (the normalised intensity change, which rises
+    /// as lithium leaves), the search is limited to the first delithiation: frames up to the maximum of
+    /// the smoothed intensity change. There, the drop is the stretch after the last prominent SDC
+    /// maximum (one the series falls from by ≥ 20 % of its overall peak; a start-of-charge transient
+    /// can be higher and earlier) where its slope (over ±lag/2) is at least half the steepest descent, and its time is the slope-weighted
+    /// centre of that stretch. A drop smaller than 20 % of the peak is not reported (nil).
+    public static func sdcDropTime(timesSeconds: [Double], sdcStandardDeviation: [Double], lagFrames: Int,
+                                   intensityChange: [Double]? = nil) -> Double? {
+        var n = min(timesSeconds.count, sdcStandardDeviation.count)
+        if let change = intensityChange, change.count >= n, n > 0 {
+            // End of the first delithiation: the smoothed intensity change's maximum (± lag/4 frames).
+            let half = max(1, lagFrames / 4)
+            var best = -Double.infinity, end = n - 1
+            var sum = 0.0, count = 0.0
+            for k in 0..<min(n, half) where change[k].isFinite { sum += change[k]; count += 1 }
+            for k in 0..<n {
+                if k + half < n, change[k + half].isFinite { sum += change[k + half]; count += 1 }
+                if k - half - 1 >= 0, change[k - half - 1].isFinite { sum -= change[k - half - 1]; count -= 1 }
+                if count > 0, sum / count > best { best = sum / count; end = k }
+            }
+            // Only a maximum that leaves room for a lagged series and its fall narrows the search.
+            if end + 1 > lagFrames + 4 { n = end + 1 }
+        }
         guard lagFrames >= 1, n > lagFrames + 4 else { return nil }
         let smoothHalf = max(0, lagFrames / 8)
         var smooth = [Double](repeating: .nan, count: n)
@@ -100,7 +126,19 @@ public enum ContrastMetrics {
             }
             if c > 0 { smooth[k] = s / c }
         }
-        guard let peak = smooth.indices.filter({ smooth[$0].isFinite }).max(by: { smooth[$0] < smooth[$1] }) else { return nil }
+        guard let top = smooth.indices.filter({ smooth[$0].isFinite }).max(by: { smooth[$0] < smooth[$1] }) else { return nil }
+        // The heterogeneity the front carries ends at the *last* prominent maximum: a start-of-charge
+        // transient (the rim changing while nothing else does) can be the series' highest point, with
+        // the front's own rise and fall after it. Prominent: the series falls by ≥ 20 % of the overall
+        // peak after it before it climbs above it again.
+        var peak = top
+        for k in stride(from: n - 2, to: top, by: -1) where smooth[k].isFinite {
+            guard k >= 1, smooth[k] >= smooth[k - 1] || !smooth[k - 1].isFinite, smooth[k] >= smooth[k + 1] || !smooth[k + 1].isFinite else { continue }
+            var lowest = smooth[k]
+            var j = k + 1
+            while j < n, !(smooth[j] > smooth[k]) { if smooth[j] < lowest { lowest = smooth[j] }; j += 1 }
+            if smooth[k] - lowest >= 0.2 * smooth[top] { peak = k; break }
+        }
         let h = max(1, lagFrames / 2)
         var slope = [Double](repeating: .nan, count: n)
         for k in peak..<n {

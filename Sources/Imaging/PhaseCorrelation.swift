@@ -143,3 +143,71 @@ public enum PhaseCorrelation {
         }
     }
 }
+
+/// A radix-2 complex FFT of one power-of-two length over eight independent lanes at once: element
+/// `k` of lane `l` is `re[k][l] + i·im[k][l]`. Eight rows (or columns) of an image go through the
+/// same butterflies together in `SIMD8<Float>`, so the transform vectorises without reordering the
+/// arithmetic of any one lane (each lane's result is the same whichever lanes ride with it).
+struct LaneFFT: Sendable {
+    /// Transform length (a power of two ≥ 2).
+    let size: Int
+    private let bitReversed: [Int32]
+    /// e^{−2πi j/n}, j < n/2 (the forward twiddles; the inverse uses their conjugates).
+    private let twiddleRe: [Float], twiddleIm: [Float]
+
+    /// A plan for length `size`; nil unless it is a power of two from 2 to 2¹⁶.
+    init?(size n: Int) {
+        guard n >= 2, n <= 1 << 16, n & (n - 1) == 0 else { return nil }
+        size = n
+        var bits = 0
+        while 1 << bits < n { bits += 1 }
+        bitReversed = (0..<n).map { i in
+            var r = 0
+            for b in 0..<bits where i & (1 << b) != 0 { r |= 1 << (bits - 1 - b) }
+            return Int32(r)
+        }
+        twiddleRe = (0..<(n / 2)).map { Float(cos(-2 * Double.pi * Double($0) / Double(n))) }
+        twiddleIm = (0..<(n / 2)).map { Float(sin(-2 * Double.pi * Double($0) / Double(n))) }
+    }
+
+    /// In-place transform of `size` elements at `re`, `im` (`inverse` without the 1/n scale).
+    func transform(_ re: UnsafeMutablePointer<SIMD8<Float>>, _ im: UnsafeMutablePointer<SIMD8<Float>>, inverse: Bool) {
+        let n = size
+        bitReversed.withUnsafeBufferPointer { rev in
+            for i in 0..<n {
+                let j = Int(rev[i])
+                if i < j { swap(&re[i], &re[j]); swap(&im[i], &im[j]) }
+            }
+        }
+        // First stage: twiddle 1, no multiplies.
+        var a = 0
+        while a < n {
+            let tr = re[a + 1], ti = im[a + 1]
+            re[a + 1] = re[a] - tr; im[a + 1] = im[a] - ti
+            re[a] += tr; im[a] += ti
+            a += 2
+        }
+        let sign: Float = inverse ? -1 : 1
+        twiddleRe.withUnsafeBufferPointer { wr in
+            twiddleIm.withUnsafeBufferPointer { wi in
+                var half = 2
+                while half < n {
+                    let step = n / (2 * half)
+                    var start = 0
+                    while start < n {
+                        for k in 0..<half {
+                            let cr = SIMD8<Float>(repeating: wr[k * step]), ci = SIMD8<Float>(repeating: sign * wi[k * step])
+                            let p = start + k, q = p + half
+                            let xr = re[q], xi = im[q]
+                            let tr = xr * cr - xi * ci, ti = xr * ci + xi * cr
+                            re[q] = re[p] - tr; im[q] = im[p] - ti
+                            re[p] += tr; im[p] += ti
+                        }
+                        start += 2 * half
+                    }
+                    half *= 2
+                }
+            }
+        }
+    }
+}

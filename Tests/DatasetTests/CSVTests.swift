@@ -57,3 +57,30 @@ import Testing
         #expect(try String(contentsOfFile: dir.file("x.csv"), encoding: .utf8) == "mine\n")
     }
 }
+
+/// The fast `%g` path (issue 17: number formatting was the costliest part of an analysed frame)
+/// writes exactly what C's printf writes, for every precision the files use.
+@Test func csvNumbersMatchPrintfGeneralFormat() {
+    var state: UInt64 = 0x1234_5678_9abc_def1
+    func next() -> UInt64 { state &+= 0x9E37_79B9_7F4A_7C15; var z = state; z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9; z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB; return z ^ (z >> 31) }
+    var values: [Double] = [0, -0.0, 1, -1, 0.5, 1.5, 2.5, 100, 1e-5, 1.2345e-5, 0.0001, 0.00012345678, 123456, 1234567, 999999.5,
+                            9.9999995, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, 1e16, 1.5e300, 5e-324, 1e-310, 123.456789012, 0.0347, 15754, 1.25, 0.125]
+    for _ in 0..<4000 {
+        let bits = next()
+        switch bits % 4 {
+        case 0: values.append(Double(bitPattern: next()))                                   // any double
+        case 1: values.append(Double(Int64(bitPattern: next()) % 1_000_000) / 1000)         // short decimals
+        case 2: values.append((Double(next() >> 11) / Double(1 << 53) - 0.5) * 0.2)          // contrast-like
+        default: values.append(Double(next() % 100_000) * 0.5 + 0.25)                         // times, ties
+        }
+    }
+    var mismatches: [String] = []
+    for x in values where x.isFinite {
+        for digits in [6, 9, 10] {
+            let expected = String(format: "%.\(digits)g", x)
+            let got = CSVField.number(x, digits: digits)
+            if got != expected { mismatches.append("\(x) %.\(digits)g: \(got) ≠ \(expected)") }
+        }
+    }
+    #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+}
