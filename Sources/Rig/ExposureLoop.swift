@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Exposure timing on the rig's clock (nanoseconds), derived from a protocol's `[imaging]`.
@@ -72,6 +73,8 @@ public final class ExposureLoop: @unchecked Sendable {
     private let head = Atomic<Int>(0)   // next slot the loop writes
     private let tail = Atomic<Int>(0)   // next slot the reader takes
     public private(set) var overflowed = false
+    /// Page faults the loop's thread took after its first frame (minor + major, from getrusage).
+    public private(set) var pageFaultsInLoop = 0
 
     public init(clock: Clock, led: DigitalLine?, trigger: DigitalLine?, timing: ExposureTiming,
                 firstTriggerNanoseconds: Int64, frameLimit: Int64 = .max, ringCapacity: Int = 1 << 14) {
@@ -150,13 +153,25 @@ public final class ExposureLoop: @unchecked Sendable {
     /// The real-time thread's body: frames 0, 1, 2, … until stopped, a line fails or the limit.
     public func runUntilStopped() {
         var k: Int64 = 0
+        var faultsAfterFirstFrame = 0
         while k < frameLimit && !stopRequested.load(ordering: .relaxed) {
             let r = fire(frame: k)
             push(r)
             if r.lineFailed { break }
+            // One system call after frame 0 (not on its deadline path): faults from here on count.
+            if k == 0 { faultsAfterFirstFrame = threadPageFaults() }
             k += 1
         }
+        if k > 0 { pageFaultsInLoop = threadPageFaults() - faultsAfterFirstFrame }
         try? led?.set(false)
         try? trigger?.set(false)
     }
+}
+
+/// Minor + major page faults of the calling thread so far.
+func threadPageFaults() -> Int {
+    var usage = rusage()
+    // RUSAGE_THREAD (1) is behind _GNU_SOURCE and not imported.
+    guard getrusage(__rusage_who_t(1), &usage) == 0 else { return 0 }
+    return usage.ru_minflt + usage.ru_majflt
 }

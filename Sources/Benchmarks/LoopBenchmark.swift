@@ -1,0 +1,137 @@
+// The exposure loop's wake-up latency beside cyclictest's, per line kind (issue 17's loop rows).
+import FirmwareSim
+import Foundation
+import Rig
+import RigDrivers
+
+/// cyclictest's histogram: p50, p99, p99.9 (bucket upper edges, µs, as `LatencyHistogram`'s) and max.
+struct LatencyFigures {
+    var p50: Double, p99: Double, p999: Double, max: Double
+    var text: String { String(format: "%.0f/%.0f/%.0f/%.0f", p50, p99, p999, max) }
+}
+
+/// Runs cyclictest with the same priority and period (one thread, memory locked, absolute sleeps).
+func cyclictest(periodMicroseconds: Int, loops: Int, priority: Int) -> LatencyFigures? {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/cyclictest")
+    p.arguments = ["-t1", "-p\(priority)", "-i\(periodMicroseconds)", "-l\(loops)", "-m", "-q", "-h20000"]
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = Pipe()
+    do { try p.run() } catch { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else { return nil }
+    var hist: [(Double, Double)] = []
+    var maxUs = 0.0
+    for line in text.split(separator: "\n") {
+        if line.hasPrefix("# Max Latencies:") { maxUs = Double(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0 }
+        if line.first?.isNumber == true {
+            let f = line.split(separator: " ").compactMap { Double($0) }
+            if f.count >= 2, f[1] > 0 { hist.append((f[0], f[1])) }
+        }
+    }
+    let total = hist.reduce(0) { $0 + $1.1 }
+    guard total > 0 else { return nil }
+    func q(_ x: Double) -> Double {
+        var seen = 0.0
+        for (us, c) in hist { seen += c; if seen >= (x * total).rounded(.up) { return us + 1 } }   // bucket upper edge, as ours
+        return maxUs
+    }
+    return LatencyFigures(p50: q(0.5), p99: q(0.99), p999: q(0.999), max: maxUs)
+}
+
+/// Which lines the loop drives while it is measured.
+enum LoopLineKind: String, CaseIterable {
+    /// No lines (the run's latency self-test).
+    case idle
+    /// firmware-sim's chip on the real clock with an edge observer attached (the simulated camera's
+    /// part under `--realtime`).
+    case sim
+    /// libgpiod lines on the first GPIO chip, where one exists.
+    case libgpiod
+
+    /// Lines to drive (nil pair: idle), something to keep alive while they are driven, or why not.
+    func lines() -> (led: DigitalLine?, trigger: DigitalLine?, keep: AnyObject?, absent: String?) {
+        switch self {
+        case .idle:
+            return (nil, nil, nil, nil)
+        case .sim:
+            let chip = SimGPIOChip(clock: MonotonicClock())
+            let seen = EdgeTally()
+            chip.addEdgeObserver { _, rising, _ in if rising { seen.rising += 1 } }
+            do {
+                let led = try chip.requestLine(offset: SimGPIOChip.ledOffset, consumer: "bench", initialHigh: false)
+                let trigger = try chip.requestLine(offset: SimGPIOChip.triggerOffset, consumer: "bench", initialHigh: false)
+                return (led, trigger, [chip, seen] as NSArray, nil)
+            } catch { return (nil, nil, nil, "sim chip: \(error)") }
+        case .libgpiod:
+            do {
+                let chip = try GPIOBackend.open("gpiochip0")
+                let led = try chip.requestOutput(offset: 0, consumer: "operando-bench", initialHigh: false)
+                let trigger = try chip.requestOutput(offset: 1, consumer: "operando-bench", initialHigh: false)
+                return (led, trigger, chip, nil)
+            } catch { return (nil, nil, nil, "not present (\(error))") }
+        }
+    }
+}
+
+/// Counts the edges the sim chip's observer saw (off the real-time thread).
+final class EdgeTally: @unchecked Sendable { var rising = 0 }
+
+/// The loop rows: for each rate and line kind, the loop's p99 and cyclictest's p99 measured
+/// alternately (loop, cyclictest, loop, …) `repeats` times; the median of each and their ratio.
+/// `Benchmarks loop [repeats] [seconds-at-1kHz] [seconds-at-10Hz]` runs only these rows.
+func loopBenchmark(repeats: Int = 5, secondsAt1kHz: Double = 4, secondsAt10Hz: Double = 8, priority: Int32 = 80) {
+    line("== Rig: exposure-loop wake p99 vs cyclictest p99 (SCHED_FIFO \(priority), CLOCK_MONOTONIC, absolute deadlines; "
+         + "median of \(repeats) alternating repeats) ==")
+    line(pad("rate / lines", 18) + pad("loop p50/p99/p99.9/max µs", 28) + pad("cyclictest p50/p99/p99.9/max µs", 34)
+         + pad("p99 ratio", 11) + pad("faults", 8) + "goal ≤ 1.2")
+    for (hz, seconds) in [(1000.0, secondsAt1kHz), (10.0, secondsAt10Hz)] {
+        let period = Int64(1e9 / hz)
+        for kind in LoopLineKind.allCases {
+            let label = pad(String(format: "%.0f Hz %@", hz, kind.rawValue), 18)
+            // Probe the kind once: a missing GPIO chip is reported, not measured.
+            if let why = kind.lines().absent {
+                line(label + why)
+                continue
+            }
+            var ours: [LatencyFigures] = [], theirs: [LatencyFigures] = []
+            var faults = 0, missed = 0, fifo = true
+            do {
+                for _ in 0..<repeats {
+                    let lines = kind.lines()
+                    let r = try LatencyProbe.run(periodNanoseconds: period, seconds: seconds, priority: priority,
+                                                     led: lines.led, trigger: lines.trigger)
+                    withExtendedLifetime(lines.keep) {}
+                    lines.led?.release()
+                    lines.trigger?.release()
+                    let h = r.histogram
+                    ours.append(LatencyFigures(p50: h.percentileMicroseconds(0.5), p99: h.percentileMicroseconds(0.99),
+                                               p999: h.percentileMicroseconds(0.999), max: h.maxMicroseconds))
+                    faults = max(faults, r.pageFaults)
+                    missed += r.missed
+                    fifo = fifo && r.report.schedFifo
+                    if let ct = cyclictest(periodMicroseconds: Int(period / 1000), loops: Int(seconds * hz), priority: Int(priority)) {
+                        theirs.append(ct)
+                    }
+                }
+            } catch {
+                line(label + "FAILED: \(error)")
+                continue
+            }
+            func med(_ xs: [LatencyFigures]) -> LatencyFigures? {
+                xs.isEmpty ? nil : LatencyFigures(p50: median(xs.map(\.p50)), p99: median(xs.map(\.p99)),
+                                                   p999: median(xs.map(\.p999)), max: median(xs.map(\.max)))
+            }
+            let o = med(ours)!, c = med(theirs)
+            let ratio = c.map { o.p99 / $0.p99 }
+            line(label + pad(o.text, 28) + pad(c?.text ?? "cyclictest unavailable", 34)
+                 + pad(ratio.map { String(format: "%.2f", $0) } ?? "-", 11) + pad("\(faults)", 8)
+                 + (ratio.map { $0 <= 1.2 ? "met" : "MISSED" } ?? "-")
+                 + (fifo ? "" : "  (SCHED_FIFO refused)") + (missed > 0 ? "  missed \(missed)" : ""))
+            line(pad("", 18) + "loop p99 per repeat: " + ours.map { String(format: "%.0f", $0.p99) }.joined(separator: " ")
+                 + "; cyclictest: " + theirs.map { String(format: "%.0f", $0.p99) }.joined(separator: " "))
+        }
+    }
+}
