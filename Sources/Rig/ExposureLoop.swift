@@ -66,6 +66,9 @@ public final class ExposureLoop: @unchecked Sendable {
     public let frameLimit: Int64
     /// Wake-up latency at each LED-on deadline (only meaningful on a real clock).
     public private(set) var latency = LatencyHistogram()
+    /// Lateness of each trigger edge (actual − intended, after the line was driven): the wake-up at the
+    /// trigger deadline plus the lines' own cost (a GPIO driver's lock or system call shows here).
+    public private(set) var triggerLateness = LatencyHistogram()
     public private(set) var missedDeadlines: Int = 0
     public private(set) var firedFrames: Int = 0
 
@@ -115,6 +118,7 @@ public final class ExposureLoop: @unchecked Sendable {
             clock.sleep(untilNanoseconds: r.intendedTrigger)
             try trigger?.set(true)
             r.actualTrigger = clock.monotonicNanoseconds
+            if !clock.isVirtual { triggerLateness.record(nanoseconds: r.actualTrigger - r.intendedTrigger) }
             // The camera times the exposure from the edge it saw: keep the LED on past its end.
             let off = max(r.intendedLedOff, r.actualTrigger + timing.exposureNanoseconds + timing.ledTailNanoseconds)
             clock.sleep(untilNanoseconds: off)
@@ -150,8 +154,25 @@ public final class ExposureLoop: @unchecked Sendable {
         tail.store(t, ordering: .releasing)
     }
 
+    /// Writes every page the loop will touch before the first deadline (the record ring, the histograms,
+    /// 64 KiB of stack), so no first-touch page fault lands inside the loop even where `mlockall` was
+    /// refused (with it, MCL_FUTURE has already populated them).
+    func touchMemory() {
+        // Nothing pushed yet (the reader finds head = 0): the slots may be rewritten.
+        if head.load(ordering: .acquiring) == 0 { ring.update(repeating: FrameEdges()) }
+        latency.touch()
+        triggerLateness.touch()
+        withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { stack in
+            memset(stack.baseAddress!, 0, stack.count)
+            withExtendedLifetime(stack) {}
+        }
+    }
+
     /// The real-time thread's body: frames 0, 1, 2, … until stopped, a line fails or the limit.
     public func runUntilStopped() {
+        RealtimeThreadMarker.markCurrentThread(true)
+        defer { RealtimeThreadMarker.markCurrentThread(false) }
+        touchMemory()
         var k: Int64 = 0
         var faultsAfterFirstFrame = 0
         while k < frameLimit && !stopRequested.load(ordering: .relaxed) {
@@ -165,6 +186,25 @@ public final class ExposureLoop: @unchecked Sendable {
         if k > 0 { pageFaultsInLoop = threadPageFaults() - faultsAfterFirstFrame }
         try? led?.set(false)
         try? trigger?.set(false)
+    }
+}
+
+/// Marks the threads running an exposure loop's real-time body (`ExposureLoop.runUntilStopped`), so
+/// code the loop calls through a protocol (firmware-sim's GPIO chip) can leave work that locks or
+/// allocates to another thread. Reading the mark is one thread-specific-data load: no lock.
+public enum RealtimeThreadMarker {
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    /// True on a thread inside `ExposureLoop.runUntilStopped`.
+    public static var isCurrentThreadRealtime: Bool { pthread_getspecific(key) != nil }
+
+    /// Marks (or unmarks) the calling thread.
+    public static func markCurrentThread(_ realtime: Bool) {
+        pthread_setspecific(key, realtime ? UnsafeRawPointer(bitPattern: 1) : nil)
     }
 }
 

@@ -22,6 +22,8 @@ public final class CPUDMALatencyGuard {
 public struct LatencyProbeResult {
     /// Wake-up lateness at each LED-on deadline.
     public var histogram: LatencyHistogram
+    /// Lateness of each trigger edge after the line was driven (the lines' cost shows here).
+    public var triggerLateness: LatencyHistogram
     /// How the thread really ran (SCHED_FIFO, memory locked).
     public var report: RealtimeReport
     /// Frames skipped for a missed deadline.
@@ -47,7 +49,7 @@ public enum LatencyProbe {
         try thread.start(priority: priority)
         thread.join()
         withExtendedLifetime(dmaLatency) {}
-        return LatencyProbeResult(histogram: loop.latency, report: thread.report, missed: loop.missedDeadlines,
+        return LatencyProbeResult(histogram: loop.latency, triggerLateness: loop.triggerLateness, report: thread.report, missed: loop.missedDeadlines,
                                   pageFaults: loop.pageFaultsInLoop)
     }
 
