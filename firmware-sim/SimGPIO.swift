@@ -195,7 +195,9 @@ public final class SimGPIOChip: GPIOChip, @unchecked Sendable {
         guard (levels.loadRelaxed(k) != 0) != high else { return }
         levels.store(k, high ? 1 : 0)
         log.append(offset: offset, rising: high, atNanoseconds: clock.monotonicNanoseconds)
-        if !(log.dispatching && RealtimeThreadMarker.isCurrentThreadRealtime) { log.deliverPending() }
+        // No observers, nothing to deliver; on the real-time thread with a dispatcher, it delivers.
+        guard log.hasObservers, !(log.dispatching && RealtimeThreadMarker.isCurrentThreadRealtime) else { return }
+        log.deliverPending()
     }
 
     func set(offset: UInt32, token: Int64, high: Bool) throws(GPIOError) {
@@ -290,6 +292,7 @@ final class EdgeLog: @unchecked Sendable {
     /// Edges ever appended; slot `n % capacity` holds edge `n` until edge `n + capacity` replaces it.
     let count = Atomic<Int>(0)
     let undelivered = Atomic<Int>(0)
+    private let observerCount = Atomic<Int>(0)
     /// (n + 1) << 32 | offset << 1 | rising; 0 while the slot is being written.
     private let stamps: AtomicSlots
     private let times: AtomicSlots
@@ -347,7 +350,11 @@ final class EdgeLog: @unchecked Sendable {
         // A new observer hears edges from now on.
         if observers.isEmpty { delivered = count.load(ordering: .acquiring) }
         observers.append(observer)
+        observerCount.store(observers.count, ordering: .releasing)
     }
+
+    /// True once an observer was added.
+    var hasObservers: Bool { observerCount.load(ordering: .acquiring) > 0 }
 
     /// True while the dispatcher thread serves the observers.
     var dispatching: Bool { dispatcherRunning.load(ordering: .relaxed) }

@@ -187,7 +187,7 @@ final class LockedSimLine: DigitalLine {
 /// The loop rows: for each rate and line kind, the loop's p99 and cyclictest's p99 measured
 /// alternately (loop, cyclictest, loop, …) `repeats` times; the median of each and their ratio.
 /// `Benchmarks loop [repeats] [seconds-at-1kHz] [seconds-at-10Hz]` runs only these rows.
-func loopBenchmark(repeats: Int = 5, secondsAt1kHz: Double = 4, secondsAt10Hz: Double = 8, priority: Int32 = 80) {
+func loopBenchmark(repeats: Int = 5, secondsAt1kHz: Double = 4, secondsAt10Hz: Double = 6, priority: Int32 = 80) {
     line("== Rig: exposure-loop wake p99 vs cyclictest p99 (SCHED_FIFO \(priority), CLOCK_MONOTONIC, absolute deadlines; "
          + "median of \(repeats) alternating repeats) ==")
     line("(loop: lateness of the wake-up at each LED-on deadline; faults: page faults in the loop's thread after frame 0;"

@@ -77,7 +77,7 @@ func pythonHasScikitFem() -> Bool {
 // `Benchmarks loop [repeats] [seconds at 1 kHz] [seconds at 10 Hz]`: the loop rows only.
 if CommandLine.arguments.dropFirst().first == "loop" {
     let n = CommandLine.arguments.dropFirst(2).compactMap { Double($0) }
-    loopBenchmark(repeats: n.count > 0 ? Int(n[0]) : 5, secondsAt1kHz: n.count > 1 ? n[1] : 4, secondsAt10Hz: n.count > 2 ? n[2] : 8)
+    loopBenchmark(repeats: n.count > 0 ? Int(n[0]) : 5, secondsAt1kHz: n.count > 1 ? n[1] : 4, secondsAt10Hz: n.count > 2 ? n[2] : 6)
     exit(0)
 }
 

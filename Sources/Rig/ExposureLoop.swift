@@ -56,8 +56,9 @@ public final class ExposureLoop: @unchecked Sendable {
     public let led: DigitalLine?
     public let trigger: DigitalLine?
     public let timing: ExposureTiming
-    /// Trigger time of frame 0.
-    public let firstTriggerNanoseconds: Int64
+    /// Trigger time of frame 0 (fixed at construction, or when the thread starts:
+    /// `runUntilStopped(timelineStartsInNanoseconds:)`).
+    public private(set) var firstTriggerNanoseconds: Int64
     /// Protocol step the sequencer is in (written by the sequencer, read at each trigger).
     public let currentStep = Atomic<Int>(0)
     /// Set to stop the loop after the frame in progress (LED then off).
@@ -169,10 +170,15 @@ public final class ExposureLoop: @unchecked Sendable {
     }
 
     /// The real-time thread's body: frames 0, 1, 2, … until stopped, a line fails or the limit.
-    public func runUntilStopped() {
+    /// - Parameter delay: when given, the timeline is moved so frame 0's trigger comes this long after
+    ///   the thread is running with its memory touched (as cyclictest starts its first interval): a
+    ///   measurement then never counts the thread's own start-up as lateness. Nil keeps the timeline
+    ///   fixed at construction (a run, whose timeline was published ahead).
+    public func runUntilStopped(timelineStartsInNanoseconds delay: Int64? = nil) {
         RealtimeThreadMarker.markCurrentThread(true)
         defer { RealtimeThreadMarker.markCurrentThread(false) }
         touchMemory()
+        if let delay { firstTriggerNanoseconds = clock.monotonicNanoseconds + max(0, delay) + timing.ledLeadNanoseconds }
         var k: Int64 = 0
         var faultsAfterFirstFrame = 0
         while k < frameLimit && !stopRequested.load(ordering: .relaxed) {

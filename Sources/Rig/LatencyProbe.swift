@@ -45,7 +45,9 @@ public enum LatencyProbe {
         let loop = ExposureLoop(clock: clock, led: led, trigger: trigger, timing: timing,
                                 firstTriggerNanoseconds: clock.monotonicNanoseconds + 200_000_000, frameLimit: frames)
         let dmaLatency = CPUDMALatencyGuard()
-        let thread = RealtimeThread { loop.runUntilStopped() }
+        // The timeline starts once the thread runs: under load, locking memory and creating the thread
+        // can take longer than any fixed lead, and the late first frames would count as latency.
+        let thread = RealtimeThread { loop.runUntilStopped(timelineStartsInNanoseconds: 10_000_000) }
         try thread.start(priority: priority)
         thread.join()
         withExtendedLifetime(dmaLatency) {}
