@@ -8,7 +8,19 @@ import RigDrivers
 /// cyclictest's histogram: p50, p99, p99.9 (bucket upper edges, µs, as `LatencyHistogram`'s) and max.
 struct LatencyFigures {
     var p50: Double, p99: Double, p999: Double, max: Double
+    /// The histogram behind the figures (to pool repeats).
+    var histogram = LatencyHistogram()
     var text: String { String(format: "%.0f/%.0f/%.0f/%.0f", p50, p99, p999, max) }
+}
+
+/// Adds a histogram's samples into `pool` (each at its bucket's lower edge + 0.5 µs, so it lands in the
+/// same bucket: a 1 µs bucket below 10 ms, 100 µs above).
+func pool(_ h: LatencyHistogram, into pool: inout LatencyHistogram) {
+    guard let buckets = h.jsonObject["buckets_us_upper_edge_count"] as? [[Double]] else { return }
+    for b in buckets where b.count == 2 {
+        let width = b[0] > 10_000 ? 100.0 : 1.0
+        for _ in 0..<Int(b[1]) { pool.record(nanoseconds: Int64(((b[0] - width) * 1000 + 500).rounded())) }
+    }
 }
 
 /// Runs cyclictest with the same priority and period (one thread, memory locked, absolute sleeps).
@@ -34,12 +46,14 @@ func cyclictest(periodMicroseconds: Int, loops: Int, priority: Int) -> LatencyFi
     }
     let total = hist.reduce(0) { $0 + $1.1 }
     guard total > 0 else { return nil }
+    var h = LatencyHistogram()
+    for (us, c) in hist { for _ in 0..<Int(c) { h.record(nanoseconds: Int64(us * 1000 + 500)) } }
     func q(_ x: Double) -> Double {
         var seen = 0.0
         for (us, c) in hist { seen += c; if seen >= (x * total).rounded(.up) { return us + 1 } }   // bucket upper edge, as ours
         return maxUs
     }
-    return LatencyFigures(p50: q(0.5), p99: q(0.99), p999: q(0.999), max: maxUs)
+    return LatencyFigures(p50: q(0.5), p99: q(0.99), p999: q(0.999), max: maxUs, histogram: h)
 }
 
 /// Which lines the loop drives while it is measured.
@@ -217,7 +231,7 @@ func loopBenchmark(repeats: Int = 5, secondsAt1kHz: Double = 4, secondsAt10Hz: D
                     lines.trigger?.release()
                     let h = r.histogram
                     ours.append(LatencyFigures(p50: h.percentileMicroseconds(0.5), p99: h.percentileMicroseconds(0.99),
-                                               p999: h.percentileMicroseconds(0.999), max: h.maxMicroseconds))
+                                               p999: h.percentileMicroseconds(0.999), max: h.maxMicroseconds, histogram: h))
                     faults = max(faults, r.pageFaults)
                     if lines.led != nil {
                         triggerP99.append(r.triggerLateness.percentileMicroseconds(0.99))
@@ -245,8 +259,19 @@ func loopBenchmark(repeats: Int = 5, secondsAt1kHz: Double = 4, secondsAt10Hz: D
                  + (fifo ? "" : "  (SCHED_FIFO refused)") + (missed > 0 ? "  missed \(missed)" : ""))
             line(pad("", 22) + "loop p99 per repeat: " + ours.map { String(format: "%.0f", $0.p99) }.joined(separator: " ")
                  + "; cyclictest: " + theirs.map { String(format: "%.0f", $0.p99) }.joined(separator: " ")
+                 + pooledRatio(ours, theirs)
                  + (triggerP99.isEmpty ? "" : String(format: "; trigger edge lateness p99 %.0f µs, max %.0f µs (medians)",
                                                      median(triggerP99), median(triggerMax))))
         }
     }
+}
+
+/// The p99 of all repeats pooled, each side, and their ratio (a second view of the same samples).
+func pooledRatio(_ ours: [LatencyFigures], _ theirs: [LatencyFigures]) -> String {
+    var a = LatencyHistogram(), b = LatencyHistogram()
+    for o in ours { pool(o.histogram, into: &a) }
+    for t in theirs { pool(t.histogram, into: &b) }
+    guard a.count > 0, b.count > 0 else { return "" }
+    let pa = a.percentileMicroseconds(0.99), pb = b.percentileMicroseconds(0.99)
+    return String(format: "; pooled p99 %.0f vs %.0f µs (ratio %.2f)", pa, pb, pa / pb)
 }

@@ -43,12 +43,13 @@ struct DemoStageTimes {
 
     /// The table for stderr: one line per stage, then the total.
     var table: String {
-        var s = "demo stage times (wall s, CPU s = user + system of all threads):\n"
-        for st in stages {
-            s += String(format: "  %-28@ %7.1f %7.1f\n", st.name as NSString, st.wallSeconds, st.cpuSeconds)
+        var s = "demo stage times (CPU = user + system of all threads; on a shared machine wall time also measures the neighbours):\n"
+        func row(_ name: String, _ wall: Double, _ cpu: Double) -> String {
+            "  " + name.padding(toLength: 16, withPad: " ", startingAt: 0) + String(format: "%8.1f %8.1f\n", wall, cpu)
         }
-        s += String(format: "  %-28@ %7.1f %7.1f\n", "total" as NSString, totalWallSeconds, totalCPUSeconds)
-        return s
+        s += "  " + "stage".padding(toLength: 16, withPad: " ", startingAt: 0) + "  wall s    CPU s\n"
+        for st in stages { s += row(st.name, st.wallSeconds, st.cpuSeconds) }
+        return s + row("total", totalWallSeconds, totalCPUSeconds)
     }
 
     /// `stage_times.json`: stages in order with wall and CPU seconds, and the totals.
