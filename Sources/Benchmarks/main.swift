@@ -50,6 +50,13 @@ func alternating(_ repeats: Int, _ a: () throws -> Double, _ b: () throws -> Dou
     return (median(ta), median(tb))
 }
 
+// `Benchmarks loop [repeats] [seconds at 1 kHz] [seconds at 10 Hz]`: the loop rows only.
+if CommandLine.arguments.dropFirst().first == "loop" {
+    let n = CommandLine.arguments.dropFirst(2).compactMap { Double($0) }
+    loopBenchmark(repeats: n.count > 0 ? Int(n[0]) : 5, secondsAt1kHz: n.count > 1 ? n[1] : 4, secondsAt10Hz: n.count > 2 ? n[2] : 6)
+    exit(0)
+}
+
 let onlyTable = CommandLine.arguments.dropFirst().first == "table"
 line("== issue 17: operando beside its yardstick in the same run (median of 5 alternating repeats) ==")
 // The solver rows (ParticleModel.SolverBenchmark): operando beside the independent scikit-fem P1
@@ -154,7 +161,7 @@ do {
          + pad(String(format: "one thread %.0f frames/s", serialFps), 34) + pad(String(format: "%.2f×", fps / serialFps), 10)
          + "≥ 2,000 frames/s " + (fps >= 2000 ? "met" : "MISSED"))
 } catch { line("offline analysis: FAILED: \(error)") }
-line(pad("exposure-loop wake p99 vs cyclictest p99", 44) + "see the Rig section below (loop and cyclictest in the same run)")
+line(pad("exposure-loop wake p99 vs cyclictest p99", 44) + "see the Rig section below (per line kind; `Benchmarks loop` alone)")
 if onlyTable { exit(0) }
 line("")
 
@@ -191,59 +198,10 @@ for (name, steps, kinetics, target) in cases {
     }
 }
 
-// MARK: - Rig: real-time exposure loop vs cyclictest
-
-/// Runs cyclictest with the same priority and period; returns (p50, p99, p99.9, max) in µs.
-func cyclictest(periodMicroseconds: Int, loops: Int, priority: Int) -> (Double, Double, Double, Double)? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/cyclictest")
-    p.arguments = ["-t1", "-p\(priority)", "-i\(periodMicroseconds)", "-l\(loops)", "-m", "-q", "-h20000"]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = Pipe()
-    do { try p.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard let text = String(data: data, encoding: .utf8) else { return nil }
-    var hist: [(Double, Double)] = []
-    var maxUs = 0.0
-    for line in text.split(separator: "\n") {
-        if line.hasPrefix("# Max Latencies:") { maxUs = Double(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0 }
-        if line.first?.isNumber == true {
-            let f = line.split(separator: " ").compactMap { Double($0) }
-            if f.count >= 2, f[1] > 0 { hist.append((f[0], f[1])) }
-        }
-    }
-    let total = hist.reduce(0) { $0 + $1.1 }
-    guard total > 0 else { return nil }
-    func q(_ x: Double) -> Double {
-        var seen = 0.0
-        for (us, c) in hist { seen += c; if seen >= x * total { return us + 1 } }   // bucket upper edge, as ours
-        return maxUs
-    }
-    return (q(0.5), q(0.99), q(0.999), maxUs)
-}
+// MARK: - Rig: real-time exposure loop vs cyclictest (LoopBenchmark.swift)
 
 line("")
-line("== Rig: exposure-loop wake latency (SCHED_FIFO 80, CLOCK_MONOTONIC, absolute deadlines) vs cyclictest ==")
-line("rate     loop p50/p99/p99.9/max (µs)        cyclictest p50/p99/p99.9/max (µs)   p99 ratio  target ≤ 1.2")
-for (hz, seconds) in [(1000.0, 10.0), (10.0, 10.0)] {
-    let period = Int64(1e9 / hz)
-    do {
-        let (h, report, missed) = try LatencyProbe.measure(periodNanoseconds: period, seconds: seconds, priority: 80)
-        let ours = (h.percentileMicroseconds(0.5), h.percentileMicroseconds(0.99), h.percentileMicroseconds(0.999), h.maxMicroseconds)
-        let loops = Int(seconds * hz)
-        let ct = cyclictest(periodMicroseconds: Int(period / 1000), loops: loops, priority: 80)
-        let oursText = String(format: "%.0f/%.0f/%.0f/%.0f", ours.0, ours.1, ours.2, ours.3)
-        let ctText = ct.map { String(format: "%.0f/%.0f/%.0f/%.0f", $0.0, $0.1, $0.2, $0.3) } ?? "unavailable"
-        let ratio = ct.map { ours.1 / $0.1 }
-        let verdict = ratio.map { String(format: "%.2f  %@", $0, $0 <= 1.2 ? "met" : "MISSED") } ?? "-"
-        line(pad(String(format: "%.0f Hz", hz), 9) + pad(oursText, 35) + pad(ctText, 36) + verdict
-             + (report.schedFifo ? "" : "  (SCHED_FIFO refused)") + (missed > 0 ? "  missed \(missed)" : ""))
-    } catch {
-        line("\(hz) Hz: FAILED: \(error)")
-    }
-}
+loopBenchmark()
 
 // MARK: - Imaging and figures
 

@@ -1,3 +1,4 @@
+import Glibc
 import Synchronization
 
 /// Exposure timing on the rig's clock (nanoseconds), derived from a protocol's `[imaging]`.
@@ -55,8 +56,9 @@ public final class ExposureLoop: @unchecked Sendable {
     public let led: DigitalLine?
     public let trigger: DigitalLine?
     public let timing: ExposureTiming
-    /// Trigger time of frame 0.
-    public let firstTriggerNanoseconds: Int64
+    /// Trigger time of frame 0 (fixed at construction, or when the thread starts:
+    /// `runUntilStopped(timelineStartsInNanoseconds:)`).
+    public private(set) var firstTriggerNanoseconds: Int64
     /// Protocol step the sequencer is in (written by the sequencer, read at each trigger).
     public let currentStep = Atomic<Int>(0)
     /// Set to stop the loop after the frame in progress (LED then off).
@@ -65,6 +67,9 @@ public final class ExposureLoop: @unchecked Sendable {
     public let frameLimit: Int64
     /// Wake-up latency at each LED-on deadline (only meaningful on a real clock).
     public private(set) var latency = LatencyHistogram()
+    /// Lateness of each trigger edge (actual − intended, after the line was driven): the wake-up at the
+    /// trigger deadline plus the lines' own cost (a GPIO driver's lock or system call shows here).
+    public private(set) var triggerLateness = LatencyHistogram()
     public private(set) var missedDeadlines: Int = 0
     public private(set) var firedFrames: Int = 0
 
@@ -72,6 +77,8 @@ public final class ExposureLoop: @unchecked Sendable {
     private let head = Atomic<Int>(0)   // next slot the loop writes
     private let tail = Atomic<Int>(0)   // next slot the reader takes
     public private(set) var overflowed = false
+    /// Page faults the loop's thread took after its first frame (minor + major, from getrusage).
+    public private(set) var pageFaultsInLoop = 0
 
     public init(clock: Clock, led: DigitalLine?, trigger: DigitalLine?, timing: ExposureTiming,
                 firstTriggerNanoseconds: Int64, frameLimit: Int64 = .max, ringCapacity: Int = 1 << 14) {
@@ -112,6 +119,7 @@ public final class ExposureLoop: @unchecked Sendable {
             clock.sleep(untilNanoseconds: r.intendedTrigger)
             try trigger?.set(true)
             r.actualTrigger = clock.monotonicNanoseconds
+            if !clock.isVirtual { triggerLateness.record(nanoseconds: r.actualTrigger - r.intendedTrigger) }
             // The camera times the exposure from the edge it saw: keep the LED on past its end.
             let off = max(r.intendedLedOff, r.actualTrigger + timing.exposureNanoseconds + timing.ledTailNanoseconds)
             clock.sleep(untilNanoseconds: off)
@@ -147,16 +155,69 @@ public final class ExposureLoop: @unchecked Sendable {
         tail.store(t, ordering: .releasing)
     }
 
+    /// Writes every page the loop will touch before the first deadline (the record ring, the histograms,
+    /// 64 KiB of stack), so no first-touch page fault lands inside the loop even where `mlockall` was
+    /// refused (with it, MCL_FUTURE has already populated them).
+    func touchMemory() {
+        // Nothing pushed yet (the reader finds head = 0): the slots may be rewritten.
+        if head.load(ordering: .acquiring) == 0 { ring.update(repeating: FrameEdges()) }
+        latency.touch()
+        triggerLateness.touch()
+        withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { stack in
+            memset(stack.baseAddress!, 0, stack.count)
+            withExtendedLifetime(stack) {}
+        }
+    }
+
     /// The real-time thread's body: frames 0, 1, 2, … until stopped, a line fails or the limit.
-    public func runUntilStopped() {
+    /// - Parameter delay: when given, the timeline is moved so frame 0's trigger comes this long after
+    ///   the thread is running with its memory touched (as cyclictest starts its first interval): a
+    ///   measurement then never counts the thread's own start-up as lateness. Nil keeps the timeline
+    ///   fixed at construction (a run, whose timeline was published ahead).
+    public func runUntilStopped(timelineStartsInNanoseconds delay: Int64? = nil) {
+        RealtimeThreadMarker.markCurrentThread(true)
+        defer { RealtimeThreadMarker.markCurrentThread(false) }
+        touchMemory()
+        if let delay { firstTriggerNanoseconds = clock.monotonicNanoseconds + max(0, delay) + timing.ledLeadNanoseconds }
         var k: Int64 = 0
+        var faultsAfterFirstFrame = 0
         while k < frameLimit && !stopRequested.load(ordering: .relaxed) {
             let r = fire(frame: k)
             push(r)
             if r.lineFailed { break }
+            // One system call after frame 0 (not on its deadline path): faults from here on count.
+            if k == 0 { faultsAfterFirstFrame = threadPageFaults() }
             k += 1
         }
+        if k > 0 { pageFaultsInLoop = threadPageFaults() - faultsAfterFirstFrame }
         try? led?.set(false)
         try? trigger?.set(false)
     }
+}
+
+/// Marks the threads running an exposure loop's real-time body (`ExposureLoop.runUntilStopped`), so
+/// code the loop calls through a protocol (firmware-sim's GPIO chip) can leave work that locks or
+/// allocates to another thread. Reading the mark is one thread-specific-data load: no lock.
+public enum RealtimeThreadMarker {
+    private static let key: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
+
+    /// True on a thread inside `ExposureLoop.runUntilStopped`.
+    public static var isCurrentThreadRealtime: Bool { pthread_getspecific(key) != nil }
+
+    /// Marks (or unmarks) the calling thread.
+    public static func markCurrentThread(_ realtime: Bool) {
+        pthread_setspecific(key, realtime ? UnsafeRawPointer(bitPattern: 1) : nil)
+    }
+}
+
+/// Minor + major page faults of the calling thread so far.
+func threadPageFaults() -> Int {
+    var usage = rusage()
+    // RUSAGE_THREAD (1) is behind _GNU_SOURCE and not imported.
+    guard getrusage(__rusage_who_t(1), &usage) == 0 else { return 0 }
+    return usage.ru_minflt + usage.ru_majflt
 }

@@ -12,6 +12,16 @@ public struct LatencyHistogram: Sendable, Equatable {
         counts = [UInt64](repeating: 0, count: Self.fineBuckets + Self.coarseBuckets + 1)
     }
 
+    /// Makes the counts uniquely owned and writes each of their pages (before a real-time loop: the
+    /// first `record` must not copy the storage or take a page fault).
+    public mutating func touch() {
+        // Copy-on-write happens here if the storage is shared; an empty histogram's zeros are rewritten.
+        let empty = count == 0
+        counts.withUnsafeMutableBufferPointer { c in
+            if empty { c.update(repeating: 0) }
+        }
+    }
+
     @inline(__always)
     public mutating func record(nanoseconds raw: Int64) {
         let ns = max(0, raw)
