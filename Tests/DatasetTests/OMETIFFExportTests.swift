@@ -77,9 +77,10 @@ import Testing
             s = t.series[0]
             meta = tifffile.xml2dict(t.ome_metadata)['OME']['Image']['Pixels']
             planes = meta['Plane']
-            res = {(p.tags['XResolution'].value, p.tags['YResolution'].value, int(p.tags['ResolutionUnit'].value)) for p in t.pages}
+            pages = [p.aspage() if hasattr(p, 'aspage') else p for p in t.pages]   # every IFD, not tifffile's light frames
+            res = {(p.tags['XResolution'].value, p.tags['YResolution'].value, int(p.tags['ResolutionUnit'].value)) for p in pages}
             print(t.is_ome, s.shape, s.axes, s.dtype, meta['PhysicalSizeX'], meta['PhysicalSizeY'], len(planes))
-            print([p['DeltaT'] for p in planes][:4], planes[0]['ExposureTime'], sorted({int(p.compression) for p in t.pages}))
+            print([p['DeltaT'] for p in planes][:4], planes[0]['ExposureTime'], sorted({int(p.compression) for p in pages}))
             (xn, xd), (yn, yd), unit = res.pop()
             print(len(res), unit, round(1e4 / (xn / xd), 6), round(1e4 / (yn / yd), 6), float(s.asarray()[4, 64, 64]))
         """
@@ -88,7 +89,7 @@ import Testing
         let centre = Double(try recording.frame(4).frame.pixels[64 * 128 + 64])
         #expect(output == """
         True (12, 128, 128) TYX float32 0.0347 0.0347 12
-        [0.0, 3.0, 6.0, 9.0] 0.075 [8]
+        [0, 3, 6, 9] 0.075 [8]
         0 3 0.0347 0.0347 \(centre)
 
         """)

@@ -118,7 +118,8 @@ func sampleRunInfo() -> RunInfo {
         try w.close()
         #expect(try TIFFStackReader(path: path + "/" + DatasetFormat.File.chunk(0)).compressionCode == 1)
         var view = try DatasetReader(path).recording()
-        #expect(view.frameCount == 3 && (try view.frame(2).frame.pixels.allSatisfy { $0 == 2 }))
+        #expect(view.frameCount == 3)
+        #expect(try view.frame(2).frame.pixels.allSatisfy { $0 == 2 })
     }
 
     /// A chunk the background thread cannot write (its directory is gone) is thrown on the next call,
