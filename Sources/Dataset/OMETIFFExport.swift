@@ -146,8 +146,10 @@ public enum OMETIFFExport {
 
 /// `operando export DATASET --format imagej`: the whole recording as one ImageJ hyperstack TIFF that
 /// Fiji (and plain ImageJ 1.x) opens as a T-series with its calibration: page 0's ImageDescription is
-/// `ImageJ=1.11a` with `images=` and `frames=` (the frame count), `hyperstack=true`, `unit=micron`,
-/// `spacing`, `finterval` (the median frame step, s), `min`/`max` (the data's range) and `loop=false`;
+/// `ImageJ=1.11a` with `frames=` (the frame count), `hyperstack=true`, `unit=micron`, `spacing`,
+/// `finterval` (the median frame step, s), `min`/`max` (the data's range) and `loop=false`. It has no
+/// `images=`: ImageJ then reads every IFD, as these compressed pages need (with `images=` it reads
+/// one IFD and expects the rest contiguous and uncompressed);
 /// every page carries XResolution/YResolution in pixels per µm with ResolutionUnit none (ImageJ's
 /// convention for a `unit`). 32-bit float pages, deflate-compressed. Per-frame times are not
 /// representable in ImageJ's metadata: they stay in frames.csv and the OME-TIFF export's DeltaT.

@@ -415,8 +415,9 @@ public final class TIFFStackWriter {
     private let frameIntervalSeconds: Double?
     private let bigTIFF: Bool
     private var size: (width: Int, height: Int)?
-    /// Fixed-width placeholders for the page and frame counts, patched in place by `close()`.
-    private static let imagesPlaceholder = "images=0000000000"
+    /// Fixed-width placeholder for the frame count, patched in place by `close()`. There is no
+    /// `images=`: with it, ImageJ's TiffDecoder reads only the first IFD and takes the other pages
+    /// to follow it contiguously and uncompressed, which these (one IFD per page, compressed) do not.
     private static let countPlaceholder = "frames=0000000000"
     /// Fixed-width display range placeholder; ImageJ ignores min = max = 0, so it is harmless unpatched.
     private static let rangePlaceholder = "min=+0.000000000e+00\nmax=+0.000000000e+00"
@@ -476,7 +477,7 @@ public final class TIFFStackWriter {
     }
 
     private func description() -> String {
-        var lines = ["ImageJ=1.11a", Self.imagesPlaceholder, Self.countPlaceholder, "hyperstack=true", Self.rangePlaceholder]
+        var lines = ["ImageJ=1.11a", Self.countPlaceholder, "hyperstack=true", Self.rangePlaceholder]
         if let px = pixelSizeMicrometres {
             lines += ["unit=micron", "spacing=\(px)"]
         }
@@ -573,9 +574,6 @@ public final class TIFFStackWriter {
             let digits = String(frameCount)
             let padded = String(repeating: "0", count: 10 - digits.count) + digits
             try overwrite("frames=" + padded, at: count.lowerBound)
-            if let images = head.range(of: Data(Self.imagesPlaceholder.utf8)) {
-                try overwrite("images=" + padded, at: images.lowerBound)
-            }
             if let range = displayRange, range.min.isFinite, range.max.isFinite,
                let slot = head.range(of: Data(Self.rangePlaceholder.utf8)) {
                 // %+.9e always takes 16 characters for finite doubles with a 2-digit exponent.
