@@ -9,11 +9,22 @@ import Imaging
 /// before its rows enter `frames.csv` — and the monitor rows of its frames enter `monitor.csv` only
 /// then, so after `kill -9` every file agrees on the last complete chunk. Every failure throws
 /// `DatasetError` (the run engine's supervisor turns it into the safe stop); nothing traps.
+///
+/// Chunks are deflate-compressed by default (lossless; `compression`). With `backgroundChunks` the
+/// compression, write, fsync and rename of a chunk run on a thread of their own, so the caller (the
+/// run engine's thread, which also samples the potentiostat and fetches camera frames) only queues
+/// the frames; the chunk's rows enter `frames.csv` on the caller's next call after the chunk is on
+/// disk (the same order as above), and at `close`. At most `backgroundQueueChunks` chunks wait: past
+/// that the caller waits for the disk, rather than the memory growing without bound.
 public final class RunWriter {
     /// The dataset directory.
     public let directory: String
     /// Recorded frames per TIFF chunk.
     public let framesPerChunk: Int
+    /// The chunks' compression.
+    public let compression: TIFFStackWriter.Compression
+    /// Chunks queued for the background writer before `appendFrame` waits.
+    public static let backgroundQueueChunks = 3
     /// Frames whose chunk is on disk and indexed.
     public private(set) var recordedFrames = 0
     private let pixelSizeMicrometres: Double
@@ -28,13 +39,19 @@ public final class RunWriter {
     private var pendingMonitor: [MonitorRecord] = []
     private var chunkIndex = 0
     private var closed = false
+    private let background: ChunkWriterThread?
 
     /// Creates `directory` — it must not exist, or be an empty directory — takes the dataset's
-    /// exclusive lock (a second run into the same place fails), and writes run.json.
-    public init(creating directory: String, runInfo: RunInfo, framesPerChunk: Int = 10) throws {
+    /// exclusive lock (a second run into the same place fails), and writes run.json. `compression`:
+    /// the frame chunks' (deflate by default); `backgroundChunks`: write chunks on a thread of
+    /// their own (see the type's documentation).
+    public init(creating directory: String, runInfo: RunInfo, framesPerChunk: Int = 10,
+                compression: TIFFStackWriter.Compression = .deflate, backgroundChunks: Bool = false) throws {
         lock = try DatasetLock.create(directory)
         self.directory = directory
         self.framesPerChunk = max(1, framesPerChunk)
+        self.compression = compression
+        background = backgroundChunks ? ChunkWriterThread(capacity: Self.backgroundQueueChunks) : nil
         pixelSizeMicrometres = runInfo.pixelSizeMicrometres
         frameIntervalSeconds = Double(max(1, runInfo.binning)) / (runInfo.frameRateHz.isFinite && runInfo.frameRateHz > 0 ? runInfo.frameRateHz : 1)
         func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }
@@ -61,11 +78,14 @@ public final class RunWriter {
 
     /// The monitor's row for a frame: written once the frame's chunk is on disk.
     public func append(_ r: MonitorRecord) throws {
+        try indexWrittenChunks()
         if r.frame < recordedFrames { try monitor.append(r.fields) } else { pendingMonitor.append(r) }
     }
 
-    /// Queues a recorded frame (its `chunk` and `page` are assigned here); a full chunk is written.
+    /// Queues a recorded frame (its `chunk` and `page` are assigned here); a full chunk is written
+    /// (or, with background chunks, queued for writing).
     public func appendFrame(_ frame: BinnedFrame, record: FrameRecord) throws {
+        try indexWrittenChunks()
         pending.append((frame, record))
         if pending.count >= framesPerChunk { try flushChunk() }
     }
@@ -75,37 +95,56 @@ public final class RunWriter {
 
     /// Writes the queued frames as one chunk: temporary file, fsync, rename, directory fsync, then the
     /// index rows and their monitor rows. On failure the queue is dropped (it is not retried: the
-    /// failure ends the run) and no `.partial` file is left.
+    /// failure ends the run) and no `.partial` file is left. With background chunks the chunk is
+    /// queued and its rows follow once it is on disk; a failure of an earlier chunk is thrown here.
     public func flushChunk() throws {
         try edges.flush()
+        try indexWrittenChunks()
         guard !pending.isEmpty else { return }
-        let batch = pending
+        let job = ChunkJob(index: chunkIndex, path: (directory as NSString).appendingPathComponent(DatasetFormat.File.chunk(chunkIndex)),
+                           frames: pending.map(\.frame), records: pending.map(\.record), compression: compression,
+                           pixelSizeMicrometres: pixelSizeMicrometres, frameIntervalSeconds: frameIntervalSeconds)
         pending.removeAll(keepingCapacity: true)
-        let path = (directory as NSString).appendingPathComponent(DatasetFormat.File.chunk(chunkIndex))
-        let tmp = path + ".partial"
-        do {
-            let w = try TIFFStackWriter(path: tmp, sampleType: .float32, pixelSizeMicrometres: pixelSizeMicrometres,
-                                        frameIntervalSeconds: frameIntervalSeconds)
-            for p in batch { try w.append(p.frame) }
-            try w.close()
-        } catch {
-            unlink(tmp)
-            pendingMonitor.removeAll()
-            throw DatasetError.cannotWrite(path: path, reason: "frame chunk: \(error)")
+        chunkIndex += 1
+        if let background {
+            background.enqueue(job)
+            try indexWrittenChunks()
+            return
         }
-        try DurableFile.commit(tmp, to: path)
-        for (page, p) in batch.enumerated() {
-            var r = p.record
-            r.chunk = chunkIndex
+        do { try job.write() } catch {
+            pendingMonitor.removeAll()
+            throw error
+        }
+        try index(job)
+    }
+
+    /// Appends the index rows of a chunk that is on disk, then the monitor rows now due.
+    private func index(_ job: ChunkJob) throws {
+        for (page, record) in job.records.enumerated() {
+            var r = record
+            r.chunk = job.index
             r.page = page
             try framesIndex.append(r.fields)
             recordedFrames += 1
         }
-        chunkIndex += 1
         let ready = pendingMonitor.filter { $0.frame < recordedFrames }
         pendingMonitor.removeAll { $0.frame < recordedFrames }
         for m in ready { try monitor.append(m.fields) }
     }
+
+    /// Indexes the chunks the background writer finished (in order); throws its first failure.
+    private func indexWrittenChunks(waitForAll: Bool = false) throws {
+        guard let background else { return }
+        let (done, failure) = background.take(waitForAll: waitForAll)
+        for job in done { try index(job) }
+        if let failure {
+            pendingMonitor.removeAll()
+            throw failure
+        }
+    }
+
+    /// Chunks queued for the background writer and not yet indexed.
+    public var chunksInFlight: Int { background?.inFlight ?? 0 }
 
     /// Writes timing.json (durably, replacing an earlier one).
     public func writeTiming(_ report: JSONValue) throws {
@@ -120,6 +159,8 @@ public final class RunWriter {
         closed = true
         var first: Error? = nil
         do { try flushChunk() } catch { first = first ?? error }
+        do { try indexWrittenChunks(waitForAll: true) } catch { first = first ?? error }
+        background?.stop()
         for w in [echem, framesIndex, monitor, edges] {
             do { try w.close() } catch { first = first ?? error }
         }
@@ -132,6 +173,128 @@ public final class RunWriter {
     public func discardPending() {
         pending.removeAll()
         pendingMonitor.removeAll()
+        background?.cancelQueued()
+    }
+
+    deinit { background?.stop() }
+}
+
+/// One chunk to write: its frames and index rows, and how to write it.
+struct ChunkJob: @unchecked Sendable {
+    let index: Int
+    let path: String
+    let frames: [BinnedFrame]
+    let records: [FrameRecord]
+    let compression: TIFFStackWriter.Compression
+    let pixelSizeMicrometres: Double
+    let frameIntervalSeconds: Double
+
+    /// Temporary file, every page, close, then fsync + rename + directory fsync; no `.partial` file
+    /// is left on failure.
+    func write() throws {
+        let tmp = path + ".partial"
+        do {
+            let w = try TIFFStackWriter(path: tmp, sampleType: .float32, pixelSizeMicrometres: pixelSizeMicrometres,
+                                        frameIntervalSeconds: frameIntervalSeconds, compression: compression)
+            for f in frames { try w.append(f) }
+            try w.close()
+        } catch {
+            unlink(tmp)
+            throw DatasetError.cannotWrite(path: path, reason: "frame chunk: \(error)")
+        }
+        do { try DurableFile.commit(tmp, to: path) } catch {
+            unlink(tmp)
+            throw error
+        }
+    }
+}
+
+/// The background chunk writer: one thread taking jobs in order from a bounded queue. After a failure
+/// it writes nothing more (the run is ending; frames are never retried).
+final class ChunkWriterThread: @unchecked Sendable {
+    private let condition = NSCondition()
+    private let capacity: Int
+    private var queue: [ChunkJob] = []
+    private var writing = false
+    private var done: [ChunkJob] = []
+    private var failure: Error?
+    private var failureReported = false
+    private var stopping = false
+    private var thread: Thread?
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        let t = Thread { [self] in loop() }
+        t.name = "operando chunk writer"
+        thread = t
+        t.start()
+    }
+
+    /// Jobs queued or being written, plus written ones not yet taken.
+    var inFlight: Int { condition.lock(); defer { condition.unlock() }; return queue.count + (writing ? 1 : 0) + done.count }
+
+    /// Queues a job; waits while `capacity` jobs are already waiting (the disk is the limit).
+    func enqueue(_ job: ChunkJob) {
+        condition.lock()
+        defer { condition.unlock() }
+        while queue.count >= capacity && failure == nil && !stopping { condition.wait() }
+        guard failure == nil, !stopping else { return }
+        queue.append(job)
+        condition.broadcast()
+    }
+
+    /// The jobs written since the last call (in order), and the failure (reported once). With
+    /// `waitForAll`, first waits until nothing is queued or being written.
+    func take(waitForAll: Bool) -> (done: [ChunkJob], failure: Error?) {
+        condition.lock()
+        defer { condition.unlock() }
+        if waitForAll { while (!queue.isEmpty || writing) && failure == nil { condition.wait() } }
+        let out = done
+        done.removeAll()
+        var f: Error? = nil
+        if let failure, !failureReported { f = failure; failureReported = true }
+        return (out, f)
+    }
+
+    /// Drops the jobs not yet started.
+    func cancelQueued() {
+        condition.lock()
+        queue.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Lets the thread finish the job it is writing, then end (queued jobs are dropped).
+    func stop() {
+        condition.lock()
+        stopping = true
+        queue.removeAll()
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    private func loop() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping { condition.wait() }
+            if stopping && queue.isEmpty { condition.unlock(); return }
+            let job = queue.removeFirst()
+            writing = true
+            condition.broadcast()
+            condition.unlock()
+            var error: Error? = nil
+            do { try job.write() } catch let e { error = e }
+            condition.lock()
+            writing = false
+            if let error {
+                failure = error
+                queue.removeAll()
+            } else {
+                done.append(job)
+            }
+            condition.broadcast()
+            condition.unlock()
+        }
     }
 }
 

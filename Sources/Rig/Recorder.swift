@@ -1,5 +1,6 @@
 import Dataset
 import Foundation
+import Imaging
 
 /// The run's recorder: a subscriber that writes every message to the dataset through `Dataset`'s
 /// `RunWriter`. Its first failure (disk full, EIO, a rename refused) is thrown, so the supervisor
@@ -14,9 +15,14 @@ public final class Recorder: RunSubscriber {
     /// Frames whose chunk is on disk.
     public var recordedFrames: Int { writer.recordedFrames }
 
-    /// Creates the dataset directory (see `RunWriter.init(creating:runInfo:framesPerChunk:)`).
-    public init(directory: String, runInfo: RunInfo, framesPerChunk: Int) throws {
-        writer = try RunWriter(creating: directory, runInfo: runInfo, framesPerChunk: framesPerChunk)
+    /// Creates the dataset directory (see `RunWriter.init(creating:runInfo:framesPerChunk:compression:backgroundChunks:)`).
+    /// Chunks are compressed with `compression` (the rig file's `[recording] compression`) on the
+    /// writer's own thread: compressing a chunk takes 0.1–2 s of CPU (README "Disk use"), which must
+    /// not delay the engine thread's potentiostat samples and camera fetches.
+    public init(directory: String, runInfo: RunInfo, framesPerChunk: Int,
+                compression: TIFFStackWriter.Compression = .deflate) throws {
+        writer = try RunWriter(creating: directory, runInfo: runInfo, framesPerChunk: framesPerChunk,
+                               compression: compression, backgroundChunks: true)
     }
 
     public func receive(_ message: RunMessage, bus: RunBus) throws {

@@ -1,5 +1,6 @@
 import ConfigFile
 import Dataset
+import Imaging
 
 /// A rig file (`--rig RIG.toml`, docs/run.md "Rig file"): which backend drives each part, the GPIO
 /// lines, the camera and the potentiostat. Parts can be mixed (a real camera with the simulated cell).
@@ -18,6 +19,8 @@ import Dataset
 /// [potentiostat]
 /// backend = "scpi"            # "sim", "scpi", "methodscript", "follow"
 /// address = "tcp://127.0.0.1:5025"
+/// [recording]
+/// compression = "deflate"     # or "none": the frame chunks' lossless compression
 /// ```
 public struct RigConfiguration: @unchecked Sendable {
     /// What drives the GPIO lines.
@@ -81,6 +84,9 @@ public struct RigConfiguration: @unchecked Sendable {
     public var potentiostat: PotentiostatSettings?
     /// The parsed file: FirmwareSim reads `[sim]` from it.
     public let document: ConfigFile?
+    /// `[recording] compression`: how frame chunks are compressed (`deflate`, the default, or `none`
+    /// for a camera whose data rate outruns the compressor; README "Disk use").
+    public var recordingCompression: TIFFStackWriter.Compression = .deflate
 
     /// The default rig: firmware-sim for every part.
     public static let simulated = RigConfiguration(file: nil, text: "", gpioBackend: .sim, cameraBackend: .sim,
@@ -103,7 +109,7 @@ public struct RigConfiguration: @unchecked Sendable {
 
     static func parse(_ doc: ConfigFile) throws -> RigConfiguration {
         let root = doc.root
-        try root.checkKeys(allowed: ["backend", "sim", "gpio", "camera", "potentiostat"])
+        try root.checkKeys(allowed: ["backend", "sim", "gpio", "camera", "potentiostat", "recording"])
         let backend = try root.string("backend", oneOf: ["sim", "hardware"], default: "sim")
         let hardware = backend == "hardware"
         var c = RigConfiguration(file: doc.path, text: doc.text, gpioBackend: hardware ? .libgpiod : .sim,
@@ -174,6 +180,12 @@ public struct RigConfiguration: @unchecked Sendable {
         } else if hardware {
             throw root.error("potentiostat", "backend = \"hardware\" needs [potentiostat] with backend = \"scpi\", \"methodscript\" or \"follow\" (or \"sim\")", kind: .missing)
         }
+        if let t = try root.table("recording") {
+            try t.checkKeys(allowed: ["compression"])
+            let names = TIFFStackWriter.Compression.allCases.map(\.rawValue)
+            let name = try t.string("compression", oneOf: names, default: TIFFStackWriter.Compression.deflate.rawValue)
+            c.recordingCompression = TIFFStackWriter.Compression(rawValue: name)!
+        }
         return c
     }
 
@@ -187,6 +199,7 @@ public struct RigConfiguration: @unchecked Sendable {
             "gpio_backend": .string(gpioBackend.rawValue), "camera_backend": .string(cameraBackend.rawValue),
             "potentiostat_backend": .string(potentiostatBackend.rawValue),
             "backend": .string(isSimulated ? "sim" : "hardware"),
+            "recording_compression": .string(recordingCompression.rawValue),
         ]
         if let g = gpio {
             o["gpio"] = .object(["chip": .string(g.chip), "led": .string(g.led), "trigger": .string(g.trigger),

@@ -47,6 +47,9 @@ public struct RunOptions {
     public var latencySelfTestSeconds: Double = 3
     /// Recorded frames per TIFF chunk.
     public var framesPerChunk: Int = 10
+    /// The chunks' compression; nil: the rig file's `[recording] compression` as recorded in the
+    /// rig's configuration (`recording_compression`), deflate when it says nothing.
+    public var chunkCompression: TIFFStackWriter.Compression?
     /// Camera ROI (default: 256 × 256 centred).
     public var roi: RegionOfInterest?
     /// Software version for run.json.
@@ -175,7 +178,10 @@ public final class RunEngine: @unchecked Sendable {
                            activeMassMilligrams: protocolFile.cell.activeMassMilligrams,
                            practicalCapacityMilliampHoursPerGram: protocolFile.cell.practicalCapacityMilliampHoursPerGram)
         if let follow = hardware.follow { info.extra["follow"] = follow.runInfo(protocolFile: protocolFile) }
-        let recorder = try Recorder(directory: options.outputDirectory, runInfo: info, framesPerChunk: options.framesPerChunk)
+        let compression = options.chunkCompression
+            ?? hardware.configuration["recording_compression"]?.string.flatMap(TIFFStackWriter.Compression.init(rawValue:)) ?? .deflate
+        let recorder = try Recorder(directory: options.outputDirectory, runInfo: info, framesPerChunk: options.framesPerChunk,
+                                    compression: compression)
         let monitor = OnlineMonitor(source: options.outputDirectory)
         bus.subscribeInline(recorder)
         if let follow = hardware.follow {

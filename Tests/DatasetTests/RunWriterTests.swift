@@ -61,6 +61,90 @@ func sampleRunInfo() -> RunInfo {
         #expect(!FileManager.default.fileExists(atPath: path + "/frames/000001.tif.partial"))
     }
 
+    /// Issue 16: chunks written on the background thread (as the recorder does) end up exactly as the
+    /// synchronous ones — deflate-compressed, indexed in order, monitor rows only once their chunk is on
+    /// disk — and tifffile reads a compressed chunk to the same float bits (NaN included).
+    @Test func backgroundDeflateChunksAreIndexedInOrderAndReadByTifffile() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let path = dir.file("bg.operando")
+        let w = try RunWriter(creating: path, runInfo: sampleRunInfo(), framesPerChunk: 4, compression: .deflate, backgroundChunks: true)
+        func pixels(_ k: Int) -> [Float] {
+            (0..<48).map { i in i == k ? .nan : Float(i) * 1.25 + Float(k) / 3 }
+        }
+        for k in 0..<10 {
+            let r = FrameRecord(frame: k, chunk: 0, page: 0, startSeconds: Double(k), endSeconds: Double(k) + 0.3, exposures: 3,
+                                ledOnFraction: 1, step: 0)
+            try w.appendFrame(BinnedFrame(width: 8, height: 6, pixels: pixels(k)), record: r)
+            try w.append(MonitorRecord(frame: k, timeSeconds: r.timeSeconds, intensityChange: 0, sdcStd: 0,
+                                       driftXPixels: 0, driftYPixels: 0, heterogeneous: false))
+            // Whatever the writer thread has done, no row runs ahead of its chunk.
+            let indexed = try DatasetReader(path).frames()
+            #expect(try DatasetReader(path).monitor().count <= indexed.count)
+            for row in indexed { #expect(FileManager.default.fileExists(atPath: path + "/" + DatasetFormat.File.chunk(row.chunk))) }
+        }
+        try w.close()
+        #expect(w.recordedFrames == 10 && w.chunksInFlight == 0)
+        let r = try DatasetReader(path)
+        #expect(try r.frames().map(\.chunk) == [0, 0, 0, 0, 1, 1, 1, 1, 2, 2])
+        #expect(try r.monitor().map(\.frame) == Array(0..<10))
+        var view = try r.recording()
+        for k in 0..<10 { #expect(try view.frame(k).frame.pixels.map(\.bitPattern) == pixels(k).map(\.bitPattern), "frame \(k)") }
+        let chunk = path + "/" + DatasetFormat.File.chunk(1)
+        #expect(try TIFFStackReader(path: chunk).compressionCode == 8)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: path + "/frames").filter { $0.hasSuffix(".partial") }
+        #expect(leftovers.isEmpty)
+        // The issue's recipe: one stack from the chunks with tifffile.
+        let script = """
+        import sys, glob, numpy, tifffile
+        stack = numpy.concatenate([tifffile.imread(p) for p in sorted(glob.glob(sys.argv[1] + '/frames/*.tif'))])
+        with tifffile.TiffFile(sys.argv[2]) as t:
+            print(stack.shape, stack.dtype, int(t.pages[0].compression), int(numpy.isnan(stack).sum()))
+        print(repr(float(stack[5, 0, 1])), repr(float(stack[9, 5, 7])))
+        """
+        let output = try #require(tifffile(script, [path, chunk]))
+        #expect(output == "(10, 6, 8) float32 8 10\n\(Double(pixels(5)[1])) \(Double(pixels(9)[47]))\n")
+    }
+
+    /// The rig file's `[recording] compression = "none"` path: plain chunks, read the same way.
+    @Test func uncompressedChunksStillWork() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let path = dir.file("plain.operando")
+        let w = try RunWriter(creating: path, runInfo: sampleRunInfo(), framesPerChunk: 2, compression: .none, backgroundChunks: true)
+        for k in 0..<3 {
+            try w.appendFrame(BinnedFrame(width: 8, height: 6, repeating: Float(k)),
+                              record: FrameRecord(frame: k, chunk: 0, page: 0, startSeconds: Double(k), endSeconds: Double(k) + 1,
+                                                  exposures: 1, ledOnFraction: 1, step: 0))
+        }
+        try w.close()
+        #expect(try TIFFStackReader(path: path + "/" + DatasetFormat.File.chunk(0)).compressionCode == 1)
+        var view = try DatasetReader(path).recording()
+        #expect(view.frameCount == 3)
+        #expect(try view.frame(2).frame.pixels.allSatisfy { $0 == 2 })
+    }
+
+    /// A chunk the background thread cannot write (its directory is gone) is thrown on the next call,
+    /// and leaves no `.partial` behind.
+    @Test func aBackgroundChunkFailureIsThrownToTheCaller() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let path = dir.file("fail.operando")
+        let w = try RunWriter(creating: path, runInfo: sampleRunInfo(), framesPerChunk: 1, backgroundChunks: true)
+        try FileManager.default.removeItem(atPath: path + "/frames")
+        var thrown: Error? = nil
+        for k in 0..<50 where thrown == nil {
+            do {
+                try w.appendFrame(BinnedFrame(width: 8, height: 6, repeating: 1),
+                                  record: FrameRecord(frame: k, chunk: 0, page: 0, startSeconds: Double(k), endSeconds: Double(k) + 1,
+                                                      exposures: 1, ledOnFraction: 1, step: 0))
+                if k > 3 { usleep(20_000) }
+            } catch { thrown = error }
+        }
+        if thrown == nil { do { try w.close() } catch { thrown = error } }
+        let e = try #require(thrown as? DatasetError)
+        #expect("\(e)".contains("frame chunk") || "\(e)".contains("frames/"), "\(e)")
+        w.discardPending()
+        #expect(w.recordedFrames == 0)
+    }
+
     @Test func refusesANonEmptyDirectoryAndAnEmptyPath() throws {
         let dir = try TemporaryDirectory(); defer { dir.remove() }
         try FileManager.default.createDirectory(atPath: dir.file("mine"), withIntermediateDirectories: true)

@@ -2,11 +2,19 @@ import Foundation
 import Testing
 @testable import Imaging
 
-/// Runs python3 with `script`, returning stdout, or nil when python3 or tifffile is missing.
+/// Runs python3 with `script`, returning stdout, or nil when python3 or tifffile is missing. The
+/// system's /usr/bin/python3 first (Debian's python3-tifffile, `make deps`): a python3 earlier on
+/// PATH (pyenv, a venv) usually lacks tifffile, and the test would then be skipped.
 func runPython(_ script: String, arguments: [String] = []) -> String? {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script] + arguments
+    let system = "/usr/bin/python3"
+    if FileManager.default.isExecutableFile(atPath: system) {
+        process.executableURL = URL(fileURLWithPath: system)
+        process.arguments = ["-c", script] + arguments
+    } else {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", script] + arguments
+    }
     let out = Pipe()
     process.standardOutput = out
     process.standardError = Pipe()
@@ -58,4 +66,45 @@ func tifffileReadsOurStacksWithTheirCalibration() throws {
     #expect(pairOutput == "(2, 64, 64) 7.0 8.0\n")
     #expect(lines[0] == "TYX (3, 4, 5) float32 3 micron 2.5 0.0347 -0.125 0.125 20.0 True")
     #expect(lines[1] == "TYX (3, 4, 5) uint16 3 micron None 0.0347 0.0 0.0 19002 6000")
+}
+
+/// Issue 16: tifffile (Debian's, without imagecodecs) decodes our deflate stacks to the same bits —
+/// float32 with NaN, uint16 with the horizontal predictor — and sees compression 8 on every page.
+@Test(.enabled(if: tifffileAvailable, "needs python3 with tifffile"))
+func tifffileReadsOurDeflateStacksBitExact() throws {
+    let dir = temporaryDirectory()
+    let f32 = dir.appendingPathComponent("deflate-f32.tif").path
+    let u16 = dir.appendingPathComponent("deflate-u16.tif").path
+    let fw = try TIFFStackWriter(path: f32, sampleType: .float32, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
+    let uw = try TIFFStackWriter(path: u16, sampleType: .uint16, pixelSizeMicrometres: 0.0347)
+    var expectedFloat: [Float] = [], expectedWords: [UInt16] = []
+    for k in 0..<4 {
+        var pixels = (0..<(40 * 30)).map { i in Float(i % 40) * 1.37 + Float(i / 40) * 0.5 + Float(k) / 3 }
+        for i in stride(from: k, to: pixels.count, by: 7) { pixels[i] = .nan }
+        let words = (0..<(40 * 30)).map { i in UInt16((i * 977 + k * 13) % 65_536) }
+        try fw.append(BinnedFrame(width: 40, height: 30, pixels: pixels))
+        try uw.append(RawFrame(width: 40, height: 30, pixels: words))
+        expectedFloat += pixels
+        expectedWords += words
+    }
+    try fw.close(); try uw.close()
+    let script = """
+    import sys, tifffile
+    for p, out in zip(sys.argv[1::2], sys.argv[2::2]):
+        with tifffile.TiffFile(p) as t:
+            a = t.asarray()
+            print(a.shape, a.dtype, sorted({int(page.compression) for page in t.pages}), t.imagej_metadata['frames'])
+            open(out, 'wb').write(a.astype(a.dtype.newbyteorder('<')).tobytes())
+    """
+    let fOut = dir.appendingPathComponent("f32.raw").path, uOut = dir.appendingPathComponent("u16.raw").path
+    let output = try #require(runPython(script, arguments: [f32, fOut, u16, uOut]), "tifffile could not read the deflate stacks")
+    #expect(output == "(4, 30, 40) float32 [8] 4\n(4, 30, 40) uint16 [8] 4\n")
+    let floats = try Data(contentsOf: URL(fileURLWithPath: fOut)).withUnsafeBytes { raw in
+        (0..<(raw.count / 4)).map { raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self) }
+    }
+    let words = try Data(contentsOf: URL(fileURLWithPath: uOut)).withUnsafeBytes { raw in
+        (0..<(raw.count / 2)).map { raw.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self) }
+    }
+    #expect(floats == expectedFloat.map(\.bitPattern))
+    #expect(words == expectedWords)
 }

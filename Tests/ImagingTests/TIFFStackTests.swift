@@ -129,11 +129,11 @@ func ramp(t: Int, c: Int = 0, z: Int = 0, width: Int = 6, height: Int = 5) -> [F
 
 /// A 200-byte little-endian TIFF whose one IFD claims `width`×`height` 32-bit float pixels in one
 /// 16-byte strip: a header that lies about its size (issue 11: a 16 KB TIFF claiming 100000×100000).
-private func lyingTIFF(width: UInt32, height: UInt32) -> [UInt8] {
+private func lyingTIFF(width: UInt32, height: UInt32, compression: UInt16 = 1) -> [UInt8] {
     var b: [UInt8] = [0x49, 0x49, 42, 0, 8, 0, 0, 0]
     func u16(_ v: UInt16) { b += [UInt8(v & 0xFF), UInt8(v >> 8)] }
     func u32(_ v: UInt32) { b += [UInt8(v & 0xFF), UInt8((v >> 8) & 0xFF), UInt8((v >> 16) & 0xFF), UInt8(v >> 24)] }
-    let entries: [(UInt16, UInt16, UInt32)] = [(256, 4, width), (257, 4, height), (258, 3, 32), (259, 3, 1), (262, 3, 1),
+    let entries: [(UInt16, UInt16, UInt32)] = [(256, 4, width), (257, 4, height), (258, 3, 32), (259, 3, UInt32(compression)), (262, 3, 1),
                                                (273, 4, 200), (277, 3, 1), (278, 4, height), (279, 4, 16), (339, 3, 3)]
     u16(UInt16(entries.count))
     for (tag, type, value) in entries { u16(tag); u16(type); u32(1); if type == 3 { u16(UInt16(value)); u16(0) } else { u32(value) } }
@@ -157,4 +157,71 @@ private func lyingTIFF(width: UInt32, height: UInt32) -> [UInt8] {
     let reader = try TIFFStackReader(path: path)
     #expect(reader.info.width == 2 && reader.info.height == 2)
     #expect(try reader.readFrame(0).pixels.count == 4)
+}
+
+/// Issue 16: a compressed page decodes to more than it takes on disk, but not to more than its codec
+/// can expand: a 216-byte deflate file claiming a 1 GB page is refused before allocating; one claiming
+/// what deflate could hold opens, and its garbage strip is an error, not a crash.
+@Test func aCompressedHeaderIsBoundedByItsCodecsLargestRatio() throws {
+    let path = temporaryDirectory().appendingPathComponent("lying-deflate.tif").path
+    for code: UInt16 in [8, 50000] {   // deflate (≤ 1032:1), zstd (≤ 32768:1)
+        try Data(lyingTIFF(width: 16_000, height: 16_000, compression: code)).write(to: URL(fileURLWithPath: path))
+        #expect(throws: ImagingError.self, "compression \(code)") { _ = try TIFFStackReader(path: path) }
+    }
+    // 100×100 floats (40 kB) fit 216 bytes × 1032: the header is plausible; the strip is not deflate.
+    try Data(lyingTIFF(width: 100, height: 100, compression: 8)).write(to: URL(fileURLWithPath: path))
+    let reader = try TIFFStackReader(path: path)
+    #expect(reader.compressionCode == 8)
+    #expect(throws: ImagingError.self) { _ = try reader.readFrame(0) }
+}
+
+/// Issue 16: deflate pages read back bit for bit — every uint16 value, and float32 with NaN, ±0,
+/// ±infinity and subnormals — and take less room than the same pages uncompressed.
+@Test func deflateStacksRoundTripBitExact() throws {
+    let dir = temporaryDirectory()
+    var generator = SystemRandomNumberGenerator()
+    let width = 64, height = 48
+    // A smooth image with noise, like a camera frame; the first row holds the special values.
+    var floats = [Float](repeating: 0, count: width * height)
+    for i in 0..<floats.count {
+        let x = Float(i % width) / 9, y = Float(i / width) / 7
+        let smooth: Float = 400 + 300 * sin(x) * cos(y)
+        floats[i] = smooth + Float.random(in: -3...3, using: &generator)
+    }
+    let specials: [Float] = [.nan, -.nan, Float(bitPattern: 0x7FC0_1234), 0, -0.0, .infinity, -.infinity,
+                             .leastNonzeroMagnitude, -.leastNormalMagnitude, .greatestFiniteMagnitude]
+    for (k, v) in specials.enumerated() { floats[k] = v }
+    for k in 0..<(width * height / 3) where k % 5 == 0 { floats[width * 10 + k] = .nan }   // a NaN background
+    // The first 2048 words span 0…65535; the rest look like a 12-bit camera's.
+    var words = [UInt16](repeating: 0, count: width * height)
+    for i in 0..<words.count {
+        let value: Int = i < 2048 ? i * 32 + i % 32 : i % 4096 + 900
+        words[i] = UInt16(value)
+    }
+    var sizes: [TIFFStackWriter.Compression: (Int, Int)] = [:]
+    for compression in TIFFStackWriter.Compression.allCases {
+        let f32 = dir.appendingPathComponent("f32-\(compression).tif").path
+        let u16 = dir.appendingPathComponent("u16-\(compression).tif").path
+        let fw = try TIFFStackWriter(path: f32, sampleType: .float32, pixelSizeMicrometres: 0.0347, compression: compression)
+        let uw = try TIFFStackWriter(path: u16, sampleType: .uint16, pixelSizeMicrometres: 0.0347, compression: compression)
+        for k in 0..<3 {
+            try fw.append(BinnedFrame(width: width, height: height, pixels: floats.map { $0.isFinite ? $0 + Float(k) : $0 }))
+            try uw.append(RawFrame(width: width, height: height, pixels: words.map { $0 &+ UInt16(k) }))
+        }
+        try fw.close(); try uw.close()
+        let fr = try TIFFStackReader(path: f32), ur = try TIFFStackReader(path: u16)
+        #expect(fr.compressionCode == (compression == .deflate ? 8 : 1) && ur.compressionCode == fr.compressionCode)
+        #expect(fr.info.frameCount == 3 && ur.info.frameCount == 3 && fr.info.pixelSizeMicrometres == 0.0347)
+        for k in 0..<3 {
+            let expected = floats.map { ($0.isFinite ? $0 + Float(k) : $0).bitPattern }
+            #expect(try fr.readFrame(k).pixels.map(\.bitPattern) == expected, "\(compression) float page \(k)")
+            #expect(try ur.readFrame(k).pixels == words.map { Float($0 &+ UInt16(k)) }, "\(compression) uint16 page \(k)")
+        }
+        func bytes(_ p: String) throws -> Int { try FileManager.default.attributesOfItem(atPath: p)[.size] as! Int }
+        sizes[compression] = (try bytes(f32), try bytes(u16))
+    }
+    let plain = try #require(sizes[.none]), deflated = try #require(sizes[.deflate])
+    #expect(plain.0 >= 3 * width * height * 4 && plain.1 >= 3 * width * height * 2)
+    // Noisy float mantissas compress little (a 4-digit noise in every pixel); the 12-bit words well.
+    #expect(deflated.0 < plain.0 && deflated.1 < plain.1 * 3 / 4, "\(deflated) vs \(plain)")
 }
