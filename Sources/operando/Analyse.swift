@@ -9,7 +9,7 @@ struct Analyse: ParsableCommand {
         commandName: "analyse",
         abstract: "Offline image analysis of a dataset or a TIFF stack: drift, mask, contrast, metrics, profiles.",
         discussion: """
-        Writes drift.csv, metrics.csv, contrast.tif, mask.tif, profiles.csv and summary.json into --out
+        Writes drift.csv, metrics.csv, contrast.tif, mask.tif, profiles.csv and summary.json into --out \
         (default DATASET/analysis/ or STACK.analysis/). See docs/analyse.md.
         """,
         aliases: ["analyze"])

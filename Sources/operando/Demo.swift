@@ -12,8 +12,8 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The whole chain on firmware-sim: run the demo protocol, analyse, calibrate, report.",
         discussion: """
-        The simulated rig runs the seed's first cycle (C/3 CC charge to 4.3 V, C/3 CC discharge to 3.0 V,
-        2 h CV hold at 3.0 V; 10 Hz exposures binned 30 to one recorded frame) on a virtual clock. Then
+        The simulated rig runs the seed's first cycle (C/3 CC charge to 4.3 V, C/3 CC discharge to 3.0 V, \
+        2 h CV hold at 3.0 V; 10 Hz exposures binned 30 to one recorded frame) on a virtual clock. Then \
         the dataset is analysed, the model is calibrated against it and the figure report is rendered.
         Writes into --out: demo.operando/ (dataset with analysis/ and calibration/), report.pdf.
         """)

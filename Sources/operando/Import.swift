@@ -8,11 +8,11 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Import an instrument's own record (EC-Lab .mpr/.mpt, Gamry .DTA, BDF CSV) into a follow-mode dataset.",
         discussion: """
-        operando import DATASET FILE… [--offset SECONDS]: aligns the instrument's clock with the rig's on
-        the trigger edges the followed run recorded (offset and drift fitted, residuals stored in run.json),
-        writes instrument.csv (every original column, plus rig time) and echem.csv, and rewrites frames.csv
-        so frames carry the instrument's step and sample; analyse, calibrate and report then work as on a
-        commanded run. operando import FILE… --out DIR makes a new dataset of the record alone.
+        operando import DATASET FILE… [--offset SECONDS]: aligns the instrument's clock with the rig's on \
+        the trigger edges the followed run recorded (offset and drift fitted, residuals stored in run.json), \
+        writes instrument.csv (every original column, plus rig time) and echem.csv, and rewrites frames.csv \
+        so frames carry the instrument's step and sample; analyse, calibrate and report then work as on a \
+        commanded run. operando import FILE… --out DIR makes a new dataset of the record alone. \
         A dataset that already has electrochemistry is refused. See docs/follow.md.
         Exit status: 0 imported, 2 bad input (the message names the file and the cause).
         """)

@@ -12,10 +12,10 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a protocol on the rig: lockstep LED/trigger exposures, CC/CV steps, dataset, on-line monitor.",
         discussion: """
-        Without --rig the rig is firmware-sim on a virtual clock (a 6 h protocol runs in minutes).
-        The dataset (NAME.operando/) holds run.json, echem.csv, frames/*.tif, frames.csv, monitor.csv,
-        edges.csv, timing.json and events.jsonl (docs/run.md); --out must not exist or be empty.
-        Any fault, limit trip or SIGINT/SIGTERM ends in the same safe stop: LED off, cell at open circuit,
+        Without --rig the rig is firmware-sim on a virtual clock (a 6 h protocol runs in minutes). \
+        The dataset (NAME.operando/) holds run.json, echem.csv, frames/*.tif, frames.csv, monitor.csv, \
+        edges.csv, timing.json and events.jsonl (docs/run.md); --out must not exist or be empty. \
+        Any fault, limit trip or SIGINT/SIGTERM ends in the same safe stop: LED off, cell at open circuit, \
         the safe state recorded, run_ended written. SIGHUP and a broken stderr do not stop a run.
         Exit status: 0 complete, 1 fault, 2 bad input, 3 limit tripped, 128+N stopped by signal N.
         """)

@@ -11,7 +11,7 @@ struct Simulate: ParsableCommand {
         abstract: "Run the 2D particle diffusion model (finite elements) on protocol steps.",
         discussion: """
         Example: operando simulate "Charge at C/3 for 60 minutes" --out runs/c3
-        Writes trace.csv, profiles.csv and summary.json into --out. The default parameter set
+        Writes trace.csv, profiles.csv and summary.json into --out. The default parameter set \
         "nmc87" is a reconstruction that reproduces the seed paper's statements (docs/model.md).
         """)
 
