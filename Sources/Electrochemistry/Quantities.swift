@@ -67,7 +67,9 @@ public enum QuantityText {
             let exponent = Int(log10(abs(x)).rounded(.down))
             if exponent >= -5 && exponent < 15 {
                 let decimals = max(0, digits - 1 - exponent)
-                var plain = String(format: "%.\(decimals)f", x)
+                // Above `digits` integer digits, round to `digits` significant ones (1234567 → 1234570).
+                let scale = pow(10.0, Double(max(0, exponent - digits + 1)))
+                var plain = String(format: "%.\(decimals)f", (x / scale).rounded() * scale)
                 if plain.contains(".") {
                     while plain.hasSuffix("0") { plain.removeLast() }
                     if plain.hasSuffix(".") { plain.removeLast() }

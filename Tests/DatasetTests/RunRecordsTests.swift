@@ -26,9 +26,9 @@ private func run(_ steps: [(String, Double, Int)]) -> [(kind: String, cycle: Int
                                           ("hold", -0.25, 4), ("charge", 1, 3)]
     let rows = run(steps)
     #expect(rows.prefix(2).allSatisfy { $0.cycle == 0 && $0.charge == 0 && $0.discharge == 0 })
-    let endOfCharge = rows[2 + 10 + 4 + 2 - 1]
+    let endOfCharge = rows[17]
     #expect(endOfCharge.cycle == 0 && endOfCharge.charge == 12 && endOfCharge.discharge == 0)
-    let endOfDischarge = rows[2 + 10 + 4 + 2 + 8 + 4 - 1]
+    let endOfDischarge = rows[29]
     // The charge capacity is held through the discharge; the discharge counts up from 0, positive.
     #expect(endOfDischarge.cycle == 0 && endOfDischarge.charge == 12 && endOfDischarge.discharge == 9)
     let second = rows.suffix(3)

@@ -25,14 +25,11 @@ private func operando(_ args: [String]) throws -> (status: Int32, out: String, e
     p.standardOutput = out
     p.standardError = err
     try p.run()
-    // Read both pipes at once (a full stderr pipe must not block the child while we wait on stdout).
-    var errData = Data()
-    let reader = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-    reader.start()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
+    // stdout first: stderr carries at most a few dozen progress lines without a terminal (well
+    // inside a pipe's buffer), so the child never blocks on it.
+    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
-    while !reader.isFinished { usleep(1000) }
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
 private func withFolder<T>(_ body: (String) throws -> T) throws -> T {

@@ -3,6 +3,7 @@ import Testing
 @testable import Rig
 import Electrochemistry
 import ParticleModel
+import Dataset
 
 /// A potentiostat that replays a voltage curve and records the modes it was given.
 final class ReplayPotentiostat: Potentiostat {
