@@ -70,7 +70,9 @@ private let commands: [[String]] = [["demo"], ["run"], ["simulate"], ["analyse"]
             let next = prose[k + 1]
             guard !line.isEmpty, !next.isEmpty, !next.hasPrefix(" "), let word = next.split(separator: " ").first else { continue }
             if line.hasSuffix(".") || line.hasSuffix(":") || line.hasSuffix(")") { continue }
-            #expect(line.count + 1 + word.count > 80, "operando \(c.joined(separator: " ")): broken wrap after \"\(line)\"")
+            // An example command stands on its own line on purpose.
+            if line.hasPrefix("Example") || line.hasPrefix(" ") { continue }
+            #expect(line.count + 1 + word.count > 79, "operando \(c.joined(separator: " ")): broken wrap after \"\(line)\"")
         }
     }
 }
