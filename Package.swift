@@ -58,6 +58,8 @@ let package = Package(
 
         // Our own TOML 1.0 reader with tracked keys and checked ranges (no dependencies).
         .target(name: "ConfigFile"),
+        // The command line's one progress reporter (bar with ETA on a terminal, plain lines otherwise).
+        .target(name: "TerminalProgress"),
         .target(name: "Electrochemistry", dependencies: ["ConfigFile"]),
         .target(name: "ParticleModel",
                 dependencies: ["Electrochemistry", "CSuiteSparse", "ConfigFile"]),
@@ -82,7 +84,7 @@ let package = Package(
                                .product(name: "HTTPTypes", package: "swift-http-types"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")]),
         .executableTarget(name: "operando",
-                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "InstrumentImport", "LiveView",
+                          dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "Imaging", "Dataset", "Figures", "Rig", "RigDrivers", "FirmwareSim", "Calibration", "InstrumentImport", "LiveView", "TerminalProgress",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Fuzz targets for every reader of user input, a deterministic mutation driver, and its CLI
         // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
@@ -100,6 +102,7 @@ let package = Package(
                                          .product(name: "Logging", package: "swift-log")]),
 
         .testTarget(name: "ConfigFileTests", dependencies: ["ConfigFile"]),
+        .testTarget(name: "TerminalProgressTests", dependencies: ["TerminalProgress"]),
         .testTarget(name: "FuzzingTests", dependencies: ["Fuzzing"]),
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Imaging"]),

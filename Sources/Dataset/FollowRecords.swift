@@ -135,13 +135,14 @@ public enum DatasetRewrite {
 
     /// Replaces `echem.csv` with `records`; `cycles` (one per record) adds a `cycle` column.
     public static func replaceEchem(_ records: [EchemRecord], cycles: [Int]?, directory: String) throws {
+        // The instrument's cycle numbers go in echem.csv's own `cycle` column (format 1.2).
         let withCycle = cycles.map { $0.count == records.count } ?? false
-        var text = (EchemRecord.columns + (withCycle ? ["cycle"] : [])).joined(separator: ",") + "\n"
+        var text = EchemRecord.columns.joined(separator: ",") + "\n"
         text.reserveCapacity(records.count * 80)
         for (k, r) in records.enumerated() {
-            var f = r.fields
-            if withCycle, let c = cycles { f.append(String(c[k])) }
-            text += f.joined(separator: ",") + "\n"
+            var r = r
+            if withCycle, let c = cycles { r.cycle = c[k] }
+            text += r.fields.joined(separator: ",") + "\n"
         }
         try DurableFile.write(Data(text.utf8), to: (directory as NSString).appendingPathComponent(DatasetFormat.File.echem))
     }

@@ -2,10 +2,11 @@
 // (0 at the run's start); currents in A, positive on charge; voltages in V.
 
 /// The format of a dataset directory. Minor versions add files or columns (old readers ignore them);
-/// a new major version changes what existing files mean, and older readers refuse it.
+/// a new major version changes what existing files mean, and older readers refuse it. 1.2: echem.csv
+/// gained `cycle`, `charge_capacity_mAh_per_g`, `discharge_capacity_mAh_per_g`.
 public enum DatasetFormat {
     /// Written by this operando.
-    public static let version = "1.1"
+    public static let version = "1.2"
     /// The major version this operando reads.
     public static let major = 1
     /// The file names of a run, relative to the dataset directory.
@@ -29,9 +30,15 @@ public enum DatasetFormat {
     }
 }
 
-/// One electrochemical sample (`echem.csv`).
+/// One electrochemical sample (`echem.csv`). Every column name carries its unit (`_s`, `_V`, `_A`,
+/// `_mAh_per_g`); `step` and `cycle` are 0-based (docs/run.md).
+///
+/// Format 1.2 added `cycle`, `charge_capacity_mAh_per_g` and `discharge_capacity_mAh_per_g` after the
+/// 1.1 columns: a reader of the old columns reads new files unchanged, and an old file without them
+/// reads with `cycle` −1 and the two capacities NaN (unknown).
 public struct EchemRecord: Sendable, Equatable {
-    public static let columns = ["time_s", "step", "step_kind", "voltage_V", "current_A", "capacity_mAh_per_g"]
+    public static let columns = ["time_s", "step", "step_kind", "voltage_V", "current_A", "capacity_mAh_per_g",
+                                 "cycle", "charge_capacity_mAh_per_g", "discharge_capacity_mAh_per_g"]
     /// `step_kind` of the sample recorded after a safe stop: the cell at open circuit.
     public static let safeStopKind = "safe_stop"
     public var timeSeconds: Double
@@ -41,28 +48,122 @@ public struct EchemRecord: Sendable, Equatable {
     public var stepKind: String
     public var voltageVolts: Double
     public var currentAmps: Double
-    /// Running capacity, mAh per gram of active material (signed: up on charge).
+    /// Running capacity, mAh per gram of active material (signed: up on charge, down on discharge;
+    /// never reset).
     public var capacityMilliampHoursPerGram: Double
+    /// 0-based cycle number (`HalfCycleCapacity` defines it; −1: unknown).
+    public var cycle: Int
+    /// Charge passed in this cycle's charge half-cycle, mAh/g (EC-Lab's `Q charge`, per gram): 0 at the
+    /// start of a cycle, rising during the charge, held through the discharge (NaN: unknown).
+    public var chargeCapacityMilliampHoursPerGram: Double
+    /// Charge passed in this cycle's discharge half-cycle, mAh/g, positive (EC-Lab's `Q discharge`, per
+    /// gram): 0 until the discharge starts, then rising (NaN: unknown).
+    public var dischargeCapacityMilliampHoursPerGram: Double
 
     public init(timeSeconds: Double, step: Int, stepKind: String, voltageVolts: Double, currentAmps: Double,
-                capacityMilliampHoursPerGram: Double) {
+                capacityMilliampHoursPerGram: Double, cycle: Int = -1, chargeCapacityMilliampHoursPerGram: Double = .nan,
+                dischargeCapacityMilliampHoursPerGram: Double = .nan) {
         self.timeSeconds = timeSeconds
         self.step = step
         self.stepKind = stepKind
         self.voltageVolts = voltageVolts
         self.currentAmps = currentAmps
         self.capacityMilliampHoursPerGram = capacityMilliampHoursPerGram
+        self.cycle = cycle
+        self.chargeCapacityMilliampHoursPerGram = chargeCapacityMilliampHoursPerGram
+        self.dischargeCapacityMilliampHoursPerGram = dischargeCapacityMilliampHoursPerGram
     }
 
     var fields: [String] {
         [CSVField.number(timeSeconds), String(step), CSVField.text(stepKind), CSVField.number(voltageVolts),
-         CSVField.number(currentAmps), CSVField.number(capacityMilliampHoursPerGram)]
+         CSVField.number(currentAmps), CSVField.number(capacityMilliampHoursPerGram),
+         cycle < 0 ? "" : String(cycle), CSVField.number(chargeCapacityMilliampHoursPerGram),
+         CSVField.number(dischargeCapacityMilliampHoursPerGram)]
     }
 
     init(_ r: CSVRow) throws {
         self.init(timeSeconds: try r.finite("time_s"), step: try r.int("step", default: -1), stepKind: r.string("step_kind"),
                   voltageVolts: try r.double("voltage_V"), currentAmps: try r.double("current_A"),
-                  capacityMilliampHoursPerGram: try r.optionalDouble("capacity_mAh_per_g") ?? .nan)
+                  capacityMilliampHoursPerGram: try r.optionalDouble("capacity_mAh_per_g") ?? .nan,
+                  cycle: try r.int("cycle", default: -1),
+                  chargeCapacityMilliampHoursPerGram: try r.optionalDouble("charge_capacity_mAh_per_g") ?? .nan,
+                  dischargeCapacityMilliampHoursPerGram: try r.optionalDouble("discharge_capacity_mAh_per_g") ?? .nan)
+    }
+
+    /// Equal when every field is, NaN matching NaN (unknown capacities compare equal).
+    public static func == (a: EchemRecord, b: EchemRecord) -> Bool {
+        func same(_ x: Double, _ y: Double) -> Bool { x == y || (x.isNaN && y.isNaN) }
+        return same(a.timeSeconds, b.timeSeconds) && a.step == b.step && a.stepKind == b.stepKind
+            && same(a.voltageVolts, b.voltageVolts) && same(a.currentAmps, b.currentAmps)
+            && same(a.capacityMilliampHoursPerGram, b.capacityMilliampHoursPerGram) && a.cycle == b.cycle
+            && same(a.chargeCapacityMilliampHoursPerGram, b.chargeCapacityMilliampHoursPerGram)
+            && same(a.dischargeCapacityMilliampHoursPerGram, b.dischargeCapacityMilliampHoursPerGram)
+    }
+}
+
+/// Per-half-cycle capacities and the cycle number of a commanded run, as EC-Lab users read them
+/// (`Q charge/mA.h`, `Q discharge/mA.h`, `cycle number`), per gram of active material.
+///
+/// - A **half-cycle** is a stretch of the run passing charge one way: a *charge* half-cycle begins at
+///   a Charge step when the run is not already charging, a *discharge* half-cycle at a Discharge step
+///   when it is not already discharging. Holds and rests continue the half-cycle in progress (the CV
+///   part of a CC–CV charge belongs to the charge); a Hold before any Charge or Discharge starts the
+///   half-cycle its current's sign says.
+/// - A **cycle** (0-based) is a charge half-cycle and the discharge half-cycle after it: a new cycle
+///   begins at each charge half-cycle that follows a discharge one. A run that starts with a
+///   discharge has that discharge alone as cycle 0.
+/// - Both capacities are 0 at the start of a cycle. The charge capacity grows with the net charge
+///   passed in the charge half-cycle and keeps its value through the discharge; the discharge
+///   capacity (positive) grows in the discharge half-cycle. So the last row of a cycle carries both,
+///   and `groupby("cycle").max()` gives each cycle's charge and discharge capacity.
+///
+/// The signed running total (`capacity_mAh_per_g`) is kept beside these, never reset.
+public struct HalfCycleCapacity: Sendable, Equatable {
+    /// The direction of a half-cycle.
+    public enum Direction: Sendable, Equatable { case charge, discharge }
+
+    public private(set) var cycle = 0
+    /// The half-cycle in progress (nil before the first charge or discharge).
+    public private(set) var direction: Direction?
+    public private(set) var chargeMilliampHoursPerGram = 0.0
+    public private(set) var dischargeMilliampHoursPerGram = 0.0
+    /// Half-cycles begun so far.
+    public private(set) var halfCycles = 0
+
+    public init() {}
+
+    /// Adds the charge passed over one sample interval: `dq` mAh/g, signed (positive on charge),
+    /// during a step of kind `stepKind` (`charge`, `discharge`, `hold`, `rest`, `safe_stop`).
+    public mutating func add(stepKind: String, signedMilliampHoursPerGram dq: Double) {
+        let d: Direction?
+        switch stepKind {
+        case "charge": d = .charge
+        case "discharge": d = .discharge
+        case "hold": d = direction ?? (dq > 0 ? .charge : (dq < 0 ? .discharge : nil))
+        default: d = direction
+        }
+        if let d, d != direction { begin(d) }
+        guard dq.isFinite else { return }
+        switch direction {
+        case .charge?: chargeMilliampHoursPerGram += dq
+        case .discharge?: dischargeMilliampHoursPerGram -= dq
+        case nil: break
+        }
+    }
+
+    private mutating func begin(_ d: Direction) {
+        switch d {
+        case .charge:
+            if direction == .discharge {
+                cycle += 1
+                dischargeMilliampHoursPerGram = 0
+            }
+            chargeMilliampHoursPerGram = 0
+        case .discharge:
+            dischargeMilliampHoursPerGram = 0
+        }
+        direction = d
+        halfCycles += 1
     }
 }
 
@@ -129,9 +230,10 @@ public struct MonitorRecord: Sendable, Equatable {
     public static let columns = ["frame", "time_s", "intensity_change", "sdc_std", "drift_x_px", "drift_y_px", "heterogeneous"]
     public var frame: Int
     public var timeSeconds: Double
-    /// ΔI/I₀ over the particle, a fraction (not %).
+    /// ΔI/I₀ over the particle, a fraction (0.01 is 1 %; figures and the status line show %).
     public var intensityChange: Double
-    /// Standard deviation of the sequential difference contrast over the particle.
+    /// Standard deviation of the sequential difference contrast over the particle, a fraction of the
+    /// intensity (dimensionless, like `intensity_change`).
     public var sdcStd: Double
     public var driftXPixels: Double
     public var driftYPixels: Double

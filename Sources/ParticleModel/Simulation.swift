@@ -455,8 +455,10 @@ public final class ParticleSimulation {
                     record(step: index, condition: condition)
                 }
                 while let p = pendingProfiles.first, p <= time + 1e-9 { pendingProfiles.removeFirst(); recordProfile() }
-                if let progress, plannedTotal > 0 {
-                    progress(min(1, time / plannedTotal), "step \(index + 1)/\(steps.count) t = \(Int(time)) s")
+                // Reported on `until` steps too (fraction 0 when no step has a fixed duration): the
+                // command line estimates the whole from model time and the step (issue 16).
+                if let progress {
+                    progress(plannedTotal > 0 ? min(1, time / plannedTotal) : 0, "step \(index + 1)/\(steps.count) t = \(Int(time)) s")
                 }
             }
             outcomes.append(StepOutcome(step: index, text: step.text, startSeconds: stepStart, endSeconds: time,

@@ -346,9 +346,8 @@ final class RunLoop {
                 let s = try hardware.potentiostat.read()
                 lastSample = s
                 let t = seconds(nextSample)
-                bus.publish(.echem(EchemRecord(timeSeconds: t, step: sequencer.index, stepKind: sequencer.current.kind.name,
-                                               voltageVolts: s.voltageVolts, currentAmps: s.currentAmps,
-                                               capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)))
+                // The row carries the capacities up to this sample (cycle and half-cycle ones included).
+                bus.publish(.echem(sequencer.record(s, runSeconds: t)))
                 for e in try sequencer.onSample(s, runSeconds: t) {
                     publish(e, at: nextSample)
                     if case .limitTripped(let limit, let value) = e { supervisor.stop(.limitTripped(limit: limit, value: value)) }
@@ -454,7 +453,10 @@ final class RunLoop {
         if let s = safeSample, let sequencer {
             bus.publish(.echem(EchemRecord(timeSeconds: seconds(max(s.monotonicNanoseconds, clock.monotonicNanoseconds)),
                                            step: sequencer.index, stepKind: EchemRecord.safeStopKind, voltageVolts: s.voltageVolts,
-                                           currentAmps: s.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram)))
+                                           currentAmps: s.currentAmps, capacityMilliampHoursPerGram: sequencer.capacityMilliampHoursPerGram,
+                                           cycle: sequencer.halfCycle.cycle,
+                                           chargeCapacityMilliampHoursPerGram: sequencer.halfCycle.chargeMilliampHoursPerGram,
+                                           dischargeCapacityMilliampHoursPerGram: sequencer.halfCycle.dischargeMilliampHoursPerGram)))
         } else if let readFailure {
             publish(.warning("could not read the potentiostat after the safe stop: \(readFailure)"))
         }

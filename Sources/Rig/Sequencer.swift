@@ -1,3 +1,4 @@
+import Dataset
 import Electrochemistry
 
 /// Runs a protocol's steps on a potentiostat: applies each step's mode, checks its end conditions and
@@ -29,11 +30,15 @@ public final class Sequencer {
     public private(set) var capacityMilliampHoursPerGram = 0.0
     /// Charge passed in the current step, mAh/g (magnitude).
     public private(set) var stepCapacityMilliampHoursPerGram = 0.0
+    /// Per-half-cycle capacities and the cycle number (echem.csv's `cycle`,
+    /// `charge_capacity_mAh_per_g`, `discharge_capacity_mAh_per_g`; `HalfCycleCapacity` defines them).
+    public private(set) var halfCycle = HalfCycleCapacity()
     /// Set when a hard limit ended the run; the engine records an open-circuit sample after it.
     public private(set) var limitTrip: LimitTrip?
     /// Run time at which the current step started, s.
     public private(set) var stepStartSeconds = 0.0
     private var lastSample: (t: Double, v: Double, i: Double)?
+    private var lastSampleStep = 0
     private var tracker: EndTracker
     private var complianceReported = false
     let oneCAmps: Double?
@@ -95,17 +100,46 @@ public final class Sequencer {
         }
     }
 
+    /// Integrates the charge passed up to sample `s` at run time `t` (once per sample: a second call
+    /// with the same time does nothing). The interval before `s` ran under the current step.
+    public func integrate(_ s: ElectrochemSample, runSeconds t: Double) {
+        if let last = lastSample, last.t == t { return }
+        let i = s.currentAmps
+        if let last = lastSample, let m = massGrams {
+            // Trapezoids within a step; across a step change the new setpoint held over the whole
+            // interval (it was applied at the previous sample), so its current alone counts — else
+            // a discharge would begin with the charge's last current and a negative capacity.
+            let stepChanged = lastSampleStep != index
+            let dq = (stepChanged ? i : 0.5 * (last.i + i)) * (t - last.t) / 3.6 / m
+            capacityMilliampHoursPerGram += dq
+            stepCapacityMilliampHoursPerGram += abs(dq)
+            halfCycle.add(stepKind: current.kind.name, signedMilliampHoursPerGram: dq)
+        } else if massGrams != nil {
+            // The first sample: no charge passed yet, but the half-cycle it starts is known.
+            halfCycle.add(stepKind: current.kind.name, signedMilliampHoursPerGram: 0)
+        }
+        lastSample = (t, s.voltageVolts, i)
+        lastSampleStep = index
+    }
+
+    /// The echem.csv row of sample `s` at run time `t`, with the capacities up to and including it
+    /// (integrates the sample first; `onSample` then does not integrate it again).
+    public func record(_ s: ElectrochemSample, runSeconds t: Double) -> EchemRecord {
+        integrate(s, runSeconds: t)
+        let known = massGrams != nil
+        return EchemRecord(timeSeconds: t, step: index, stepKind: current.kind.name, voltageVolts: s.voltageVolts,
+                           currentAmps: s.currentAmps, capacityMilliampHoursPerGram: capacityMilliampHoursPerGram,
+                           cycle: halfCycle.cycle,
+                           chargeCapacityMilliampHoursPerGram: known ? halfCycle.chargeMilliampHoursPerGram : .nan,
+                           dischargeCapacityMilliampHoursPerGram: known ? halfCycle.dischargeMilliampHoursPerGram : .nan)
+    }
+
     /// Handles one sample at run time `t` (s): limits, end conditions, step advance.
     public func onSample(_ s: ElectrochemSample, runSeconds t: Double) throws -> [RunEvent] {
         guard !finished else { return [] }
         var events: [RunEvent] = []
         let v = s.voltageVolts, i = s.currentAmps
-        if let last = lastSample, let m = massGrams {
-            let dq = 0.5 * (last.i + i) * (t - last.t) / 3.6 / m
-            capacityMilliampHoursPerGram += dq
-            stepCapacityMilliampHoursPerGram += abs(dq)
-        }
-        lastSample = (t, v, i)
+        integrate(s, runSeconds: t)
         // Hard limits first, independent of the step.
         let lim = protocolFile.limits
         var trip: (String, Double)? = nil

@@ -38,20 +38,23 @@ struct Calibrate: ParsableCommand {
     @Option(help: "Parameter-set file (TOML) replacing the default set nmc87.")
     var params: String?
 
-    @Option(name: .customLong("element-size"), help: "Model element size in µm (default: longest extent / 30).")
-    var elementSize: Double?
+    @Option(name: .customLong("element-size"), parsing: .unconditional,
+            help: "Model element size (µm, or with a unit: 0.1um, 100nm; default: longest extent / 30).")
+    var elementSize: String?
 
     @Option(name: .customLong("time-tolerance"), help: "Model time-step tolerance in θ.")
     var timeTolerance: Double = 1e-4
 
-    @Option(help: "Use data only up to this many seconds from the start.")
-    var until: Double?
+    @Option(parsing: .unconditional, help: "Use data only up to this time from the start (s, or with a unit: 3h, 90min).")
+    var until: String?
 
-    @Option(name: .customLong("edge-margin"), help: "Leave out profile points this close to the particle edge, µm.")
-    var edgeMargin: Double = 0.1
+    @Option(name: .customLong("edge-margin"), parsing: .unconditional,
+            help: "Leave out profile points this close to the particle edge (µm, or with a unit: 100nm).")
+    var edgeMargin: String = "0.1"
 
-    @Option(name: .customLong("psf-fwhm"), help: "Microscope resolution (Gaussian PSF FWHM) in µm applied to the model (0: none).")
-    var psfFWHM: Double = 0.265
+    @Option(name: .customLong("psf-fwhm"), parsing: .unconditional,
+            help: "Microscope resolution (Gaussian PSF FWHM) applied to the model (µm, or with a unit: 265nm; 0: none).")
+    var psfFWHM: String = "0.265"
 
     @Option(name: .customLong("max-profiles"), help: "Line profiles used by the spatio-temporal objectives.")
     var maxProfiles: Int = 120
@@ -65,41 +68,73 @@ struct Calibrate: ParsableCommand {
     @Option(help: "Smoothness weight of the D(θ) fit.")
     var smoothness: Double = 1e-3
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
+        let out = CommandOutput(output, label: "calibrate")
+        let progress = out.progress()
         do {
             var o = CalibrationOptions()
-            o.outputDirectory = out
+            o.outputDirectory = self.out
             o.analysisDirectory = analysis
             o.theta0 = theta0
             o.scaleRange = try CalibrationOptions.parseScaleRange(scaleRange)
             o.scaleGridPoints = scaleSteps
             o.gainGridPoints = gainSteps
             if let params { o.parameters = try ParameterSet.load(path: params) }
-            o.elementSizeMicrometres = elementSize
-            o.endSeconds = until
+            o.elementSizeMicrometres = try elementSize.map { try FlagValue.lengthMicrometres($0, flag: "--element-size") }
+            o.endSeconds = try until.map { try FlagValue.durationSeconds($0, flag: "--until") }
             o.timeTolerance = timeTolerance
-            o.edgeMarginMicrometres = edgeMargin
+            o.edgeMarginMicrometres = try FlagValue.nonNegativeLengthMicrometres(edgeMargin, flag: "--edge-margin")
             o.maximumProfiles = maxProfiles
-            o.psfFWHMMicrometres = psfFWHM
+            o.psfFWHMMicrometres = try FlagValue.nonNegativeLengthMicrometres(psfFWHM, flag: "--psf-fwhm")
             o.fitDiffusivity = fitDiffusivity
             o.smoothness = smoothness
             o.diffusivityFitScale = diffusivityScale
-            let s = try CalibrationRun.run(dataset: dataset, options: o) { line in
-                Terminal.write(line + "\n")
-            }
-            print(s.centreFitDescription)   // S and A with their 68 % intervals (block bootstrap; issue 16)
-            print(String(format: "line profiles: S = %.3f, A = %.4f, e = %.5f; at the centre fit e = %.5f",
-                         s.profile.scale, s.profile.gain, s.profile.rmse, s.profileRMSEAtCentreFit))
+            let lines = ProgressLines(reporter: progress)
+            let s = try CalibrationRun.run(dataset: dataset, options: o) { lines($0) }
+            progress.finish()
+            out.summary(s.centreFitDescription)   // S and A with their 68 % intervals (block bootstrap; issue 16)
+            out.summary(String(format: "line profiles: S = %.3f, A = %.4f, e = %.5f; at the centre fit e = %.5f",
+                               s.profile.scale, s.profile.gain, s.profile.rmse, s.profileRMSEAtCentreFit))
             if let d = s.diffusivity {
-                print(String(format: "D(θ) fit: line-profile e = %.5f (S-only %.5f), %d knots fitted over x = %.3f…%.3f",
-                             d.rmse, d.rmseScaleOnly, d.freeKnots.count, d.visitedX.lowerBound, d.visitedX.upperBound))
+                out.summary(String(format: "D(θ) fit: line-profile e = %.5f (S-only %.5f), %d knots fitted over x = %.3f…%.3f",
+                                   d.rmse, d.rmseScaleOnly, d.freeKnots.count, d.visitedX.lowerBound, d.visitedX.upperBound))
             }
-            for n in s.notes { print("note: \(n)") }
-            print(String(format: "%d model runs in %.1f s → %@", s.modelRuns, s.wallSeconds, s.outputDirectory))
+            for n in s.notes { out.summary("note: \(n)") }
+            out.summary(String(format: "%d model runs in %.1f s → %@", s.modelRuns, s.wallSeconds, s.outputDirectory))
+            var json: [String: Any] = [
+                "command": "calibrate", "dataset": dataset, "output_directory": s.outputDirectory,
+                "scale": s.centre.scale, "scale_standard_error": s.scaleStandardError,
+                "scale_interval95": [JSONSummary.value(s.scaleInterval95.low), JSONSummary.value(s.scaleInterval95.high)],
+                "gain": s.centre.gain, "gain_standard_error": s.gainStandardError,
+                "rmse": s.centre.rmse, "points": s.centre.points, "theta0": s.theta0,
+                "profile": ["scale": s.profile.scale, "gain": s.profile.gain, "rmse": s.profile.rmse,
+                            "rmse_at_centre_fit": s.profileRMSEAtCentreFit],
+                "model_runs": s.modelRuns, "wall_s": s.wallSeconds, "notes": s.notes,
+            ]
+            if let u = s.uncertainty {
+                json["scale_interval68"] = [u.scaleInterval68.lowerBound, u.scaleInterval68.upperBound]
+                json["gain_interval68"] = [u.gainInterval68.lowerBound, u.gainInterval68.upperBound]
+                json["gain_interval95"] = [u.gainInterval95.lowerBound, u.gainInterval95.upperBound]
+                json["uncertainty_method"] = "circular block bootstrap"
+                json["block_length_frames"] = u.blockLength
+            }
+            if let d = s.diffusivity {
+                json["diffusivity"] = ["rmse": d.rmse, "rmse_scale_only": d.rmseScaleOnly, "free_knots": d.freeKnots.count,
+                                       "visited_x": [d.visitedX.lowerBound, d.visitedX.upperBound]]
+            }
+            out.json(json)
+        } catch let e as FlagValueError {
+            progress.abandon()
+            printError(e.description)
+            throw ExitCode(2)
         } catch let e as CalibrationError {
+            progress.abandon()
             printError("\(e)")
             throw ExitCode(1)
         } catch let e as ParameterError {
+            progress.abandon()
             printError("\(e)")
             throw ExitCode(1)
         }

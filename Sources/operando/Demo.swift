@@ -12,9 +12,9 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "The whole chain on firmware-sim: run the demo protocol, analyse, calibrate, report.",
         discussion: """
-        The simulated rig runs the seed's first cycle (C/3 CC charge to 4.3 V, C/3 CC discharge to 3.0 V,
-        2 h CV hold at 3.0 V; 5 Hz exposures binned 30 to one recorded frame every 6 s) on a virtual clock, as
-        fast as the CPU allows. Then
+        The simulated rig runs the seed's first cycle (C/3 CC charge to 4.3 V, C/3 CC discharge to 3.0 V, \
+        2 h CV hold at 3.0 V; 5 Hz exposures binned 30 to one recorded frame every 6 s) on a virtual clock, as \
+        fast as the CPU allows. Then \
         the dataset is analysed, the model is calibrated against it and the figure report is rendered.
         Writes into --out: demo.operando/ (dataset with analysis/ and calibration/), report.pdf,
         stage_times.json (wall and CPU seconds of each stage, also printed on stderr at the end).
@@ -25,6 +25,8 @@ struct Demo: ParsableCommand {
 
     @Option(help: "Rig file for the simulated world (default: firmware-sim defaults).")
     var rig: String?
+
+    @OptionGroup var output: OutputOptions
 
     static let protocolText = """
     # operando demo: the seed's first cycle (Fig. 1E, 2, 4) on firmware-sim.
@@ -64,7 +66,9 @@ struct Demo: ParsableCommand {
     func run() throws {
         let start = Date()
         var times = DemoStageTimes()
+        let console = CommandOutput(output, label: "demo")
         func stage(_ s: String) {
+            guard !output.quiet else { return }
             Terminal.write(String(format: "[%5.1f s] demo: %@\n", Date().timeIntervalSince(start), s))
         }
         do {
@@ -91,10 +95,12 @@ struct Demo: ParsableCommand {
         var options = RunOptions(outputDirectory: dataset)
         options.softwareVersion = "operando \(operandoVersion)"
         let engine = RunEngine(protocolFile: proto, hardware: hardware, options: options)
-        let status = StatusLine(quiet: false)
+        let status = StatusLine(reporter: console.progress("demo run"),
+                                program: try? StepProgram.compile(planned: proto.plannedSteps, cell: proto.cell, resolution: .amperes))
         engine.subscribe(status)
-        let run = try engine.run()
-        status.finish()
+        let run: RunSummary
+        do { run = try engine.run() } catch { status.finish(completed: false); throw error }
+        status.finish(completed: run.completed)
         stage(String(format: "run: %@ after %.0f s simulated; %d frames recorded, %d lockstep violations",
                      run.endReason, run.runSeconds, run.recordedFrames, run.lockstepViolations))
         guard run.completed else {
@@ -105,7 +111,12 @@ struct Demo: ParsableCommand {
         // 2. Offline analysis.
         stage("2/4 analysing the images")
         times.begin("analyse")
-        let analysis = try DatasetAnalysis.run(input: dataset) { stage("analyse: " + $0) }
+        let analysisProgress = console.progress("demo analyse")
+        let analysisLines = ProgressLines(reporter: analysisProgress)
+        let analysis = try DatasetAnalysis.run(input: dataset) { line in
+            if ProgressLines.frameCount(line) != nil { analysisLines(line) } else { analysisProgress.clear(); stage(ProgressLines.prefixed("analyse", line)) }
+        }
+        analysisProgress.finish()
         if let t = analysis.sdcDropTimeSeconds { stage(String(format: "SDC std drop (front reaches the centre) at %.0f s", t)) }
 
         // 3. Calibration.
@@ -118,7 +129,7 @@ struct Demo: ParsableCommand {
         times.begin("report")
         let pdf = (out as NSString).appendingPathComponent("report.pdf")
         let report = try Figures.Report.render(datasetDirectory: dataset, to: pdf,
-                                               progress: { stage("report: " + $0) })
+                                               progress: { stage(ProgressLines.prefixed("report", $0)) })
         times.end()
         try times.write(toDirectory: out)
         let summary = String(format: """
@@ -134,8 +145,19 @@ struct Demo: ParsableCommand {
             analysis.frameCount, Self.describe(analysis.driftMethod), calibration.centre.scale, calibration.centre.gain,
             calibration.centre.rmse, truth.scale, truth.opticalGain, report.path, report.pages.count, Date().timeIntervalSince(start))
         try summary.write(toFile: (out as NSString).appendingPathComponent("summary.txt"), atomically: true, encoding: .utf8)
-        print(summary, terminator: "")
-        print("report: \(report.path)")
-        Terminal.write(times.table)
+        console.summary(String(summary.dropLast()))
+        console.summary("report: \(report.path)")
+        if !output.quiet { Terminal.write(times.table) }
+        console.json([
+            "command": "demo", "output_directory": out, "dataset": dataset, "report": report.path, "report_pages": report.pages.count,
+            "run": Run.json(run, instrumentRecord: nil),
+            "analysis": ["frames": analysis.frameCount, "drift_method": Self.describe(analysis.driftMethod),
+                         "sdc_drop_time_s": JSONSummary.value(analysis.sdcDropTimeSeconds)],
+            "calibration": ["scale": calibration.centre.scale, "scale_standard_error": calibration.scaleStandardError,
+                            "gain": calibration.centre.gain, "gain_standard_error": calibration.gainStandardError,
+                            "rmse": calibration.centre.rmse],
+            "truth": ["scale": truth.scale, "gain": truth.opticalGain],
+            "wall_s": Date().timeIntervalSince(start),
+        ])
     }
 }

@@ -11,9 +11,9 @@ enum DemoCalibration {
         if let end = events.first(where: { $0.event == "step_ended" && $0.timeSeconds.isFinite }) {
             options.endSeconds = end.timeSeconds
         }
-        let s = try CalibrationRun.run(dataset: dataset, options: options) { stage("calibrate: " + $0) }
-        stage(String(format: "calibration: S = %.3f ± %.3f, A = %.4f ± %.4f, rmse %.2e",
-                     s.centre.scale, s.scaleStandardError, s.centre.gain, s.gainStandardError, s.centre.rmse))
+        // The library's lines already name their stage ("calibrate: …"): no second prefix.
+        let s = try CalibrationRun.run(dataset: dataset, options: options) { stage(ProgressLines.prefixed("calibrate", $0)) }
+        stage("calibration: " + s.centreFitDescription)
         return s
     }
 }

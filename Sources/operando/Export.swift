@@ -2,6 +2,7 @@ import ArgumentParser
 import Dataset
 import Foundation
 import Imaging
+import TerminalProgress
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -24,21 +25,31 @@ struct Export: ParsableCommand {
     @Option(help: "Output file (default NAME.ome.tif beside the dataset).")
     var out: String?
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
         guard format == "ome-tiff" || format == "imagej" else {
             printError("--format \(format): expected ome-tiff or imagej")
             throw ExitCode(2)
         }
+        let console = CommandOutput(output, label: "export")
+        let progress = console.progress()
         do {
+            let lines = ProgressLines(reporter: progress)
             let r = format == "imagej"
-                ? try ImageJExport.export(dataset: dataset, to: out) { Terminal.write($0 + "\n") }
-                : try OMETIFFExport.export(dataset: dataset, to: out) { Terminal.write($0 + "\n") }
-            print(String(format: "exported %d frames (%.1f MB%@) in %.2f s → %@", r.frames, Double(r.bytes) / 1e6,
-                         r.bigTIFF ? ", BigTIFF" : "", r.seconds, r.path))
+                ? try ImageJExport.export(dataset: dataset, to: out) { lines($0) }
+                : try OMETIFFExport.export(dataset: dataset, to: out) { lines($0) }
+            progress.finish("\(r.frames) frames")
+            console.summary(String(format: "exported %d frames (%.1f MB%@) in %.2f s → %@", r.frames, Double(r.bytes) / 1e6,
+                                   r.bigTIFF ? ", BigTIFF" : "", r.seconds, r.path))
+            console.json(["command": "export", "dataset": dataset, "format": format, "path": r.path, "frames": r.frames,
+                          "bytes": r.bytes, "bigtiff": r.bigTIFF, "wall_s": r.seconds])
         } catch let e as DatasetError {
+            progress.abandon()
             printError("\(e)")
             throw ExitCode(1)
         } catch let e as ImagingError {
+            progress.abandon()
             printError("\(e)")
             throw ExitCode(1)
         }

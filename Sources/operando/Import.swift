@@ -8,11 +8,11 @@ struct Import: ParsableCommand {
         commandName: "import",
         abstract: "Import an instrument's own record (EC-Lab .mpr/.mpt, Gamry .DTA, BDF CSV) into a follow-mode dataset.",
         discussion: """
-        operando import DATASET FILE… [--offset SECONDS]: aligns the instrument's clock with the rig's on
-        the trigger edges the followed run recorded (offset and drift fitted, residuals stored in run.json),
-        writes instrument.csv (every original column, plus rig time) and echem.csv, and rewrites frames.csv
-        so frames carry the instrument's step and sample; analyse, calibrate and report then work as on a
-        commanded run. operando import FILE… --out DIR makes a new dataset of the record alone.
+        operando import DATASET FILE… [--offset SECONDS]: aligns the instrument's clock with the rig's on \
+        the trigger edges the followed run recorded (offset and drift fitted, residuals stored in run.json), \
+        writes instrument.csv (every original column, plus rig time) and echem.csv, and rewrites frames.csv \
+        so frames carry the instrument's step and sample; analyse, calibrate and report then work as on a \
+        commanded run. operando import FILE… --out DIR makes a new dataset of the record alone. \
         A dataset that already has electrochemistry is refused. See docs/follow.md.
         Exit status: 0 imported, 2 bad input (the message names the file and the cause).
         """)
@@ -20,8 +20,9 @@ struct Import: ParsableCommand {
     @Argument(help: "A follow-mode dataset (NAME.operando/) then the instrument file(s); with --out, the file(s) only.")
     var paths: [String]
 
-    @Option(help: "Rig run time, s, of the instrument's time 0 (when there was no trigger); skips the edge fit.")
-    var offset: Double?
+    @Option(parsing: .unconditional,
+            help: "Rig run time of the instrument's time 0 (s, or with a unit: -2.5s, 1min; when there was no trigger); skips the edge fit.")
+    var offset: String?
 
     @Option(help: "Create this new dataset from the instrument file(s) instead of importing into one.")
     var out: String?
@@ -29,11 +30,17 @@ struct Import: ParsableCommand {
     @Option(name: .customLong("time-zone"), help: "The instrument PC's time zone, e.g. Europe/Berlin (default: this machine's).")
     var timeZone: String?
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
-        var options = ImportOptions(offsetSeconds: offset)
+        let offsetSeconds: Double?
+        do { offsetSeconds = try offset.map { try FlagValue.signedSeconds($0, flag: "--offset") } } catch {
+            printError("\(error)"); throw ExitCode(2)
+        }
+        var options = ImportOptions(offsetSeconds: offsetSeconds)
         options.softwareVersion = "operando \(operandoVersion)"
-        if let o = offset, !o.isFinite || abs(o) > 3.2e7 {
-            printError("\(ImportError.badValue(option: "--offset", value: "\(o)", expected: "a finite number of seconds within a year"))")
+        if let o = offsetSeconds, !o.isFinite || abs(o) > 3.2e7 {
+            printError("\(ImportError.badValue(option: "--offset", value: offset ?? "\(o)", expected: "a finite number of seconds within a year"))")
             throw ExitCode(2)
         }
         if let z = timeZone {
@@ -71,6 +78,16 @@ struct Import: ParsableCommand {
         }
         if summary.frames > 0 { text += "frames: \(summary.framesWithSample) of \(summary.frames) carry an instrument sample\n" }
         for n in summary.notes { text += "note: \(n)\n" }
+        // The summary stays on stderr as before (stdout is for --json only).
         Terminal.write(text)
+        CommandOutput(output, label: "import").json([
+            "command": "import", "directory": summary.directory, "files": summary.files, "rows": summary.rows,
+            "rows_per_s": summary.rowsPerSecond, "method": summary.method,
+            "alignment": ["offset_s": a.offsetSeconds, "drift_ppm": a.driftPPM, "residual_rms_s": a.residualRMSSeconds,
+                          "residual_max_s": a.residualMaxSeconds, "matched_edges": a.matchedPairs.count,
+                          "unmatched_instrument_steps": a.unmatchedInstrumentSeconds.count,
+                          "unmatched_trigger_edges": a.unmatchedRigSeconds.count],
+            "frames": summary.frames, "frames_with_sample": summary.framesWithSample, "notes": summary.notes,
+        ])
     }
 }

@@ -48,37 +48,6 @@ enum Terminal {
     }
 }
 
-/// Progress on stderr: a rewriting line on a terminal, plain lines (at most every few seconds) otherwise.
-final class ProgressLine: @unchecked Sendable {
-    let isTerminal = Terminal.isTerminal
-    let start = Date()
-    var lastPrint = Date.distantPast
-    var printed = false
-
-    func update(_ fraction: Double, _ status: String) {
-        let now = Date()
-        guard now.timeIntervalSince(start) > 1 else { return }
-        let interval = isTerminal ? 0.1 : 5
-        guard now.timeIntervalSince(lastPrint) >= interval else { return }
-        lastPrint = now
-        printed = true
-        let pct = Int((min(1, max(0, fraction)) * 100).rounded())
-        if isTerminal {
-            let width = 30
-            let filled = Int(Double(width) * min(1, max(0, fraction)))
-            let bar = String(repeating: "#", count: filled) + String(repeating: "-", count: width - filled)
-            let line = "[\(bar)] \(pct)% \(status)"
-            Terminal.write("\r" + String(line.prefix(Terminal.columns - 1)) + "\u{1B}[K")
-        } else {
-            Terminal.write("\(pct)% \(status)\n")
-        }
-    }
-
-    func finish() {
-        if printed && isTerminal { Terminal.write("\n") }
-    }
-}
-
 /// One error line on stderr: "error: MESSAGE".
 func printError(_ message: String) {
     Terminal.write("error: \(message)\n")

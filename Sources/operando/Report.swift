@@ -1,6 +1,7 @@
 import ArgumentParser
 import Figures
 import Foundation
+import TerminalProgress
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,12 +18,20 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "Output PDF (default reports/NAME.pdf).")
     var out: String?
 
+    @OptionGroup var output: OutputOptions
+
     func run() throws {
+        let console = CommandOutput(output, label: "report")
+        let progress = console.progress()
         do {
-            let summary = try Figures.Report.render(datasetDirectory: dataset, to: out,
-                                                    progress: { Terminal.write("report: " + $0 + "\n") })
-            print(String(format: "report: %d pages in %.2f s → %@", summary.pages.count, summary.seconds, summary.path))
+            let lines = ProgressLines(reporter: progress)
+            let summary = try Figures.Report.render(datasetDirectory: dataset, to: out, progress: { lines($0) })
+            progress.finish()
+            console.summary(String(format: "report: %d pages in %.2f s → %@", summary.pages.count, summary.seconds, summary.path))
+            console.json(["command": "report", "dataset": dataset, "path": summary.path, "pages": summary.pages.count,
+                          "wall_s": summary.seconds])
         } catch let e as FigureError {
+            progress.abandon()
             printError("\(e)")
             throw ExitCode(1)
         }

@@ -12,9 +12,9 @@ struct SimServe: ParsableCommand {
         discussion: """
         Examples: operando sim-serve scpi --port 5025
                   operando sim-serve methodscript --pty /tmp/emstat4
-        Then point a rig file's [potentiostat] at it (address = "tcp://127.0.0.1:5025" or
-        "serial:///tmp/emstat4?baud=921600"). --rig reads only the rig file's [sim] table (cell, noise,
-        model step, faults). The twin follows the wall clock; the simulation-only time command
+        Then point a rig file's [potentiostat] at it (address = "tcp://127.0.0.1:5025" or \
+        "serial:///tmp/emstat4?baud=921600"). --rig reads only the rig file's [sim] table (cell, noise, \
+        model step, faults). The twin follows the wall clock; the simulation-only time command \
         (:SYST:SIM:TIME / ~T) switches it to driver-commanded time (docs/hardware-potentiostats.md).
         """,
         subcommands: [SCPI.self, MethodSCRIPT.self])

@@ -4,13 +4,14 @@ import ConfigFile
 import Electrochemistry
 import Foundation
 import ParticleModel
+import TerminalProgress
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the 2D particle diffusion model (finite elements) on protocol steps.",
         discussion: """
         Example: operando simulate "Charge at C/3 for 60 minutes" --out runs/c3
-        Writes trace.csv, profiles.csv and summary.json into --out. The default parameter set
+        Writes trace.csv, profiles.csv and summary.json into --out. The default parameter set \
         "nmc87" is a reconstruction that reproduces the seed paper's statements (docs/model.md).
         """)
 
@@ -46,7 +47,7 @@ struct Simulate: ParsableCommand {
     @Option(name: .customLong("element-size"), parsing: .unconditional, help: "Mesh element size (µm, or with a unit; default: longest extent / 30).")
     var elementSize: String?
 
-    @Option(name: .customLong("output-interval"), parsing: .unconditional, help: "Time between trace rows (s, or with a unit: 10s, 1min; default 10 s).")
+    @Option(name: .customLong("output-interval"), parsing: .unconditional, help: "Time between trace rows (s, or with a unit: 10s, 1min).")
     var outputInterval: String = "10"
 
     @Option(name: .customLong("cell-mass"), parsing: .unconditional,
@@ -55,6 +56,8 @@ struct Simulate: ParsableCommand {
 
     @Option(help: "Output directory.")
     var out: String = "simulation"
+
+    @OptionGroup var output: OutputOptions
 
     func run() throws {
         do {
@@ -67,6 +70,7 @@ struct Simulate: ParsableCommand {
             printError("--particle \(e.description)"); throw ExitCode(2)
         } catch let e as SolverError {
             printError(e.description); throw ExitCode(1)
+
         } catch let e as FlagValueError {
             printError(e.description); throw ExitCode(2)
         }
@@ -121,9 +125,20 @@ struct Simulate: ParsableCommand {
             options.profileTimesSeconds = stride(from: 0.0, through: horizon, by: max(300, horizon / 1000)).map { $0 }
         }
         let sim = try ParticleSimulation(parameters: parameters, shape: shape, options: options)
-        let progress = ProgressLine()
-        let result = try sim.run(program: program) { progress.update($0, $1) }
-        progress.finish()
+        let out = CommandOutput(output, label: "simulate")
+        let progress = out.progress()
+        let estimate = ProtocolProgress(program: program)
+        let result: SimulationResult
+        do {
+            result = try sim.run(program: program) { _, status in
+                let (fraction, detail) = estimate.fraction(status: status)
+                progress.update(fraction, detail)
+            }
+        } catch {
+            progress.abandon()
+            throw error
+        }
+        progress.finish(String(format: "model t %@", ProgressReporter.clock(result.trace.last?.timeSeconds ?? 0)))
         var inputs = [
             "steps": steps.joined(separator: " | "), "particle": shape.specification,
             "params": parameters.source, "parameter_set": parameters.name,
@@ -139,22 +154,37 @@ struct Simulate: ParsableCommand {
             profiles: result.profiles.flatMap { p in
                 zip(p.positionsMicrometres, p.theta).map { ModelProfileRecord(timeSeconds: p.timeSeconds, positionMicrometres: $0, theta: $1) }
             },
-            summary: JSONValue(result.summaryObject(inputs: inputs)), to: out)
-        let last = result.trace.last!
-        print(String(format: "%d nodes, %d steps (%d rejected), %d Newton iterations, %.3f s wall",
-                     result.nodes, result.timeSteps, result.rejectedSteps, result.newtonIterations, result.wallSeconds))
+            summary: JSONValue(result.summaryObject(inputs: inputs)), to: self.out)
+        guard let last = result.trace.last else { throw SolverError.invalidInput("the simulation produced no trace rows") }
+        out.summary(String(format: "%d nodes, %d steps (%d rejected), %d Newton iterations, %.3f s wall",
+                           result.nodes, result.timeSteps, result.rejectedSteps, result.newtonIterations, result.wallSeconds))
         for s in result.steps {
-            print(String(format: "step %d \"%@\": %.1f–%.1f s, ended by %@, mean θ %.4f",
-                         s.step + 1, s.text, s.startSeconds, s.endSeconds, s.reason, s.thetaMeanAtEnd))
+            // Steps are numbered from 1 on screen, from 0 in files (docs/simulate.md).
+            out.summary(String(format: "step %d \"%@\": %.1f–%.1f s, ended by %@, mean θ %.4f",
+                               s.step + 1, s.text, s.startSeconds, s.endSeconds, s.reason, s.thetaMeanAtEnd))
         }
-        print(String(format: "final: t = %.1f s, θ centre %.4f, mean %.4f, min %.4f, max %.4f, V %.4f",
-                     last.timeSeconds, last.thetaCentre, last.thetaMean, last.thetaMin, last.thetaMax, last.voltageVolts))
-        if result.massBalanceWorstRelativeError > 1e-6 {
+        out.summary(String(format: "final: t = %.1f s, θ centre %.4f, mean %.4f, min %.4f, max %.4f, V %.4f",
+                           last.timeSeconds, last.thetaCentre, last.thetaMean, last.thetaMin, last.thetaMax, last.voltageVolts))
+        let massBalanceOK = result.massBalanceWorstRelativeError <= 1e-6
+        if !massBalanceOK {
             Terminal.write("WARNING: MASS BALANCE OFF: worst relative error \(result.massBalanceWorstRelativeError) > 1e-6\n")
         } else {
-            print(String(format: "mass balance: worst relative error %.2e", result.massBalanceWorstRelativeError))
+            out.summary(String(format: "mass balance: worst relative error %.2e", result.massBalanceWorstRelativeError))
         }
-        print("wrote \(out)/trace.csv, profiles.csv, summary.json")
+        out.summary("wrote \(self.out)/trace.csv, profiles.csv, summary.json")
+        out.json([
+            "command": "simulate", "output_directory": self.out,
+            "nodes": result.nodes, "time_steps": result.timeSteps, "rejected_steps": result.rejectedSteps,
+            "newton_iterations": result.newtonIterations, "wall_s": result.wallSeconds,
+            "steps": result.steps.map { s -> [String: Any] in
+                ["step": s.step, "text": s.text, "start_s": s.startSeconds, "end_s": s.endSeconds, "ended_by": s.reason,
+                 "theta_mean_at_end": s.thetaMeanAtEnd]
+            },
+            "final": ["time_s": last.timeSeconds, "theta_centre": last.thetaCentre, "theta_mean": last.thetaMean,
+                      "theta_min": last.thetaMin, "theta_max": last.thetaMax, "voltage_V": last.voltageVolts],
+            "mass_balance_worst_relative_error": result.massBalanceWorstRelativeError, "mass_balance_ok": massBalanceOK,
+            "files": ["trace.csv", "profiles.csv", "summary.json"],
+        ])
     }
 }
 
@@ -169,54 +199,5 @@ enum TimeList {
             let withUnit = Double(part) != nil ? part + (lastUnit.isEmpty ? "s" : lastUnit) : part
             return try StepParser.duration(withUnit, location: location)
         }
-    }
-}
-
-/// A flag's value that is not what it should be: names the flag, the value and what was expected.
-struct FlagValueError: Error, CustomStringConvertible {
-    var flag: String
-    var value: String
-    var expected: String
-    var description: String { "\(flag) \(ConfigError.displayText(value)): expected \(expected)" }
-}
-
-/// Flag values with units, as the protocol language writes quantities (a plain number keeps the
-/// flag's documented unit).
-enum FlagValue {
-    static func positiveNumber(_ text: String, flag: String) throws -> Double {
-        guard let v = Double(text.trimmingCharacters(in: .whitespaces)), v.isFinite, v > 0 else {
-            throw FlagValueError(flag: flag, value: text, expected: "a finite positive number")
-        }
-        return v
-    }
-
-    static func lengthMicrometres(_ text: String, flag: String) throws -> Double {
-        guard let v = ParticleShape.lengthMicrometres(text) else {
-            throw FlagValueError(flag: flag, value: text, expected: "a positive length in µm (e.g. 0.6, 0.6um, 600nm)")
-        }
-        return v
-    }
-
-    static func durationSeconds(_ text: String, flag: String) throws -> Double {
-        let t = text.trimmingCharacters(in: .whitespaces)
-        if let v = Double(t) {
-            guard v.isFinite, v > 0 else { throw FlagValueError(flag: flag, value: text, expected: "a positive duration (e.g. 10, 10s, 1min)") }
-            return v
-        }
-        do { return try StepParser.duration(t, location: SourceLocation(file: flag)) } catch {
-            throw FlagValueError(flag: flag, value: text, expected: "a positive duration (e.g. 10, 10s, 1min)")
-        }
-    }
-
-    static func massMilligrams(_ text: String, flag: String) throws -> Double {
-        var t = text.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: " ", with: "")
-        var factor = 1.0
-        for (unit, f) in [("mg", 1.0), ("µg", 1e-3), ("μg", 1e-3), ("ug", 1e-3), ("g", 1e3)] where t.hasSuffix(unit) {
-            t = String(t.dropLast(unit.count)); factor = f; break
-        }
-        guard let v = Double(t), v.isFinite, v > 0, ProtocolFile.Ranges.activeMassMilligrams.contains(v * factor) else {
-            throw FlagValueError(flag: flag, value: text, expected: "a positive mass up to 10 g (e.g. 1.5, 1.5mg, 0.0015g)")
-        }
-        return v * factor
     }
 }

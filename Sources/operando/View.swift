@@ -11,15 +11,15 @@ struct View: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the live view's page for a dataset (finished, or still growing: it follows new rows and frames).",
         discussion: """
-        Listens on 127.0.0.1:8642 by default; from another machine use an SSH tunnel
-        (ssh -L 8642:127.0.0.1:8642 rig) or --live 0.0.0.0:8642, which requires a token (--live-token,
+        Listens on 127.0.0.1:8642 by default; from another machine use an SSH tunnel \
+        (ssh -L 8642:127.0.0.1:8642 rig) or --live 0.0.0.0:8642, which requires a token (--live-token, \
         or one is generated and printed once). Stop with Ctrl-C. See docs/live.md.
         """)
 
     @Argument(help: "Dataset directory (NAME.operando/).")
     var dataset: String
 
-    @Option(name: .customLong("live"), help: "Address to listen on, HOST:PORT (default 127.0.0.1:8642).")
+    @Option(name: .customLong("live"), help: "Address to listen on, HOST:PORT.")
     var live: String = "127.0.0.1:8642"
 
     @Option(name: .customLong("live-token"), help: "Token every request must carry (required off loopback; generated when not given).")

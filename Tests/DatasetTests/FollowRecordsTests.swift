@@ -36,9 +36,11 @@ import Testing
         let echem = [EchemRecord(timeSeconds: 6.95, step: 0, stepKind: "rest", voltageVolts: 3.7, currentAmps: 0, capacityMilliampHoursPerGram: 0),
                      EchemRecord(timeSeconds: 7.95, step: 1, stepKind: "charge", voltageVolts: 3.71, currentAmps: 3e-4, capacityMilliampHoursPerGram: 0.05)]
         try DatasetRewrite.replaceEchem(echem, cycles: [0, 1], directory: path)
-        #expect(try r.echem() == echem)
+        // The instrument's cycles land in echem.csv's own `cycle` column (format 1.2).
+        #expect(try r.echem().map(\.cycle) == [0, 1])
+        #expect(try r.echem().map(\.capacityMilliampHoursPerGram) == echem.map(\.capacityMilliampHoursPerGram))
         let header = try String(contentsOfFile: path + "/echem.csv", encoding: .utf8).split(separator: "\n").first
-        #expect(header == "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g,cycle")
+        #expect(header == "time_s,step,step_kind,voltage_V,current_A,capacity_mAh_per_g,cycle,charge_capacity_mAh_per_g,discharge_capacity_mAh_per_g")
         let frames = [FrameRecord(frame: 0, chunk: 0, page: 0, startSeconds: 8, endSeconds: 11, exposures: 6, ledOnFraction: 1, step: 1,
                                   echemTimeSeconds: 7.95, voltageVolts: 3.71, currentAmps: 3e-4)]
         try DatasetRewrite.replaceFrames(frames, directory: path)

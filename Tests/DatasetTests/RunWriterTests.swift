@@ -184,7 +184,7 @@ func sampleRunInfo() -> RunInfo {
         let w = try RunWriter(creating: dir.file("n"), runInfo: sampleRunInfo())
         try w.close()
         let run = dir.file("n/run.json")
-        let text = try String(contentsOfFile: run, encoding: .utf8).replacingOccurrences(of: "\"1.1\"", with: "\"2.0\"")
+        let text = try String(contentsOfFile: run, encoding: .utf8).replacingOccurrences(of: "\"\(DatasetFormat.version)\"", with: "\"2.0\"")
         try Data(text.utf8).write(to: URL(fileURLWithPath: run))
         #expect(throws: DatasetError.newerFormat(path: run, found: "2.0", supported: "1")) { _ = try DatasetReader(dir.file("n")) }
     }

@@ -3,6 +3,7 @@ import Testing
 @testable import Rig
 import Electrochemistry
 import ParticleModel
+import Dataset
 
 /// A potentiostat that replays a voltage curve and records the modes it was given.
 final class ReplayPotentiostat: Potentiostat {
@@ -91,4 +92,33 @@ private func protocolFile(_ steps: [String], header: String = "[cell]\nactive_ma
     #expect(seq.tripped && seq.finished)
     #expect(seq.limitTrip == Sequencer.LimitTrip(limit: "voltage_max_V", value: 4.45, runSeconds: 5, openCircuitApplied: true))
     guard case .openCircuit? = pot.modes.last else { Issue.record("not at open circuit: \(pot.modes)"); return }
+}
+
+/// Issue 16 item 7: the sequencer's echem rows carry the cycle and per-half-cycle capacities up to
+/// and including their own sample; a discharge starts at 0, never below (the setpoint applied at the
+/// step change held over the first interval).
+@Test func sequencerRecordsHalfCycleCapacitiesAndCycles() throws {
+    let pot = ReplayPotentiostat()
+    let seq = try Sequencer(protocolFile: try protocolFile(["Charge at 1C for 10 s", "Discharge at 1C for 10 s", "Charge at 1C for 5 s"]),
+                            potentiostat: pot)
+    _ = try seq.start(atSeconds: 0)
+    let amps = 0.315e-3   // 1C of 1.5 mg at 210 mAh/g
+    var rows: [EchemRecord] = []
+    for t in 0...25 {
+        let i = seq.current.kind.name == "discharge" ? -amps : amps
+        let s = ElectrochemSample(monotonicNanoseconds: Int64(t) * 1_000_000_000, voltageVolts: 3.8, currentAmps: i)
+        rows.append(seq.record(s, runSeconds: Double(t)))
+        _ = try seq.onSample(s, runSeconds: Double(t))
+        if seq.finished { break }
+    }
+    let perSecond = amps / 3.6 / 1.5e-3   // mAh/g per second at 1C
+    let charge = rows.filter { $0.step == 0 }, discharge = rows.filter { $0.step == 1 }, second = rows.filter { $0.step == 2 }
+    #expect(charge.allSatisfy { $0.cycle == 0 } && discharge.allSatisfy { $0.cycle == 0 } && second.allSatisfy { $0.cycle == 1 })
+    #expect(abs(charge.last!.chargeCapacityMilliampHoursPerGram - 10 * perSecond) < 1e-9)
+    #expect(discharge.allSatisfy { $0.dischargeCapacityMilliampHoursPerGram >= 0 })
+    #expect(abs(discharge.last!.dischargeCapacityMilliampHoursPerGram - 10 * perSecond) < 1e-9)
+    #expect(discharge.allSatisfy { abs($0.chargeCapacityMilliampHoursPerGram - 10 * perSecond) < 1e-9 })
+    #expect(second.first!.dischargeCapacityMilliampHoursPerGram == 0 && second.first!.chargeCapacityMilliampHoursPerGram > 0)
+    // The signed running total is kept: up 10 s, down 10 s, up again.
+    #expect(abs(rows.last!.capacityMilliampHoursPerGram - second.last!.chargeCapacityMilliampHoursPerGram) < 1e-9)
 }
