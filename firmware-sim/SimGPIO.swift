@@ -148,16 +148,22 @@ public final class SimGPIOChip: GPIOChip, @unchecked Sendable {
         }
     }
 
-    /// Edges still in the ring, oldest first, optionally of one line.
+    /// Edges still in the ring, oldest first, optionally of one line: always an unbroken run ending at
+    /// the newest edge. Read newest first, so when a running loop laps the ring during the read, the
+    /// run simply starts later: no edge is skipped inside it (a skipped edge would make a line's
+    /// edges seem not to alternate).
     public func edges(line offset: UInt32? = nil) -> [GPIOEdge] {
         let count = log.count.load(ordering: .acquiring)
         var out: [GPIOEdge] = []
-        for n in max(0, count - log.capacity)..<count {
-            // An edge overwritten meanwhile (the ring wrapped under a running loop) is left out.
-            guard let e = log.edge(n) else { continue }
-            if let o = offset, e.lineOffset != o { continue }
-            out.append(e)
+        out.reserveCapacity(min(count, log.capacity))
+        var n = count - 1
+        while n >= max(0, count - log.capacity) {
+            // Overwritten meanwhile: everything older is gone too.
+            guard let e = log.edge(n) else { break }
+            if offset == nil || e.lineOffset == offset { out.append(e) }
+            n -= 1
         }
+        out.reverse()
         return out
     }
 
