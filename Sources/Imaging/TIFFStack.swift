@@ -197,16 +197,20 @@ public final class TIFFStackReader {
             }
         }
         var pixels = [Float](repeating: 0, count: count)
+        // Through raw pointers: indexing the array per pixel (exclusivity and bounds checks) was most of
+        // the offline analysis's serial time (issue 17's profile).
         buffer.withUnsafeBytes { raw in
-            switch (format, bits) {
-            case (1, 8): for i in 0..<count { pixels[i] = Float(raw.load(fromByteOffset: i, as: UInt8.self)) }
-            case (2, 8): for i in 0..<count { pixels[i] = Float(raw.load(fromByteOffset: i, as: Int8.self)) }
-            case (1, 16): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
-            case (2, 16): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)) }
-            case (1, 32): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
-            case (2, 32): for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
-            case (3, 32): for i in 0..<count { pixels[i] = raw.loadUnaligned(fromByteOffset: 4 * i, as: Float.self) }
-            default: for i in 0..<count { pixels[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+            pixels.withUnsafeMutableBufferPointer { out in
+                switch (format, bits) {
+                case (1, 8): for i in 0..<count { out[i] = Float(raw.load(fromByteOffset: i, as: UInt8.self)) }
+                case (2, 8): for i in 0..<count { out[i] = Float(raw.load(fromByteOffset: i, as: Int8.self)) }
+                case (1, 16): for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+                case (2, 16): for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)) }
+                case (1, 32): for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
+                case (2, 32): for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
+                case (3, 32): UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(4 * count)]))
+                default: for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+                }
             }
         }
         return BinnedFrame(width: Int(width), height: Int(height), pixels: pixels)
