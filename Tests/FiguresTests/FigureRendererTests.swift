@@ -98,7 +98,8 @@ import Testing
     }
 
     @Test func pngPreviewIsWritten() throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("figures-preview-test.png").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("operando-test-\(UUID().uuidString).png").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
         _ = try FigureRenderer.rasterise(Self.knownImageFigure(), dotsPerInch: 80, pngPath: path)
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
         #expect(data.prefix(4) == Data([0x89, 0x50, 0x4e, 0x47]))
