@@ -62,16 +62,38 @@ extension AravisSuite {
             var previousRaw: UInt64 = 0
             var wraps = 0
             var extraFrames = 0
+            var transportLosses = 0, timeouts = 0
+            var dropReasons: [String] = []
             let n = 1000
             var audit = TriggerFrameAudit(mode: camera.triggerMode, toleranceNanoseconds: 1_000_000, lateAfterNanoseconds: 500_000_000)
             for k in 0..<n {
                 let before = MonotonicClock().monotonicNanoseconds
                 try camera.softwareTrigger()
                 audit.trigger(index: Int64(k), atNanoseconds: before)
-                let frame = try camera.nextFrame(timeoutSeconds: 1.0)
+                let frame: CameraFrame
+                do {
+                    frame = try camera.nextFrame(timeoutSeconds: 1.0)
+                } catch CameraError.frameDropped(_, _, let reason) {
+                    // Loopback UDP on a loaded machine can lose a packet (the fake does not resend):
+                    // the frame must become a dropped-frame record, never a silent gap, and its
+                    // trigger is missing. Rare: at most 1 % (checked below).
+                    transportLosses += 1
+                    dropReasons.append(reason)
+                    audit.expire(before: .max)
+                    previousID = nil
+                    continue
+                } catch CameraError.timeout {
+                    transportLosses += 1   // every packet of the frame lost
+                    timeouts += 1
+                    audit.expire(before: .max)
+                    previousID = nil
+                    continue
+                }
                 let meta = try #require(frame.metadata)
-                #expect(audit.frame(exposureStartNanoseconds: frame.exposureStartNanoseconds, receivedNanoseconds: meta.receivedNanoseconds)
-                        == .matched(triggerIndex: Int64(k), late: false))
+                let outcome = audit.frame(exposureStartNanoseconds: frame.exposureStartNanoseconds, receivedNanoseconds: meta.receivedNanoseconds)
+                #expect(outcome == .matched(triggerIndex: Int64(k), late: false)
+                        || (transportLosses > 0 && outcome == .matched(triggerIndex: Int64(k), late: true)),
+                        "a frame is late only after the transport lost one")
                 #expect(meta.status == .success)
                 #expect(frame.width == 128 && frame.height == 96 && frame.pixels.count == 128 * 96)
                 if let p = previousID { #expect(frame.frameID == p + 1, "frame ids must be consecutive") }
@@ -85,9 +107,15 @@ extension AravisSuite {
             // No frame without a trigger: nothing more arrives.
             if (try? camera.nextFrame(timeoutSeconds: 0.1)) != nil { extraFrames += 1 }
             #expect(extraFrames == 0)
-            #expect(camera.takeDroppedFrames().isEmpty)
-            #expect(camera.deliveredFrames == n)
-            #expect(audit.matched == n && audit.missing == 0 && audit.extra == 0 && audit.late == 0)
+            #expect(transportLosses <= n / 100, "\(transportLosses) of \(n) frames lost on loopback: \(dropReasons)")
+            let records = camera.takeDroppedFrames()
+            #expect(records.filter { $0.status != .neverDelivered }.count == transportLosses - timeouts)
+            #expect(records.allSatisfy { !$0.reason.isEmpty })
+            #expect(camera.deliveredFrames == n - transportLosses)
+            #expect(audit.matched == n - transportLosses)
+            #expect(audit.missing == transportLosses)
+            #expect(audit.extra == 0)
+            #expect(audit.late <= transportLosses)
             // The fake starts its 16-bit GigE counter just below the wrap: the unwrapped ids went through it.
             #expect(wraps == 1, "the 16-bit device counter wrapped once in \(n) frames")
         }
