@@ -7,12 +7,16 @@ public enum SimulationFiles {
     public static let trace = "trace.csv"
     public static let profiles = "profiles.csv"
     public static let summary = "summary.json"
+    /// The files, in the order they are written.
+    public static let names = [trace, profiles, summary]
+    /// "trace.csv, profiles.csv and summary.json", for help and summaries.
+    public static let namesText = "\(trace), \(profiles) and \(summary)"
 
     /// Writes the three files into `directory` (created if missing); returns their paths.
     @discardableResult
     public static func write(trace: [ModelTraceRecord], profiles: [ModelProfileRecord], summary: JSONValue,
                              to directory: String) throws -> [String] {
-        let files = StagedOutputs(directory: directory, outputs: [Self.trace, Self.profiles, Self.summary])
+        let files = StagedOutputs(directory: directory, outputs: names)
         do {
             let t = try CSVWriter(path: try files.stage(Self.trace), columns: ModelTraceRecord.columns, bufferBytes: 1 << 16)
             for r in trace { try t.append(r.fields) }
@@ -28,6 +32,6 @@ public enum SimulationFiles {
             files.abort()
             throw error
         }
-        return [Self.trace, Self.profiles, Self.summary].map { (directory as NSString).appendingPathComponent($0) }
+        return names.map { (directory as NSString).appendingPathComponent($0) }
     }
 }

@@ -11,7 +11,7 @@ struct Simulate: ParsableCommand {
         abstract: "Run the 2D particle diffusion model (finite elements) on protocol steps.",
         discussion: """
         Example: operando simulate "Charge at C/3 for 60 minutes" --out runs/c3
-        Writes trace.csv, profiles.csv and summary.json into --out. The default parameter set \
+        Writes \(SimulationFiles.namesText) into --out. The default parameter set \
         "nmc87" is a reconstruction that reproduces the seed paper's statements (docs/model.md).
         """)
 
@@ -171,7 +171,7 @@ struct Simulate: ParsableCommand {
         } else {
             out.summary(String(format: "mass balance: worst relative error %.2e", result.massBalanceWorstRelativeError))
         }
-        out.summary("wrote \(self.out)/trace.csv, profiles.csv, summary.json")
+        out.summary("wrote \(SimulationFiles.namesText) in \(self.out)")
         out.json([
             "command": "simulate", "output_directory": self.out,
             "nodes": result.nodes, "time_steps": result.timeSteps, "rejected_steps": result.rejectedSteps,
@@ -183,7 +183,7 @@ struct Simulate: ParsableCommand {
             "final": ["time_s": last.timeSeconds, "theta_centre": last.thetaCentre, "theta_mean": last.thetaMean,
                       "theta_min": last.thetaMin, "theta_max": last.thetaMax, "voltage_V": last.voltageVolts],
             "mass_balance_worst_relative_error": result.massBalanceWorstRelativeError, "mass_balance_ok": massBalanceOK,
-            "files": ["trace.csv", "profiles.csv", "summary.json"],
+            "files": SimulationFiles.names,
         ])
     }
 }

@@ -5,38 +5,13 @@ import Testing
 // human text on stderr, `--quiet` leaves only errors and the summary, quantity flags take units,
 // progress without a terminal is plain lines, and no --help doubles a default.
 
-private func binaryPath() throws -> String {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-        let p = candidate.appendingPathComponent("operando").path
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: dir.path + "/operando"])
-}
-
+/// Runs the binary at 80 columns (help wraps are checked at that width).
 private func operando(_ args: [String]) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try binaryPath())
-    p.arguments = args
-    var env = ProcessInfo.processInfo.environment
-    env["COLUMNS"] = "80"
-    p.environment = env
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    // stdout first: stderr carries at most a few dozen progress lines without a terminal (well
-    // inside a pipe's buffer), so the child never blocks on it.
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    try runOperando(args, environment: ["COLUMNS": "80"])
 }
 
 private func withFolder<T>(_ body: (String) throws -> T) throws -> T {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operando-test-\(UUID().uuidString)").path
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    return try body(dir)
+    try withTemporaryFolder { try body($0.path) }
 }
 
 /// stdout must be exactly one JSON object.

@@ -4,26 +4,9 @@ import Testing
 // Every `operando COMMAND … --flag` that the README and docs/ name must exist in that command's
 // --help (issue 16: docs true to the code). A doc naming a flag the binary does not have fails here.
 
-private func binary() throws -> String {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-        let p = candidate.appendingPathComponent("operando").path
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: dir.path + "/operando"])
-}
-
 private func help(_ command: [String]) throws -> String {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try binary())
-    p.arguments = command + ["--help"]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self)
+    let r = try runOperando(command + ["--help"])
+    return r.out + r.err
 }
 
 /// The repository's root (this file is Tests/EndToEndTests/…).

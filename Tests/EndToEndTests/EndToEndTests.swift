@@ -4,31 +4,8 @@ import Testing
 // The whole chain as a user runs it, through the built `operando` binary:
 // run (firmware-sim) → analyse → calibrate → report.
 
-private func operando() throws -> String {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-        let p = candidate.appendingPathComponent("operando").path
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: dir.path + "/operando"])
-}
-
-@discardableResult
-private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: executable)
-    p.arguments = args
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-}
-
 @Test func runAnalyseCalibrateReport() throws {
-    let bin = try operando()
+    let bin = try operandoBinary()
     let root = NSTemporaryDirectory() + "operando-e2e-\(getpid())"
     try? FileManager.default.removeItem(atPath: root)
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -51,17 +28,17 @@ private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32
     """.write(toFile: protocolPath, atomically: true, encoding: .utf8)
     let dataset = root + "/short.operando"
 
-    let run = try sh(bin, ["run", protocolPath, "--out", dataset])
+    let run = try runProcess(bin, ["run", protocolPath, "--out", dataset])
     #expect(run.status == 0, "\(run.err)")
     #expect(run.out.contains("0 lockstep violations"))
 
-    let analyse = try sh(bin, ["analyse", dataset])
+    let analyse = try runProcess(bin, ["analyse", dataset])
     #expect(analyse.status == 0, "\(analyse.err)")
     for f in ["drift.csv", "metrics.csv", "contrast.tif", "mask.tif", "profiles.csv"] {
         #expect(FileManager.default.fileExists(atPath: dataset + "/analysis/" + f), "\(f)")
     }
 
-    let calibrate = try sh(bin, ["calibrate", dataset])
+    let calibrate = try runProcess(bin, ["calibrate", dataset])
     #expect(calibrate.status == 0, "\(calibrate.err)")
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dataset + "/calibration/calibration.json"))) as! [String: Any]
     let scale = try #require(json["scale"] as? Double), gain = try #require(json["gain"] as? Double)
@@ -69,27 +46,27 @@ private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32
     #expect(abs(gain - 1 / 0.95) < 0.05, "A = \(gain) (truth 1.0526)")
 
     let pdf = root + "/report.pdf"
-    let report = try sh(bin, ["report", dataset, "--out", pdf])
+    let report = try runProcess(bin, ["report", dataset, "--out", pdf])
     #expect(report.status == 0, "\(report.err)")
-    let info = try sh("/usr/bin/pdfinfo", [pdf])
+    let info = try runProcess("/usr/bin/pdfinfo", [pdf])
     let pages = info.out.split(separator: "\n").first { $0.hasPrefix("Pages:") }.map { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0 } ?? 0
     #expect(pages >= 5, "\(info.out)")
 
     // A re-analysis that fails leaves the analysis as it was.
     let metricsBefore = try Data(contentsOf: URL(fileURLWithPath: dataset + "/analysis/metrics.csv"))
-    let failed = try sh(bin, ["analyse", dataset, "--particle-at", "0,0"])
+    let failed = try runProcess(bin, ["analyse", dataset, "--particle-at", "0,0"])
     #expect(failed.status != 0 && failed.err.contains("pixel 0,0"), "\(failed.err)")
     #expect(try Data(contentsOf: URL(fileURLWithPath: dataset + "/analysis/metrics.csv")) == metricsBefore)
 
     // Bad input: a clear one-line error naming the input, non-zero exit, nothing written.
-    let missing = try sh(bin, ["analyse", root + "/nope.operando"])
+    let missing = try runProcess(bin, ["analyse", root + "/nope.operando"])
     #expect(missing.status != 0 && missing.err.contains("nope.operando"))
     let badProtocol = root + "/bad.toml"
     try "[[steps]]\ndo = \"Charge at C/3\"\n".write(toFile: badProtocol, atomically: true, encoding: .utf8)
-    let bad = try sh(bin, ["run", badProtocol, "--out", root + "/bad.operando"])
+    let bad = try runProcess(bin, ["run", badProtocol, "--out", root + "/bad.operando"])
     #expect(bad.status == 2 && bad.err.contains("bad.toml:2") && bad.err.contains("never ends"))
     #expect(!FileManager.default.fileExists(atPath: root + "/bad.operando"))
-    let exists = try sh(bin, ["run", protocolPath, "--out", dataset])
+    let exists = try runProcess(bin, ["run", protocolPath, "--out", dataset])
     #expect(exists.status != 0 && exists.err.contains("already holds a dataset"))
 }
 
@@ -97,24 +74,24 @@ private func sh(_ executable: String, _ args: [String]) throws -> (status: Int32
 /// non-zero with an error naming what is missing, and writes no PDF (it used to exit 0 with a
 /// one-page report).
 @Test func reportRefusesMissingUnrelatedAndCorruptDatasets() throws {
-    let bin = try operando()
+    let bin = try operandoBinary()
     let root = NSTemporaryDirectory() + "operando-e2e-report-\(getpid())"
     try? FileManager.default.removeItem(atPath: root)
     try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: root) }
     let pdf = root + "/r.pdf"
-    let missing = try sh(bin, ["report", root + "/nope.operando", "--out", pdf])
+    let missing = try runProcess(bin, ["report", root + "/nope.operando", "--out", pdf])
     #expect(missing.status != 0 && missing.err.contains(root + "/nope.operando") && missing.err.contains("no such dataset directory"),
             "\(missing.err)")
     let unrelated = root + "/photos"
     try FileManager.default.createDirectory(atPath: unrelated, withIntermediateDirectories: true)
     try "x".write(toFile: unrelated + "/a.txt", atomically: true, encoding: .utf8)
-    let other = try sh(bin, ["report", unrelated, "--out", pdf])
+    let other = try runProcess(bin, ["report", unrelated, "--out", pdf])
     #expect(other.status != 0 && other.err.contains(unrelated + "/run.json"), "\(other.err)")
     let corrupt = root + "/corrupt.operando"
     try FileManager.default.createDirectory(atPath: corrupt, withIntermediateDirectories: true)
     try "{ \"pixel_size_um\": ".write(toFile: corrupt + "/run.json", atomically: true, encoding: .utf8)
-    let bad = try sh(bin, ["report", corrupt, "--out", pdf])
+    let bad = try runProcess(bin, ["report", corrupt, "--out", pdf])
     #expect(bad.status != 0 && bad.err.contains(corrupt + "/run.json") && bad.err.contains("JSON"), "\(bad.err)")
     #expect(!FileManager.default.fileExists(atPath: pdf))
 }

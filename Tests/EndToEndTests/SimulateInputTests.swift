@@ -3,33 +3,8 @@ import Testing
 
 // `operando simulate` at the edges (issues 10, 11 and 16), through the built binary.
 
-private func operandoBinary() throws -> String {
-    let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [dir, dir.deletingLastPathComponent()] {
-        let p = candidate.appendingPathComponent("operando").path
-        if FileManager.default.isExecutableFile(atPath: p) { return p }
-    }
-    throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: dir.path + "/operando"])
-}
-
 private func simulate(_ args: [String], in dir: URL) throws -> (status: Int32, out: String, err: String) {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try operandoBinary())
-    p.arguments = ["simulate"] + args + ["--out", dir.appendingPathComponent("sim-\(UUID().uuidString)").path]
-    let out = Pipe(), err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    try p.run()
-    let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-}
-
-private func withTemporaryFolder<T>(_ body: (URL) throws -> T) throws -> T {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("operando-test-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    return try body(dir)
+    try runOperando(["simulate"] + args + ["--out", dir.appendingPathComponent("sim-\(UUID().uuidString)").path])
 }
 
 /// Issue 10's check: the model ends `Rest for 4 hours or until 1 mV/h` by its slope after more than
