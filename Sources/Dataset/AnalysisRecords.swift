@@ -293,7 +293,16 @@ func checkFormatVersion(_ o: [String: JSONValue], path: String) throws -> String
 /// Outputs written under temporary names (`NAME.partial`) and renamed into place together, so a
 /// failed write leaves the previous set as it was. Outputs of the set that this write did not
 /// produce are removed at the commit, so the folder never mixes two runs' files.
+///
+/// The commit is journalled: once every temporary is synced, a journal (`.commit-journal`) listing
+/// the renames and removals is made durable, then they are applied and the journal removed. A
+/// process killed between the renames leaves the journal; the next writer or reader of the folder
+/// finishes the commit (`finishInterruptedCommit`), so the folder never holds half of each set.
 final class StagedOutputs {
+    /// The journal's name inside the folder.
+    static let journalName = ".commit-journal"
+    private static let journalHeader = "operando commit journal 1"
+
     let directory: String
     /// Every name this kind of folder holds (relative paths), in commit order.
     let outputs: [String]
@@ -301,6 +310,8 @@ final class StagedOutputs {
     private var createdDirectory = false
     private var prepared = false
     private var finished = false
+    /// The journal is durable: from here the commit can only go forward (a retry finishes it).
+    private var journalled = false
 
     init(directory: String, outputs: [String]) {
         self.directory = directory
@@ -322,8 +333,54 @@ final class StagedOutputs {
             }
             createdDirectory = true
         }
+        try Self.finishInterruptedCommit(in: directory)
         for name in outputs { unlink(path(name) + ".partial") }
         prepared = true
+    }
+
+    /// Applies the journal an interrupted commit left in `directory` (renames the temporaries it
+    /// lists that are still there, removes what it lists for removal) and removes it. No journal:
+    /// nothing to do.
+    /// - Throws: `DatasetError` when the journal is unreadable or a rename fails.
+    static func finishInterruptedCommit(in directory: String) throws {
+        let journal = (directory as NSString).appendingPathComponent(journalName)
+        guard access(journal, F_OK) == 0 else { return }
+        let text = String(decoding: try DurableFile.read(journal, limitBytes: 1 << 16), as: UTF8.self)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+        guard lines.first == journalHeader else {
+            throw DatasetError.badFile(path: journal, line: 1, text: lines.first ?? "", expected: journalHeader)
+        }
+        lines.removeFirst()
+        var plan: [(rename: Bool, name: String)] = []
+        for (k, line) in lines.enumerated() {
+            let parts = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            guard parts.count == 2, parts[0] == "rename" || parts[0] == "remove", !parts[1].contains(".."), !parts[1].hasPrefix("/") else {
+                throw DatasetError.badFile(path: journal, line: k + 2, text: line, expected: "rename<TAB>NAME or remove<TAB>NAME")
+            }
+            plan.append((parts[0] == "rename", parts[1]))
+        }
+        try apply(plan, in: directory)
+        unlink(journal)
+        DurableFile.syncPath(directory)
+    }
+
+    private static func apply(_ plan: [(rename: Bool, name: String)], in directory: String) throws {
+        var folders: Set<String> = [directory]
+        for step in plan {
+            let target = (directory as NSString).appendingPathComponent(step.name)
+            folders.insert((target as NSString).deletingLastPathComponent)
+            if step.rename {
+                let tmp = target + ".partial"
+                // Already renamed before the interruption: nothing left to do for this one.
+                guard access(tmp, F_OK) == 0 else { continue }
+                guard rename(tmp, target) == 0 else {
+                    throw DatasetError.cannotWrite(path: target, reason: "rename into place: \(DatasetError.reason())")
+                }
+            } else {
+                unlink(target)
+            }
+        }
+        for f in folders { DurableFile.syncPath(f) }
     }
 
     /// The temporary path to write `name` at (its folder created).
@@ -341,19 +398,26 @@ final class StagedOutputs {
         return tmp
     }
 
-    /// Renames every staged file into place (in `outputs` order) and removes the outputs not staged.
+    /// Renames every staged file into place (in `outputs` order) and removes the outputs not staged,
+    /// through the journal (see the type's notes).
     func commit() throws {
         guard !finished else { return }
-        for name in outputs where staged.contains(name) {
-            try DurableFile.commit(path(name) + ".partial", to: path(name))
-        }
-        for name in outputs where !staged.contains(name) { unlink(path(name)) }
+        try prepare()
+        let plan = outputs.map { (rename: staged.contains($0), name: $0) }
+        for step in plan where step.rename { DurableFile.syncPath(path(step.name) + ".partial") }
+        let journal = ([Self.journalHeader] + plan.map { "\($0.rename ? "rename" : "remove")\t\($0.name)" }).joined(separator: "\n") + "\n"
+        try DurableFile.write(Data(journal.utf8), to: path(Self.journalName))
+        journalled = true
+        try Self.apply(plan, in: directory)
+        unlink(path(Self.journalName))
+        DurableFile.syncPath(directory)
         finished = true
     }
 
     /// Removes every temporary; the folder too when this write created it and it is empty.
+    /// After the journal was written nothing is removed: the temporaries are the commit's to finish.
     func abort() {
-        guard !finished else { return }
+        guard !finished, !journalled else { return }
         finished = true
         for name in staged { unlink(path(name) + ".partial") }
         if createdDirectory {
@@ -526,8 +590,13 @@ public struct AnalysisReader: Sendable {
     /// The analysis folder.
     public let directory: String
 
-    /// A reader of `directory` (nothing is read yet).
-    public init(directory: String) { self.directory = directory }
+    /// A reader of `directory` (nothing is read yet). A commit that was interrupted in the folder is
+    /// finished first, so the reader never sees half of two analyses (best effort: read-only media
+    /// keep the journal, and the next `operando analyse` finishes it).
+    public init(directory: String) {
+        self.directory = directory
+        try? StagedOutputs.finishInterruptedCommit(in: directory)
+    }
 
     /// The path of `name` in the folder (`DatasetFormat.AnalysisFile`).
     public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }

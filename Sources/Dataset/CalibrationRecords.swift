@@ -425,8 +425,12 @@ public struct CalibrationReader: Sendable {
     /// The calibration folder.
     public let directory: String
 
-    /// A reader of `directory` (nothing is read yet).
-    public init(directory: String) { self.directory = directory }
+    /// A reader of `directory` (nothing is read yet); finishes a commit interrupted in the folder first
+    /// (as `AnalysisReader`).
+    public init(directory: String) {
+        self.directory = directory
+        try? StagedOutputs.finishInterruptedCommit(in: directory)
+    }
 
     /// The path of `name` in the folder (`DatasetFormat.CalibrationFile`).
     public func path(_ name: String) -> String { (directory as NSString).appendingPathComponent(name) }

@@ -121,4 +121,58 @@ func writeSampleAnalysis(_ directory: String, summary: AnalysisSummaryRecord = s
         f.abort()
         #expect(!FileManager.default.fileExists(atPath: fresh))
     }
+
+    /// A process killed between a commit's renames leaves its journal: the next reader finishes the
+    /// commit, so the folder holds the new set whole, never half of each.
+    @Test func aCommitKilledBetweenRenamesIsFinishedByTheNextReader() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let out = dir.file("analysis"), next = dir.file("next")
+        try writeSampleAnalysis(out)
+        var newer = sampleAnalysisSummary()
+        newer.input = "newer.operando"
+        try writeSampleAnalysis(next, summary: newer, labels: false)
+        // The newer set, staged in `out` as a commit would leave it: journal durable, two renames done.
+        let fm = FileManager.default
+        let names = DatasetFormat.AnalysisFile.all
+        var journal = ["operando commit journal 1"]
+        for name in names {
+            let src = (next as NSString).appendingPathComponent(name)
+            if fm.fileExists(atPath: src) {
+                try fm.copyItem(atPath: src, toPath: (out as NSString).appendingPathComponent(name) + ".partial")
+                journal.append("rename\t\(name)")
+            } else {
+                journal.append("remove\t\(name)")
+            }
+        }
+        try (journal.joined(separator: "\n") + "\n").write(toFile: (out as NSString).appendingPathComponent(StagedOutputs.journalName),
+                                                            atomically: true, encoding: .utf8)
+        for name in names.prefix(2) {
+            let p = (out as NSString).appendingPathComponent(name)
+            #expect(rename(p + ".partial", p) == 0)
+        }
+        // Before recovery the folder mixes the two sets: new drift.csv, old summary.json.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/drift.csv")) == Data(contentsOf: URL(fileURLWithPath: next + "/drift.csv")))
+        let r = AnalysisReader(directory: out)
+        #expect(try r.summary()?.input == "newer.operando")
+        #expect(!r.has(DatasetFormat.AnalysisFile.labels), "the newer set has no labels.tif: the old one is removed")
+        for name in names where fm.fileExists(atPath: (next as NSString).appendingPathComponent(name)) {
+            #expect(try Data(contentsOf: URL(fileURLWithPath: r.path(name))) == Data(contentsOf: URL(fileURLWithPath: (next as NSString).appendingPathComponent(name))), "\(name)")
+        }
+        #expect(try fm.contentsOfDirectory(atPath: out).allSatisfy { !$0.hasSuffix(".partial") && $0 != StagedOutputs.journalName })
+    }
+
+    /// A journal that is not one is an error naming it and its line, not a guess.
+    @Test func aDamagedCommitJournalIsAClearError() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let out = dir.file("analysis")
+        try writeSampleAnalysis(out)
+        let journal = (out as NSString).appendingPathComponent(StagedOutputs.journalName)
+        try "operando commit journal 1\nmove\tdrift.csv\n".write(toFile: journal, atomically: true, encoding: .utf8)
+        let w = AnalysisWriter(directory: out)
+        #expect(throws: DatasetError.badFile(path: journal, line: 2, text: "move\tdrift.csv", expected: "rename<TAB>NAME or remove<TAB>NAME")) {
+            try w.begin(pixelSizeMicrometres: 0.0347)
+        }
+        // Nothing of the previous analysis was touched.
+        #expect(try AnalysisReader(directory: out).summary() == sampleAnalysisSummary())
+    }
 }
