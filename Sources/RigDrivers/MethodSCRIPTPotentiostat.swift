@@ -125,21 +125,9 @@ public final class MethodSCRIPTPotentiostat: Potentiostat {
     /// runs; a script left running by an earlier session is aborted.
     public init(configuration: MethodSCRIPTPotentiostatConfiguration, clock: any Clock) throws {
         self.configuration = configuration
-        let address: TransportAddress
-        do { address = try configuration.validated() } catch {
-            throw PotentiostatError.rejected(device: configuration.name ?? "\(configuration.dialect.rawValue) \(configuration.address)",
-                                             command: "(configuration)", reason: "\(error)")
-        }
-        name = configuration.name ?? "\(configuration.dialect.rawValue) \(address)"
         self.clock = clock
         originNanoseconds = clock.monotonicNanoseconds
-        if clock.isVirtual && !configuration.simulation {
-            throw PotentiostatError.rejected(device: name, command: "(configuration)",
-                reason: "a virtual clock cannot drive a real instrument; simulation = true is only for firmware-sim's twin")
-        }
-        do { link = try LineTransport.open(address, timeoutMilliseconds: configuration.timeoutMilliseconds) } catch {
-            throw PotentiostatError.disconnected(device: name, reason: "cannot open: \(error)")
-        }
+        (name, link) = try WireInstrument.connect(configuration, clock: clock, openFailure: "cannot open")
         do {
             link.discardInput()
             let (reply, staleStream) = try versionReply()
