@@ -2,6 +2,7 @@ import Dataset
 import Electrochemistry
 import Foundation
 import Imaging
+import Rig
 
 /// Feeds a live view from a dataset directory: everything already recorded at once, then — while the
 /// run is still writing it — the new rows and frames, polling its files through `DatasetReader` every
@@ -93,14 +94,26 @@ public final class DatasetFollower: @unchecked Sendable {
     private func status(echem: EchemRecord?, monitor: MonitorRecord?, frames: Int, ended: Bool) -> LiveStatus {
         let steps = stepTexts
         let index = stepStarted?.index ?? echem?.step ?? 0
-        return LiveStatus(runSeconds: max(echem?.timeSeconds ?? 0, monitor?.timeSeconds ?? 0), step: index, stepCount: steps.count,
-                          stepText: stepStarted?.text ?? (steps.indices.contains(index) ? steps[index] : ""),
-                          voltageVolts: echem?.voltageVolts ?? .nan, currentAmps: echem?.currentAmps ?? .nan,
-                          capacityMilliampHoursPerGram: echem?.capacityMilliampHoursPerGram ?? .nan,
-                          intensityChange: monitor?.intensityChange ?? .nan, sdcStd: monitor?.sdcStd ?? .nan,
-                          heterogeneous: monitor?.heterogeneous ?? false, loopP99Microseconds: loopP99(),
-                          droppedFrames: dropped, missedDeadlines: missed, lockstepViolations: violations, recordedFrames: frames,
-                          ledOn: ended ? false : ledOn, fraction: nil, plannedSeconds: nil, live: false)
+        let t: Double = max(echem?.timeSeconds ?? 0, monitor?.timeSeconds ?? 0)
+        let text: String = stepStarted?.text ?? (steps.indices.contains(index) ? steps[index] : "")
+        var run = RunStatus(runSeconds: t, step: index, stepCount: steps.count, stepText: text)
+        if let e = echem {
+            run.voltageVolts = e.voltageVolts
+            run.currentAmps = e.currentAmps
+            run.capacityMilliampHoursPerGram = e.capacityMilliampHoursPerGram
+        }
+        if let m = monitor {
+            run.intensityChange = m.intensityChange
+            run.sdcStd = m.sdcStd
+            run.heterogeneous = m.heterogeneous
+        }
+        run.loopP99Microseconds = loopP99()
+        run.droppedFrames = dropped
+        run.missedDeadlines = missed
+        run.lockstepViolations = violations
+        run.recordedFrames = frames
+        run.ledOn = ended ? false : (ledOn ?? false)
+        return LiveStatus(run: run, ledKnown: ended || ledOn != nil, live: false)
     }
 
     private func loopP99() -> Double {

@@ -2,79 +2,47 @@ import Dataset
 import Electrochemistry
 import Foundation
 import Imaging
+import Rig
 
-/// What the page shows about the rig and the step, from the run engine's status or, for a dataset,
-/// from its files.
+/// What the page shows about the rig and the step: the run engine's status (for a dataset, rebuilt
+/// from its files) and the two facts the page needs beside it.
 public struct LiveStatus: Sendable, Equatable {
-    public var runSeconds: Double
-    /// 0-based step index.
-    public var step: Int
-    public var stepCount: Int
-    public var stepText: String
-    public var voltageVolts: Double
-    public var currentAmps: Double
-    public var capacityMilliampHoursPerGram: Double
-    public var intensityChange: Double
-    public var sdcStd: Double
-    public var heterogeneous: Bool
-    public var loopP99Microseconds: Double
-    public var droppedFrames: Int
-    public var missedDeadlines: Int
-    public var lockstepViolations: Int
-    public var recordedFrames: Int
-    /// nil: not known (a finished dataset).
-    public var ledOn: Bool?
-    public var fraction: Double?
-    public var plannedSeconds: Double?
+    /// The engine's status, or a dataset's, field for field.
+    public var run: RunStatus
+    /// False when the LED's state is not known (a dataset that has not ended): the page shows none.
+    public var ledKnown: Bool
     /// True when this status comes from a running engine (the stop action makes sense).
     public var live: Bool
 
-    public init(runSeconds: Double = 0, step: Int = 0, stepCount: Int = 0, stepText: String = "", voltageVolts: Double = .nan,
-                currentAmps: Double = .nan, capacityMilliampHoursPerGram: Double = .nan, intensityChange: Double = .nan,
-                sdcStd: Double = .nan, heterogeneous: Bool = false, loopP99Microseconds: Double = .nan, droppedFrames: Int = 0,
-                missedDeadlines: Int = 0, lockstepViolations: Int = 0, recordedFrames: Int = 0, ledOn: Bool? = nil,
-                fraction: Double? = nil, plannedSeconds: Double? = nil, live: Bool = false) {
-        self.runSeconds = runSeconds
-        self.step = step
-        self.stepCount = stepCount
-        self.stepText = stepText
-        self.voltageVolts = voltageVolts
-        self.currentAmps = currentAmps
-        self.capacityMilliampHoursPerGram = capacityMilliampHoursPerGram
-        self.intensityChange = intensityChange
-        self.sdcStd = sdcStd
-        self.heterogeneous = heterogeneous
-        self.loopP99Microseconds = loopP99Microseconds
-        self.droppedFrames = droppedFrames
-        self.missedDeadlines = missedDeadlines
-        self.lockstepViolations = lockstepViolations
-        self.recordedFrames = recordedFrames
-        self.ledOn = ledOn
-        self.fraction = fraction
-        self.plannedSeconds = plannedSeconds
+    public init(run: RunStatus = RunStatus(), ledKnown: Bool = false, live: Bool = false) {
+        self.run = run
+        self.ledKnown = ledKnown
         self.live = live
     }
 
+    /// The engine's status message as the page shows it.
+    public init(_ s: RunStatus) { self.init(run: s, ledKnown: true, live: true) }
+
     func write(to w: inout JSONWriter) {
         w.beginObject()
-        w.field("t", runSeconds)
-        w.field("step", step)
-        w.field("stepCount", stepCount)
-        w.field("stepText", stepText)
-        w.field("V", voltageVolts)
-        w.field("I", currentAmps)
-        w.field("capacity", capacityMilliampHoursPerGram)
-        w.field("dI", intensityChange)
-        w.field("sdc", sdcStd)
-        w.field("het", heterogeneous)
-        w.field("p99", loopP99Microseconds)
-        w.field("dropped", droppedFrames)
-        w.field("missed", missedDeadlines)
-        w.field("violations", lockstepViolations)
-        w.field("frames", recordedFrames)
-        w.key("led"); if let ledOn { w.bool(ledOn) } else { w.null() }
-        w.field("fraction", fraction)
-        w.field("planned", plannedSeconds)
+        w.field("t", run.runSeconds)
+        w.field("step", run.step)
+        w.field("stepCount", run.stepCount)
+        w.field("stepText", run.stepText)
+        w.field("V", run.voltageVolts)
+        w.field("I", run.currentAmps)
+        w.field("capacity", run.capacityMilliampHoursPerGram)
+        w.field("dI", run.intensityChange)
+        w.field("sdc", run.sdcStd)
+        w.field("het", run.heterogeneous)
+        w.field("p99", run.loopP99Microseconds)
+        w.field("dropped", run.droppedFrames)
+        w.field("missed", run.missedDeadlines)
+        w.field("violations", run.lockstepViolations)
+        w.field("frames", run.recordedFrames)
+        w.key("led"); if ledKnown { w.bool(run.ledOn) } else { w.null() }
+        w.field("fraction", run.fraction)
+        w.field("planned", run.plannedSeconds)
         w.field("live", live)
         w.endObject()
     }

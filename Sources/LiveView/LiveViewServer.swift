@@ -74,7 +74,7 @@ public final class LiveViewServer: RunSubscriber, @unchecked Sendable {
             break
         case .ended(let outcome):
             flush()
-            if var s = history.latestStatus { s.ledOn = false; s.live = false; history.update(status: s) }
+            if var s = history.latestStatus { s.run.ledOn = false; s.ledKnown = true; s.live = false; history.update(status: s) }
             history.end(reason: outcome.description)
         }
     }
@@ -221,18 +221,6 @@ public final class LiveViewServer: RunSubscriber, @unchecked Sendable {
 
     static func text(_ status: HTTPResponse.Status, _ body: String) -> Response {
         Response(status: status, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: body)))
-    }
-}
-
-extension LiveStatus {
-    /// The engine's status message as the page shows it.
-    public init(_ s: RunStatus) {
-        self.init(runSeconds: s.runSeconds, step: s.step, stepCount: s.stepCount, stepText: s.stepText, voltageVolts: s.voltageVolts,
-                  currentAmps: s.currentAmps, capacityMilliampHoursPerGram: s.capacityMilliampHoursPerGram,
-                  intensityChange: s.intensityChange, sdcStd: s.sdcStd, heterogeneous: s.heterogeneous,
-                  loopP99Microseconds: s.loopP99Microseconds, droppedFrames: s.droppedFrames, missedDeadlines: s.missedDeadlines,
-                  lockstepViolations: s.lockstepViolations, recordedFrames: s.recordedFrames, ledOn: s.ledOn, fraction: s.fraction,
-                  plannedSeconds: s.plannedSeconds, live: true)
     }
 }
 

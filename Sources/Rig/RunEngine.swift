@@ -62,8 +62,8 @@ public struct RunOptions {
     public init(outputDirectory: String) { self.outputDirectory = outputDirectory }
 }
 
-/// The live status line's content.
-public struct RunStatus: Sendable {
+/// The live status line's content (and the live view's, which shows the same).
+public struct RunStatus: Sendable, Equatable {
     public var runSeconds: Double
     /// 0-based step index (shown 1-based: "step 2 of 4").
     public var step: Int
@@ -85,6 +85,32 @@ public struct RunStatus: Sendable {
     public var fraction: Double?
     /// Planned total run time, s, when known.
     public var plannedSeconds: Double?
+
+    /// A status; what is not given is not known (NaN, zero counts, LED off).
+    public init(runSeconds: Double = 0, step: Int = 0, stepCount: Int = 0, stepText: String = "", voltageVolts: Double = .nan,
+                currentAmps: Double = .nan, capacityMilliampHoursPerGram: Double = .nan, intensityChange: Double = .nan,
+                sdcStd: Double = .nan, heterogeneous: Bool = false, loopP99Microseconds: Double = .nan, droppedFrames: Int = 0,
+                missedDeadlines: Int = 0, lockstepViolations: Int = 0, recordedFrames: Int = 0, ledOn: Bool = false,
+                fraction: Double? = nil, plannedSeconds: Double? = nil) {
+        self.runSeconds = runSeconds
+        self.step = step
+        self.stepCount = stepCount
+        self.stepText = stepText
+        self.voltageVolts = voltageVolts
+        self.currentAmps = currentAmps
+        self.capacityMilliampHoursPerGram = capacityMilliampHoursPerGram
+        self.intensityChange = intensityChange
+        self.sdcStd = sdcStd
+        self.heterogeneous = heterogeneous
+        self.loopP99Microseconds = loopP99Microseconds
+        self.droppedFrames = droppedFrames
+        self.missedDeadlines = missedDeadlines
+        self.lockstepViolations = lockstepViolations
+        self.recordedFrames = recordedFrames
+        self.ledOn = ledOn
+        self.fraction = fraction
+        self.plannedSeconds = plannedSeconds
+    }
 }
 
 /// What a run did.

@@ -1,6 +1,7 @@
 import Dataset
 import Foundation
 import Imaging
+import Rig
 @testable import LiveView
 import Testing
 
@@ -24,7 +25,7 @@ import Testing
 
     @Test func messagesAreValidJSONWithoutNaN() throws {
         let history = LiveHistory()
-        history.update(status: LiveStatus(stepText: "Charge \"fast\" <now>\n", voltageVolts: .nan))
+        history.update(status: LiveStatus(run: RunStatus(stepText: "Charge \"fast\" <now>\n", voltageVolts: .nan)))
         let text = history.snapshot()
         #expect(!text.contains("nan") && !text.contains("<"))
         let o = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])

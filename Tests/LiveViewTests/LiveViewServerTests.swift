@@ -151,7 +151,7 @@ import Testing
     @Test func aSlowClientGetsTheLatestStateNotABacklog() throws {
         let history = LiveHistory()
         let client = LiveClientProbe(history: history, capacity: 16)
-        for k in 0..<10 { history.update(status: LiveStatus(runSeconds: Double(k))) }
+        for k in 0..<10 { history.update(status: LiveStatus(run: RunStatus(runSeconds: Double(k)))) }
         // Ten status updates waiting: only the latest is sent.
         let statuses = client.take().filter { $0.contains("\"type\":\"status\"") }
         #expect(statuses.count == 1 && statuses[0].contains("\"t\":9"))
