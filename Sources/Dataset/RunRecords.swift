@@ -151,6 +151,14 @@ public struct HalfCycleCapacity: Sendable, Equatable {
         }
     }
 
+    /// Starts a new cycle here, by an instrument's own cycle numbering (an imported record whose
+    /// file has a cycle column): both capacities restart at 0 and the half-cycle in progress goes on.
+    public mutating func beginCycle(_ number: Int) {
+        cycle = number
+        chargeMilliampHoursPerGram = 0
+        dischargeMilliampHoursPerGram = 0
+    }
+
     private mutating func begin(_ d: Direction) {
         switch d {
         case .charge:

@@ -43,6 +43,9 @@ public struct ImportOptions: Sendable {
     public var timeZone: TimeZone = .current
     /// operando's version, for run.json.
     public var softwareVersion = "operando"
+    /// The cell's active mass, mg, for a new dataset (`create`) whose file does not state it (EC-Lab's
+    /// binary .mpr keeps it out of the data module); a mass the file states must agree within 0.1 %.
+    public var activeMassMilligrams: Double?
 
     public init(offsetSeconds: Double? = nil) { self.offsetSeconds = offsetSeconds }
 }
@@ -111,12 +114,22 @@ public enum InstrumentImport {
         let start = Date()
         let combined = try read(files, options: options)
         let first = combined.records.first
+        let stated = first.flatMap(activeMassMilligrams)
+        if let given = options.activeMassMilligrams {
+            guard given.isFinite, given > 0, given <= 1e4 else {
+                throw ImportError.badValue(option: "--active-mass", value: "\(given) mg", expected: "a mass of 0 < m ≤ 10 g")
+            }
+            if let stated, abs(stated - given) > 1e-3 * stated {
+                throw ImportError.badValue(option: "--active-mass", value: "\(given) mg",
+                                           expected: "the \(stated) mg that \(first?.sourcePath ?? "the file") states (or leave the option out)")
+            }
+        }
         let info = RunInfo(softwareVersion: options.softwareVersion, protocolPath: "", protocolText: "", rig: .null,
                            backend: "instrument import (no rig, no frames)",
                            startTimeUTC: ISO8601DateFormatter().string(from: first?.acquisitionStart ?? Date()),
                            pixelSizeMicrometres: 1, roi: (0, 0, 0, 0), binning: 1, frameRateHz: .nan, exposureMilliseconds: .nan,
                            ledLeadMilliseconds: .nan, ledWavelengthNanometres: .nan, blackLevelSubtractedCounts: 0,
-                           activeMassMilligrams: first.flatMap(activeMassMilligrams), practicalCapacityMilliampHoursPerGram: 210)
+                           activeMassMilligrams: options.activeMassMilligrams ?? stated, practicalCapacityMilliampHoursPerGram: 210)
         let writer = try RunWriter(creating: out, runInfo: info, framesPerChunk: 1)
         try writer.close()
         let reader = try DatasetReader(out)
@@ -213,6 +226,11 @@ public enum InstrumentImport {
         var hasCycle = false
         echem.reserveCapacity(c.rows)
         var capacityBase = 0.0
+        // Half-cycle capacities as for a commanded run (docs/run.md), per gram; an instrument's own
+        // cycle numbers, when its file has them, start the cycles instead.
+        var halves = HalfCycleCapacity()
+        var previousCapacity: Double? = nil
+        var previousCycle: Int? = nil
         for (k, s) in c.series.enumerated() {
             let kinds = stepKinds(c.records[k], s)
             var integrated = 0.0
@@ -223,10 +241,25 @@ public enum InstrumentImport {
                 let ah = s.capacityAmpHours.map { $0[j] } ?? integrated
                 lastCapacity = ah
                 let step = s.stepIndex.map { $0[j] < 0 ? -1 : $0[j] + c.stepOffsets[k] } ?? c.stepOffsets[k]
-                echem.append(EchemRecord(timeSeconds: alignment.rigSeconds(fromInstrument: tInstrument), step: step, stepKind: kinds[j],
+                let perGram = massGrams.map { (ah + capacityBase) * 1e3 / $0 } ?? .nan
+                var record = EchemRecord(timeSeconds: alignment.rigSeconds(fromInstrument: tInstrument), step: step, stepKind: kinds[j],
                                          voltageVolts: s.voltageVolts[j], currentAmps: s.currentAmps[j],
-                                         capacityMilliampHoursPerGram: massGrams.map { (ah + capacityBase) * 1e3 / $0 } ?? .nan))
-                if let cy = s.cycleNumber { hasCycle = true; cycles.append(cy[j] < 0 ? -1 : cy[j] + c.cycleOffsets[k]) } else { cycles.append(-1) }
+                                         capacityMilliampHoursPerGram: perGram)
+                var instrumentCycle = -1
+                if let cy = s.cycleNumber { hasCycle = true; instrumentCycle = cy[j] < 0 ? -1 : cy[j] + c.cycleOffsets[k] }
+                cycles.append(instrumentCycle)
+                if massGrams != nil {
+                    if instrumentCycle >= 0, instrumentCycle != previousCycle {
+                        if previousCycle != nil { halves.beginCycle(instrumentCycle) }
+                        previousCycle = instrumentCycle
+                    }
+                    halves.add(stepKind: kinds[j], signedMilliampHoursPerGram: previousCapacity.map { perGram - $0 } ?? 0)
+                    if perGram.isFinite { previousCapacity = perGram }
+                    record.cycle = halves.cycle
+                    record.chargeCapacityMilliampHoursPerGram = halves.chargeMilliampHoursPerGram
+                    record.dischargeCapacityMilliampHoursPerGram = halves.dischargeMilliampHoursPerGram
+                }
+                echem.append(record)
             }
             capacityBase += lastCapacity
             if s.capacityAmpHours == nil { notes.append("\(c.records[k].sourcePath): no capacity column; capacity integrated from the current") }

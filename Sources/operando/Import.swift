@@ -27,6 +27,10 @@ struct Import: ParsableCommand {
     @Option(help: "Create this new dataset from the instrument file(s) instead of importing into one.")
     var out: String?
 
+    @Option(name: .customLong("active-mass"), parsing: .unconditional,
+            help: "With --out: the cell's active mass (mg, or with a unit: 0.79mg) when the file does not state it; gives capacities per gram.")
+    var activeMass: String?
+
     @Option(name: .customLong("time-zone"), help: "The instrument PC's time zone, e.g. Europe/Berlin (default: this machine's).")
     var timeZone: String?
 
@@ -39,6 +43,15 @@ struct Import: ParsableCommand {
         }
         var options = ImportOptions(offsetSeconds: offsetSeconds)
         options.softwareVersion = "operando \(operandoVersion)"
+        if let activeMass {
+            guard out != nil else {
+                printError("--active-mass is for a new dataset (--out DIR); an existing dataset's mass is its run.json's")
+                throw ExitCode(2)
+            }
+            do { options.activeMassMilligrams = try FlagValue.massMilligrams(activeMass, flag: "--active-mass") } catch {
+                printError("\(error)"); throw ExitCode(2)
+            }
+        }
         if let o = offsetSeconds, !o.isFinite || abs(o) > 3.2e7 {
             printError("\(ImportError.badValue(option: "--offset", value: offset ?? "\(o)", expected: "a finite number of seconds within a year"))")
             throw ExitCode(2)

@@ -249,6 +249,42 @@ private func rms(_ x: [Double]) -> Double { (x.reduce(0) { $0 + $1 * $1 } / Doub
         }
     }
 
+    /// The half-cycle capacities of an imported EC-Lab GCPL record (5 cycles, 0.790 mg of active
+    /// material: the text export's header states it, the binary file does not) agree per cycle with EC-Lab's own `Q charge/mA.h` and
+    /// `Q discharge/mA.h`, which EC-Lab wrote only into its text export of the same run
+    /// (gcpl.issue_211.mpt; the maxima per `cycle number` are below, in mAh).
+    @Test func importedHalfCycleCapacitiesMatchECLabsOwnColumns() throws {
+        let path = try #require(FixtureFiles.path("eclab/gcpl.issue_211.mpr"))
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let out = dir.file("gcpl.operando")
+        var options = ImportOptions()
+        options.activeMassMilligrams = 0.790
+        try InstrumentImport.create(out: out, files: [path], options: options)
+        let data = try DatasetReader(out)
+        let massMilligrams = try #require(data.runInfo.activeMassMilligrams)
+        #expect(massMilligrams == 0.790)
+        // A mass outside its physical range is refused before anything is written.
+        var bad = ImportOptions()
+        bad.activeMassMilligrams = 0
+        #expect(throws: ImportError.self) { try InstrumentImport.create(out: dir.file("bad.operando"), files: [path], options: bad) }
+        #expect(!FileManager.default.fileExists(atPath: dir.file("bad.operando")))
+        let ecLab: [(charge: Double, discharge: Double)] = [(0.05751, 0.05339), (0.05383, 0.05386), (0.05397, 0.05396),
+                                                            (0.05405, 0.05404), (0.05412, 0.05408)]
+        var ours: [Int: (charge: Double, discharge: Double)] = [:]
+        for r in try data.echem() {
+            let m = ours[r.cycle] ?? (0, 0)
+            ours[r.cycle] = (max(m.charge, r.chargeCapacityMilliampHoursPerGram * massMilligrams * 1e-3),
+                             max(m.discharge, r.dischargeCapacityMilliampHoursPerGram * massMilligrams * 1e-3))
+        }
+        #expect(ours.keys.sorted() == Array(0..<ecLab.count))
+        for (c, t) in ecLab.enumerated() {
+            let o = try #require(ours[c])
+            #expect(abs(o.charge - t.charge) <= 0.005 * t.charge, "cycle \(c): charge \(o.charge) mAh vs EC-Lab \(t.charge)")
+            #expect(abs(o.discharge - t.discharge) <= 0.005 * t.discharge, "cycle \(c): discharge \(o.discharge) mAh vs EC-Lab \(t.discharge)")
+        }
+    }
+
     /// Import speed of the whole import (read, map, write) on the largest fixtures, printed as rows/s.
     @Test func importSpeed() throws {
         for name in ["eclab/gcpl.issue_211.mpr", "eclab/gcpl.issue_211.mpt"] {
