@@ -15,12 +15,19 @@ do {
     let results = try AnalysisBenchmark.analyseSyntheticStack(frameCount: frames,
                                                               runs: Array(repeating: [AnalysisOptions(), serial], count: repeats).flatMap { $0 })
     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
-    let all = results.enumerated().filter { $0.offset % 2 == 0 }.map { $0.element.framesPerSecond }
-    let one = results.enumerated().filter { $0.offset % 2 == 1 }.map { $0.element.framesPerSecond }
-    print("every core: " + all.map { String(format: "%.0f", $0) }.joined(separator: " ") + " frames/s")
-    print("one thread: " + one.map { String(format: "%.0f", $0) }.joined(separator: " ") + " frames/s")
-    print(String(format: "median of %d alternating runs, 256² × %d frames: %.0f frames/s on %d cores, %.0f on one thread",
-                 repeats, frames, median(all), ProcessInfo.processInfo.activeProcessorCount, median(one)))
+    let all = results.enumerated().filter { $0.offset % 2 == 0 }.map { $0.element }
+    let one = results.enumerated().filter { $0.offset % 2 == 1 }.map { $0.element }
+    func rates(_ rs: [AnalysisBenchmark.Result]) -> String { rs.map { String(format: "%.0f", $0.framesPerSecond) }.joined(separator: " ") }
+    print("every core: " + rates(all) + " frames/s")
+    print("one thread: " + rates(one) + " frames/s")
+    // The yardstick: decoding the same pages on one thread and doing nothing else, right after each run.
+    let decode = median(results.map(\.decodeFramesPerSecond))
+    let fps = median(all.map(\.framesPerSecond)), serialFps = median(one.map(\.framesPerSecond))
+    print(String(format: "median of %d alternating runs, 256² × %d frames: %.0f frames/s on %d cores, %.0f on one thread (%.2f×)",
+                 repeats, frames, fps, ProcessInfo.processInfo.activeProcessorCount, serialFps, fps / serialFps))
+    print(String(format: "yardstick, read + inflate the same deflate pages on one thread: %.0f frames/s (%.0f MB/s decoded); "
+                 + "analysis / yardstick: %.2f on every core, %.2f on one thread; goal ≥ 2,000 frames/s %@",
+                 decode, decode * Double(256 * 256 * 4) / 1e6, fps / decode, serialFps / decode, fps >= 2000 ? "met" : "MISSED"))
 } catch {
     print("AnalysisBench: \(error)")
     exit(1)

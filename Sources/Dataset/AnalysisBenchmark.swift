@@ -18,6 +18,11 @@ public enum AnalysisBenchmark {
         public var analyseSeconds: Double
         /// Analysed frames per second.
         public var framesPerSecond: Double { Double(frameCount) / analyseSeconds }
+        /// The yardstick, measured right after the analysis on the same file: reading and decoding
+        /// every page of the input on one thread and nothing else, s (issue 17).
+        public var decodeSeconds = Double.nan
+        /// Pages read and decoded per second by the yardstick.
+        public var decodeFramesPerSecond: Double { Double(frameCount) / decodeSeconds }
 
         /// One line for a benchmark report.
         public var description: String {
@@ -64,8 +69,19 @@ public enum AnalysisBenchmark {
         return try runs.map { options in
             let start = Date()
             _ = try DatasetAnalysis.run(input: path, options: options)
-            return Result(frameCount: frameCount, width: width, height: height, generateSeconds: generateSeconds,
-                          analyseSeconds: Date().timeIntervalSince(start))
+            var result = Result(frameCount: frameCount, width: width, height: height, generateSeconds: generateSeconds,
+                                analyseSeconds: Date().timeIntervalSince(start))
+            result.decodeSeconds = try decodeSeconds(path)
+            return result
         }
+    }
+
+    /// Wall time to read and decode every page of `path` once, on one thread, into reused storage.
+    static func decodeSeconds(_ path: String) throws -> Double {
+        let start = Date()
+        let reader = try TIFFStackReader(path: path)
+        var storage: [Float] = []
+        for k in 0..<reader.info.frameCount { storage = try reader.readFrame(k, into: &storage).pixels }
+        return Date().timeIntervalSince(start)
     }
 }
