@@ -204,9 +204,11 @@ public enum Analysis {
 
         let workers = max(1, options.workerThreads ?? min(8, ProcessInfo.processInfo.activeProcessorCount))
         // Each set of slots keeps its frames' storage for the next batch it reads: 4 sets of a batch
-        // each, so a batch stays under ~32 MB (32 frames of 256², 3 of a full 1920×1200 sensor).
+        // each, so a batch stays under ~32 MB (16 frames of 256², 3 of a full 1920×1200 sensor). 16
+        // rather than 32: the last rounds (the SDC and the sink of the last batch, in order) leave a
+        // core idle for a shorter time.
         let frameBytes = reference.width * reference.height * MemoryLayout<Float>.stride
-        let batch = max(2, min(32, (32 << 20) / max(1, frameBytes)))
+        let batch = max(2, min(16, (32 << 20) / max(1, frameBytes)))
         // Unbinned frames are decoded on every core, each worker with a reader of its own, when the
         // source can be opened more than once (TIFF stacks, datasets); binning reads in order.
         var readers: [FrameReader]? = nil
