@@ -478,22 +478,37 @@ final class RecordingSink: AnalysisSink {
     }
 }
 
-/// A page that cannot be decoded mid-stack fails the analysis naming the file, whichever worker
-/// decoded it; the sink is told to abort.
-@Test func aFrameOfAnotherSizeMidStackFailsTheParallelAnalysis() throws {
+/// A frame that cannot be decoded mid-stack fails the analysis with that frame's error, whichever
+/// worker decoded it, and the sink is told to abort.
+@Test func aFrameThatCannotBeReadMidStackFailsTheParallelAnalysis() throws {
     let stack = CoreShell().stack
-    let path = temporaryDirectory().appendingPathComponent("stack.tif").path
-    // Page 45 of another size: libtiff reads it, the analysis must refuse it.
-    let writer = try TIFFStackWriter(path: path, sampleType: .float32)
-    for k in 0..<50 { try writer.append(k == 45 ? BinnedFrame(width: 64, height: 64, repeating: 1) : stack.frame(k)) }
-    try writer.close()
+    let source = FailingSource(frames: InMemoryStack(frames: (0..<60).map { stack.frame($0) }, frameIntervalSeconds: 3), failing: 45)
     for threads in [1, 2] {
         var options = AnalysisOptions()
         options.workerThreads = threads
         let sink = AbortCountingSink()
-        #expect(throws: ImagingError.self) { try Analysis.run(source: try TIFFFrameSource(path: path), options: options, sink: sink) }
+        #expect(throws: ImagingError.tiffIO(path: "failing", page: 45, reason: "unreadable")) {
+            try Analysis.run(source: source, options: options, sink: sink)
+        }
         #expect(sink.aborted == 1 && sink.finished == 0)
     }
+}
+
+/// Frames from memory, except that frame `failing` cannot be read; readable from several threads.
+struct FailingSource: FrameSource {
+    var frames: InMemoryStack
+    let failing: Int
+    var path: String { "failing" }
+    var frameCount: Int { frames.frameCount }
+    var width: Int { frames.width }
+    var height: Int { frames.height }
+    var pixelSizeMicrometres: Double? { 0.0347 }
+    var frameIntervalSeconds: Double? { 3 }
+    mutating func frame(_ index: Int) throws -> TimedFrame {
+        if index == failing { throw ImagingError.tiffIO(path: "failing", page: index, reason: "unreadable") }
+        return try frames.frame(index)
+    }
+    func concurrentReader() throws -> FrameSource? { self }
 }
 
 /// Counts what the analysis told it.
