@@ -17,7 +17,10 @@ do {
     if let threads = onlyThreads {
         var options = AnalysisOptions()
         options.workerThreads = threads
-        let results = try AnalysisBenchmark.analyseSyntheticStack(frameCount: frames, runs: Array(repeating: options, count: repeats))
+        // ANALYSISBENCH_KEEP=DIR keeps the stack (DIR/benchmark.tif) and its analysis, to compare outputs.
+        let keep = ProcessInfo.processInfo.environment["ANALYSISBENCH_KEEP"]
+        let results = try AnalysisBenchmark.analyseSyntheticStack(frameCount: frames, directory: keep,
+                                                                  runs: Array(repeating: options, count: repeats))
         print(String(format: "%d thread(s): ", threads) + results.map { String(format: "%.0f", $0.framesPerSecond) }.joined(separator: " ")
               + " frames/s; CPU " + results.map { String(format: "%.3f", $0.analyseCPUSeconds * 1e3 / Double(frames)) }.joined(separator: " ") + " ms/frame")
         exit(0)
