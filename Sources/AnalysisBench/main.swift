@@ -1,7 +1,10 @@
 // `AnalysisBench [frames] [repeats]`: the offline-analysis row of issue 17 on its own — a release
 // build of only Imaging and Dataset, quick to rebuild while profiling (`valgrind --tool=callgrind
 // .build/release/AnalysisBench 60 1`). One synthetic stack, analysed alternately on every core and on
-// one thread; medians of each. `make bench` prints the same figure in its table.
+// one thread; medians of each. Beside them: the yardstick (reading and inflating the same deflate
+// pages on one thread, right after each run), the ratio, and the CPU time per frame (on a shared
+// machine the wall time also counts other processes' time). `make bench` prints the same figure in
+// its table. `AnalysisBench frames repeats threads` times one thread count only.
 import Dataset
 import Foundation
 import Imaging
