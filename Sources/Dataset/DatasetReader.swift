@@ -140,14 +140,28 @@ public struct RecordingView: FrameSource {
 
     /// Frame `index` (row `index` of frames.csv) with its times.
     public mutating func frame(_ index: Int) throws -> TimedFrame {
+        var pixels: [Float] = []
+        return try frame(index, reusing: &pixels)
+    }
+
+    /// Frame `index` decoded into `pixels`' storage (issue 17: the offline analysis reuses it).
+    public mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame {
         let r = records[index]
         let chunkPath = (path as NSString).appendingPathComponent(DatasetFormat.File.chunk(r.chunk))
         if openChunk?.number != r.chunk { openChunk = (r.chunk, try TIFFStackReader(path: chunkPath)) }
-        let f = try openChunk!.reader.readPage(r.page)
+        let f = try openChunk!.reader.readPage(r.page, into: &pixels)
         guard f.width == width, f.height == height else {
             throw DatasetError.badFile(path: chunkPath, line: 0, text: "page \(r.page) is \(f.width)×\(f.height)",
                                        expected: "\(width)×\(height) like the first chunk")
         }
         return TimedFrame(index: index, startSeconds: r.startSeconds, endSeconds: r.endSeconds, exposures: r.exposures, frame: f)
+    }
+
+    /// The same recording with chunk readers of its own (it opens chunks as it reaches them), so
+    /// another thread can decode frames at the same time (issue 17).
+    public func concurrentReader() throws -> FrameSource? {
+        var copy = self
+        copy.openChunk = nil
+        return copy
     }
 }

@@ -202,6 +202,34 @@ public enum Analysis {
         }
         let reference = first.frame
 
+        let workers = max(1, options.workerThreads ?? min(8, ProcessInfo.processInfo.activeProcessorCount))
+        // Each set of slots keeps its frames' storage for the next batch it reads: 4 sets of a batch
+        // each, so a batch stays under ~32 MB (16 frames of 256², 3 of a full 1920×1200 sensor). 16
+        // rather than 32: the last rounds (the SDC and the sink of the last batch, in order) leave a
+        // core idle for a shorter time.
+        let frameBytes = reference.width * reference.height * MemoryLayout<Float>.stride
+        let batch = max(2, min(16, (32 << 20) / max(1, frameBytes)))
+        // Unbinned frames are decoded on every core, each worker with a reader of its own, when the
+        // source can be opened more than once (TIFF stacks, datasets); binning reads in order.
+        var readers: [FrameReader]? = nil
+        if options.binFrames == 1, workers > 1 {
+            var list = [FrameReader(frames.source)]
+            while list.count < workers, let another = try frames.source.concurrentReader() { list.append(FrameReader(another)) }
+            if list.count == workers { readers = list }
+        } else if options.binFrames == 1 {
+            readers = [FrameReader(frames.source)]
+        }
+        let slotSets = (0..<4).map { _ in (0..<batch).map { _ in FrameSlot(cropPixels: 0) } }
+        let decoder = FrameDecoder(first: first, name: name)
+        // The set-up below (mask, fiducial search, outputs) is serial: another core decodes the first
+        // two batches meanwhile, and this thread joins it when the set-up is done.
+        var early: EarlyDecode? = nil
+        if let readers, readers.count > 1 {
+            early = EarlyDecode(decoder: decoder, slots: slotSets[0] + slotSets[1], frameCount: min(2 * batch, source.frameCount),
+                                readers: readers)
+        }
+        defer { early?.wait() }
+
         // Mask on the first frame (seed "Masking") and the drift fiducial (as the on-line monitor).
         let threshold = options.threshold ?? Masking.otsuThreshold(reference)
         let mask = try Masking.particleMask(reference, threshold: threshold, particleAt: options.particleAt, source: name)
@@ -253,33 +281,58 @@ public enum Analysis {
                                  centreRadiusPixels: options.centreRadiusPixels, profileStart: profileStart, profileEnd: profileEnd,
                                  profileWidthPixels: options.profileWidthPixels, profileOriginPixels: Double(leftSteps),
                                  pixelSizeMicrometres: pixelSize)
-        let workers = max(1, options.workerThreads ?? min(8, ProcessInfo.processInfo.activeProcessorCount))
-        let pipeline = FramePipeline(kernel: kernel, lagFrames: lag, batchFrames: 32, workers: workers, sets: 3)
-        let run = AnalysisRun(frames: frames, first: first, tracker: tracker, reference: reference, name: name,
+        let pipeline = FramePipeline(kernel: kernel, lagFrames: lag, batchFrames: batch, workers: workers, slotSets: slotSets)
+        let run = AnalysisRun(frames: frames, first: first, decoder: decoder, readers: readers, tracker: tracker,
                               sink: sink, pipeline: pipeline, expectedFrames: expectedFrames)
-        // Rounds of three overlapping stages, on every core: read (and drift-measure) batch r + 1 in
-        // order, correct batch r frame by frame in parallel, and compute the SDC of batch r − 1 and
-        // hand it to the sink in order. Each stage's work is the same whichever thread runs it.
+        // Rounds of four overlapping stages, on every core: decode batch r + 2 (frame by frame in
+        // parallel, or in order when binning), measure the drift of batch r + 1 in order, correct batch r
+        // frame by frame in parallel, and compute the SDC of batch r − 1 and hand it to the sink in
+        // order. Batch b lives in slot set b mod 4. Each stage's work is the same whichever thread runs
+        // it, so the results do not depend on the number of threads.
         var lastReport = Date()
-        var round = 0
-        var counts = [0, 0, 0]
-        counts[0] = try run.read(into: pipeline.slotSets[0])
-        while counts[round % 3] > 0 || (round > 0 && counts[(round - 1) % 3] > 0) {
-            let readSet = (round + 1) % 3, correctSet = round % 3, writeSet = (round + 2) % 3
-            let correctCount = counts[correctSet]
-            let writeCount = round > 0 ? counts[writeSet] : 0
-            var readCount = 0
-            try pipeline.round(correct: correctSet, count: correctCount,
-                               serial: [{ readCount = try run.read(into: pipeline.slotSets[readSet]) },
-                                        { if writeCount > 0 { try run.write(pipeline.slotSets[writeSet], count: writeCount) } }])
-            counts[readSet] = readCount
+        var counts = [0, 0, 0, 0]
+        func set(_ b: Int) -> Int { ((b % 4) + 4) % 4 }
+        var r = -2
+        // Batches before this one are decoded already (by the early decode).
+        var decodedBatches = 0
+        if let early {
+            early.join()
+            counts[0] = min(batch, source.frameCount)
+            counts[1] = max(0, min(batch, source.frameCount - batch))
+            decodedBatches = 2
+            if counts[1] < batch { run.exhausted = true }
+            r = -1
+        }
+        repeat {
+            let decodeSet = set(r + 2), measureSet = set(r + 1), correctSet = set(r), writeSet = set(r - 1)
+            let measureCount = counts[measureSet], correctCount = counts[correctSet], writeCount = counts[writeSet]
+            var serial: [() throws -> Void] = []
+            if writeCount > 0 { serial.append { try run.write(pipeline.slotSets[writeSet], count: writeCount) } }
+            if measureCount > 0 { serial.append { try run.measure(pipeline.slotSets[measureSet], count: measureCount) } }
+            var decodeCount = 0
+            var decodeFirst = 0
+            if !run.exhausted && r + 2 >= decodedBatches {
+                if run.readers != nil {
+                    decodeFirst = (r + 2) * batch
+                    decodeCount = max(0, min(batch, source.frameCount - decodeFirst))
+                } else {
+                    serial.append { decodeCount = try run.readInOrder(into: pipeline.slotSets[decodeSet]) }
+                }
+            }
+            let parallelDecode = run.readers != nil ? decodeCount : 0
+            try pipeline.round(serial: serial, decode: parallelDecode, into: decodeSet, firstFrame: decodeFirst, run: run,
+                               correct: correctSet, count: correctCount)
             counts[writeSet] = 0
-            round += 1
+            if r + 2 >= decodedBatches {
+                counts[decodeSet] = decodeCount
+                if decodeCount < batch { run.exhausted = true }
+            }
+            r += 1
             if Date().timeIntervalSince(lastReport) > 1 {
                 lastReport = Date()
                 progress("analyse: frame \(run.written)/\(expectedFrames)")
             }
-        }
+        } while counts.contains(where: { $0 > 0 })
         let k = run.frameCount
         tracker = run.tracker
         let (times, change, centre, sdc) = (run.times, run.change, run.centre, run.sdc)
@@ -431,6 +484,8 @@ final class FrameSlot: @unchecked Sendable {
     var drift = (dx: 0.0, dy: 0.0)
     var dropped = false
     var input: BinnedFrame?
+    /// Why the frame could not be read (thrown when its turn comes, in frame order).
+    var failure: (any Error)?
     /// The cropped total-contrast image, NaN outside the particle.
     var contrast: [Float]
     var intensityChange = Double.nan
@@ -460,17 +515,109 @@ final class FrameWorker: @unchecked Sendable {
     }
 }
 
-/// The serial ends of the analysis' rounds: reading frames in order (binning, drift tracking) and
-/// handing results to the sink in order. Each runs as one task of a round, never two at once.
+/// One reader of the input, used by one worker at a time (a box, so workers mutate only their own).
+final class FrameReader: @unchecked Sendable {
+    var source: FrameSource
+    init(_ source: FrameSource) { self.source = source }
+}
+
+/// Decodes input frames into slots: any worker may run it, each with a reader of its own.
+final class FrameDecoder: @unchecked Sendable {
+    /// Frame 0, read before the rounds (its mask and reference); not decoded twice.
+    let first: TimedFrame
+    let name: String
+
+    init(first: TimedFrame, name: String) {
+        self.first = first
+        self.name = name
+    }
+
+    /// Puts `timed` (frame `frame`) into `slot`, or the reason it cannot be analysed (thrown in
+    /// frame order by `AnalysisRun.measure`).
+    func stage(_ slot: FrameSlot, frame: Int, timed: TimedFrame) {
+        slot.failure = nil
+        let reference = first.frame
+        guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
+            slot.failure = ImagingError.sizeMismatch(path: name, frame: frame, found: "\(timed.frame.width)×\(timed.frame.height)",
+                                                     expected: "\(reference.width)×\(reference.height)")
+            slot.frame = frame
+            return
+        }
+        let isDropped = timed.exposures == 0 || !timed.frame.pixels.contains { $0.isFinite }
+        FramePipeline.stage(slot, frame: frame, timed: timed, drift: (.nan, .nan), dropped: isDropped)
+    }
+
+    /// Decodes input frame `index` into `slot` with `reader`, reusing the storage of the frame the
+    /// slot held before (written out by now).
+    func decode(_ slot: FrameSlot, index: Int, reader: FrameReader) {
+        var storage = slot.input?.pixels ?? []
+        slot.input = nil
+        if index == 0 { stage(slot, frame: 0, timed: first); return }
+        do {
+            stage(slot, frame: index, timed: try reader.source.frame(index, reusing: &storage))
+        } catch {
+            slot.failure = error
+            slot.frame = index
+        }
+    }
+}
+
+/// The first `frameCount` frames decoded while the analysis sets up: a background task starts at
+/// once with the last reader; `join` lends this thread (with the first reader) and waits.
+final class EarlyDecode: @unchecked Sendable {
+    let decoder: FrameDecoder
+    let slots: [FrameSlot]
+    let frameCount: Int
+    let readers: [FrameReader]
+    private let next = Atomic<Int>(0)
+    private let group = DispatchGroup()
+
+    init(decoder: FrameDecoder, slots: [FrameSlot], frameCount: Int, readers: [FrameReader]) {
+        self.decoder = decoder
+        self.slots = slots
+        self.frameCount = frameCount
+        self.readers = readers
+        let background = readers[readers.count - 1]
+        DispatchQueue.global().async(group: group) { self.work(background) }
+    }
+
+    /// Frames are claimed in increasing order, so each reader moves forward.
+    private func work(_ reader: FrameReader) {
+        while true {
+            let t = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            if t >= frameCount { break }
+            decoder.decode(slots[t], index: t, reader: reader)
+        }
+    }
+
+    /// Decodes what is left on this thread, then waits for the background task.
+    func join() {
+        work(readers[0])
+        group.wait()
+    }
+
+    /// Waits for the background task (after a failed set-up too: it uses the readers).
+    func wait() { group.wait() }
+}
+
+/// The ordered parts of the analysis' rounds: reading frames in order when they must be (binning),
+/// drift tracking in order, and handing results to the sink in order — each runs as one task of a
+/// round, never two at once — and the per-frame decoding that any worker may run.
 final class AnalysisRun: @unchecked Sendable {
     var frames: BinnedFrames
     var next: TimedFrame?
+    let decoder: FrameDecoder
+    /// One reader per worker when frames are decoded in parallel (unbinned input), else nil.
+    let readers: [FrameReader]?
     var tracker: DriftTracker
-    let reference: BinnedFrame
-    let name: String
     let sink: AnalysisSink
     let pipeline: FramePipeline
+    /// No more frames to decode.
+    var exhausted = false
+    /// Frames whose drift has been measured.
     var frameCount = 0
+    /// Frames read in order so far (`readInOrder`; it runs beside `measure`, which counts its own).
+    var readCount = 0
     var written = 0
     var times: [Double] = [], change: [Double] = [], centre: [Double] = [], sdc: [Double] = []
     var dropped: [Int] = []
@@ -478,43 +625,49 @@ final class AnalysisRun: @unchecked Sendable {
     /// For the contrast stack's display range: robust to a few edge pixels.
     var contrastScale = 0.0
 
-    init(frames: BinnedFrames, first: TimedFrame, tracker: DriftTracker, reference: BinnedFrame, name: String,
+    init(frames: BinnedFrames, first: TimedFrame, decoder: FrameDecoder, readers: [FrameReader]?, tracker: DriftTracker,
          sink: AnalysisSink, pipeline: FramePipeline, expectedFrames: Int) {
         self.frames = frames
         next = first
+        self.decoder = decoder
+        self.readers = readers
         self.tracker = tracker
-        self.reference = reference
-        self.name = name
         self.sink = sink
         self.pipeline = pipeline
         for a in [\AnalysisRun.times, \.change, \.centre, \.sdc] { self[keyPath: a].reserveCapacity(expectedFrames) }
     }
 
-    /// Reads the next batch into `slots`, measuring each frame's drift (the fiducial is tracked from
-    /// frame to frame, so in order); returns how many frames it read (0 at the end).
-    func read(into slots: [FrameSlot]) throws -> Int {
+    /// Decodes input frame `index` into `slot` (see `FrameDecoder.decode`).
+    func decode(_ slot: FrameSlot, index: Int, reader: FrameReader) { decoder.decode(slot, index: index, reader: reader) }
+
+    /// Reads the next batch into `slots` in order (binned frames); returns how many it read (0 at the end).
+    func readInOrder(into slots: [FrameSlot]) throws -> Int {
         var count = 0
         while count < slots.count, let timed = next {
-            guard timed.frame.width == reference.width, timed.frame.height == reference.height else {
-                throw ImagingError.sizeMismatch(path: name, frame: frameCount, found: "\(timed.frame.width)×\(timed.frame.height)",
-                                                expected: "\(reference.width)×\(reference.height)")
-            }
-            let isDropped = timed.exposures == 0 || !timed.frame.pixels.contains { $0.isFinite }
-            var d = (dx: Double.nan, dy: Double.nan)
-            if isDropped {
-                tracker.skipFrame()
-            } else {
-                // Frame 0 is the reference: its drift is zero by definition (the fit still runs to
-                // keep the tracker's frame count in step).
-                let measured = tracker.measure(timed.frame)
-                d = frameCount == 0 ? (0, 0) : measured
-            }
-            FramePipeline.stage(slots[count], frame: frameCount, timed: timed, drift: d, dropped: isDropped)
-            frameCount += 1
+            decoder.stage(slots[count], frame: readCount, timed: timed)
+            if let failure = slots[count].failure { throw failure }
             count += 1
+            readCount += 1
             next = try frames.next()
         }
         return count
+    }
+
+    /// Measures the drift of the first `count` slots in frame order (the fiducial is tracked from
+    /// frame to frame); throws the first frame's failure to decode.
+    func measure(_ slots: [FrameSlot], count: Int) throws {
+        for slot in slots.prefix(count) {
+            if let failure = slot.failure { throw failure }
+            if slot.dropped {
+                tracker.skipFrame()
+            } else if let frame = slot.input {
+                // Frame 0 is the reference: its drift is zero by definition (the fit still runs to
+                // keep the tracker's frame count in step).
+                let measured = tracker.measure(frame)
+                slot.drift = frameCount == 0 ? (0, 0) : measured
+            }
+            frameCount += 1
+        }
     }
 
     /// The SDC of the first `count` slots (their frames k − lag are corrected by now), then every
@@ -534,8 +687,7 @@ final class AnalysisRun: @unchecked Sendable {
                                             sdcStandardDeviation: slot.sdcStandardDeviation, centreContrast: slot.centreContrast),
                            contrast: BinnedFrame(width: crop.width, height: crop.height, pixels: slot.contrast))
             if !slot.dropped { try sink.profile(frame: slot.frame, timeSeconds: slot.timeSeconds, points: slot.profile) }
-            slot.input = nil   // the frame's pixels are not needed any more
-            written += 1
+            written += 1   // the frame's storage stays with the slot for the next batch it reads
         }
     }
 }
@@ -564,12 +716,15 @@ final class FramePipeline: @unchecked Sendable {
     private let nextTask = Atomic<Int>(0)
     private let failure = Mutex<(any Error)?>(nil)
 
-    init(kernel: FrameKernel, lagFrames: Int, batchFrames: Int, workers: Int, sets: Int = 1) {
+    /// `slotSets` (sets of `batchFrames` slots, perhaps holding frames decoded already) or one new set.
+    init(kernel: FrameKernel, lagFrames: Int, batchFrames: Int, workers: Int, slotSets: [[FrameSlot]]? = nil) {
         self.kernel = kernel
         self.lagFrames = lagFrames
         self.batchFrames = batchFrames
-        slotSets = (0..<max(1, sets)).map { _ in
-            (0..<batchFrames).map { _ in FrameSlot(cropPixels: kernel.crop.width * kernel.crop.height) }
+        let cropPixels = kernel.crop.width * kernel.crop.height
+        self.slotSets = slotSets ?? [(0..<batchFrames).map { _ in FrameSlot(cropPixels: cropPixels) }]
+        for slot in self.slotSets.joined() where slot.contrast.count != cropPixels {
+            slot.contrast = [Float](repeating: .nan, count: cropPixels)
         }
         ring = (0..<(lagFrames + 2 * batchFrames)).map { _ in CorrectedParticle(count: kernel.particleIndices.count) }
         self.workers = (0..<workers).map { _ in FrameWorker(box: kernel.particleBox, particlePixels: kernel.particleIndices.count) }
@@ -596,21 +751,30 @@ final class FramePipeline: @unchecked Sendable {
         for j in 0..<count { sequentialDifference(set[j]) }
     }
 
-    /// One round: the `serial` tasks (each on one thread, in any order relative to each other) and the
-    /// correction of the first `count` slots of set `correct`, spread over the workers. Throws the
-    /// first error a serial task threw, after every task has finished.
-    func round(correct set: Int, count: Int, serial: [() throws -> Void]) throws {
-        let slots = slotSets[set]
+    /// One round: the `serial` tasks (each on one thread, in any order relative to each other), the
+    /// decoding of input frames `firstFrame ..< firstFrame + decode` into set `into` (by `run`, each
+    /// worker with its own reader) and the correction of the first `count` slots of set `correct`,
+    /// spread over the workers. Throws the first error a serial task threw, after every task has
+    /// finished.
+    func round(serial: [() throws -> Void], decode: Int, into decodeSet: Int, firstFrame: Int, run: AnalysisRun,
+               correct set: Int, count: Int) throws {
+        let slots = slotSets[set], decodeSlots = slotSets[decodeSet]
         let serialCount = serial.count
-        let total = serialCount + count
+        let decodeEnd = serialCount + decode
+        let total = decodeEnd + count
         if workers.count == 1 {
             for task in serial { try task() }
+            if let reader = run.readers?.first {
+                for j in 0..<decode { run.decode(decodeSlots[j], index: firstFrame + j, reader: reader) }
+            }
             for j in 0..<count { correct(slots[j], worker: workers[0]) }
             return
         }
         nextTask.store(0, ordering: .relaxed)
         // The serial tasks touch state only one task uses (the reader's, the sink's): each runs on
-        // exactly one thread, and the round's end orders it before the next round.
+        // exactly one thread, and the round's end orders it before the next round. Decoding touches
+        // only its slot and its worker's reader; tasks are claimed in increasing order, so every
+        // reader moves forward through the input.
         let tasks = UncheckedTasks(serial)
         DispatchQueue.concurrentPerform(iterations: workers.count) { w in
             while true {
@@ -618,8 +782,10 @@ final class FramePipeline: @unchecked Sendable {
                 if t >= total { break }
                 if t < serialCount {
                     do { try tasks.list[t]() } catch { failure.withLock { if $0 == nil { $0 = error } } }
+                } else if t < decodeEnd, let readers = run.readers {
+                    run.decode(decodeSlots[t - serialCount], index: firstFrame + t - serialCount, reader: readers[w])
                 } else {
-                    correct(slots[t - serialCount], worker: workers[w])
+                    correct(slots[t - decodeEnd], worker: workers[w])
                 }
             }
         }

@@ -18,6 +18,21 @@ public protocol FrameSource {
     var frameIntervalSeconds: Double? { get }
     /// Frame `index` with its timing (sequential access is the fast path).
     mutating func frame(_ index: Int) throws -> TimedFrame
+    /// Frame `index` as ``frame(_:)`` gives it, decoded into `pixels` where the source can (the
+    /// storage of a frame the caller is done with, so reading allocates nothing); `pixels` is then
+    /// left empty. The default ignores `pixels`.
+    mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame
+    /// A second reader of the same frames, with its own file handles, that may read frames on
+    /// another thread while this one reads others (both in increasing order is the fast path); nil
+    /// when the source can only be read from one thread (the default).
+    func concurrentReader() throws -> FrameSource?
+}
+
+extension FrameSource {
+    /// Decodes into new storage.
+    public mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame { try frame(index) }
+    /// No second reader.
+    public func concurrentReader() throws -> FrameSource? { nil }
 }
 
 /// A plain multi-page TIFF as a frame source; frame k spans [k·Δt, (k+1)·Δt).
@@ -45,12 +60,23 @@ public struct TIFFFrameSource: FrameSource {
 
     /// Frame `index`, timed [index·Δt, (index+1)·Δt) (Δt = 1 s when unknown).
     public mutating func frame(_ index: Int) throws -> TimedFrame {
+        var pixels: [Float] = []
+        return try frame(index, reusing: &pixels)
+    }
+
+    /// Frame `index` decoded into `pixels`' storage.
+    public mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame {
         let dt = frameIntervalSeconds ?? 1
-        let f = try reader.readFrame(index)
+        let f = try reader.readFrame(index, into: &pixels)
         // A page that is all NaN is how a writer marks a dropped frame: keep its slot, mark it empty.
         let empty = !f.pixels.contains { $0.isFinite }
         return TimedFrame(index: index, startSeconds: Double(index) * dt, endSeconds: Double(index + 1) * dt,
                           exposures: empty ? 0 : 1, frame: f)
+    }
+
+    /// The same file opened again (its own libtiff handle).
+    public func concurrentReader() throws -> FrameSource? {
+        try TIFFFrameSource(path: path, frameIntervalSeconds: frameIntervalSeconds)
     }
 }
 
@@ -85,4 +111,7 @@ public struct InMemoryStack: FrameSource {
 
     /// Frame `index`.
     public mutating func frame(_ index: Int) throws -> TimedFrame { frames[index] }
+
+    /// The same frames (reading them changes nothing, so a copy reads safely on another thread).
+    public func concurrentReader() throws -> FrameSource? { self }
 }

@@ -15,22 +15,37 @@ public enum ImageOps {
         let w = frame.width, h = frame.height
         var tmp = [Float](repeating: 0, count: w * h)
         var out = [Float](repeating: 0, count: w * h)
+        // Through raw pointers, interior pixels without clamping; every pixel's sum still runs over
+        // k = −radius…radius in that order from 0, so the values are those of the plain loops.
+        kernel.withUnsafeBufferPointer { kp in
         frame.pixels.withUnsafeBufferPointer { src in
+        tmp.withUnsafeMutableBufferPointer { t in
+        out.withUnsafeMutableBufferPointer { o in
+            let kc = kp.baseAddress! + radius   // kc[k] for k in −radius…radius
             for y in 0..<h {
                 let row = y * w
                 for x in 0..<w {
                     var s: Float = 0
-                    for k in -radius...radius { s += kernel[k + radius] * src[row + min(w - 1, max(0, x + k))] }
-                    tmp[row + x] = s
+                    if x >= radius && x + radius < w {
+                        let p = src.baseAddress! + row + x
+                        for k in -radius...radius { s += kc[k] * p[k] }
+                    } else {
+                        for k in -radius...radius { s += kc[k] * src[row + min(w - 1, max(0, x + k))] }
+                    }
+                    t[row + x] = s
+                }
+            }
+            for y in 0..<h {
+                let dst = o.baseAddress! + y * w
+                for k in -radius...radius {
+                    let weight = kc[k]
+                    let line = t.baseAddress! + min(h - 1, max(0, y + k)) * w
+                    for x in 0..<w { dst[x] += weight * line[x] }
                 }
             }
         }
-        for y in 0..<h {
-            for x in 0..<w {
-                var s: Float = 0
-                for k in -radius...radius { s += kernel[k + radius] * tmp[min(h - 1, max(0, y + k)) * w + x] }
-                out[y * w + x] = s
-            }
+        }
+        }
         }
         return BinnedFrame(width: w, height: h, pixels: out)
     }
@@ -138,11 +153,44 @@ public enum ImageOps {
     }
 
     /// Median of the finite values (NaN for none). Copies; use on small sets or once per frame.
+    /// Past 64 values the middle elements are found by selection instead of a full sort (the fiducial
+    /// search's background median over the whole frame was a tenth of the analysis' set-up): the
+    /// same order statistics, so the same value (a zero median may come out as −0 instead of +0,
+    /// which compares and subtracts the same).
     public static func median(_ values: [Float]) -> Float {
-        let finite = values.filter { $0.isFinite }.sorted()
+        var finite = values.filter { $0.isFinite }
         guard !finite.isEmpty else { return .nan }
         let n = finite.count
-        return n % 2 == 1 ? finite[n / 2] : 0.5 * (finite[n / 2 - 1] + finite[n / 2])
+        if n <= 64 {
+            finite.sort()
+            return n % 2 == 1 ? finite[n / 2] : 0.5 * (finite[n / 2 - 1] + finite[n / 2])
+        }
+        return finite.withUnsafeMutableBufferPointer { a -> Float in
+            let upper = select(a, n / 2)
+            guard n % 2 == 0 else { return upper }
+            // Selection leaves every element before n/2 at most a[n/2]: the largest of them is the
+            // (n/2 − 1)-th smallest.
+            var lower = a[0]
+            for i in 1..<(n / 2) where a[i] > lower { lower = a[i] }
+            return 0.5 * (lower + upper)
+        }
+    }
+
+    /// Reorders `a` so that `a[k]` is its k-th smallest element (from 0) with nothing larger before
+    /// it and nothing smaller after it; returns `a[k]`. The values must not be NaN.
+    static func select(_ a: UnsafeMutableBufferPointer<Float>, _ k: Int) -> Float {
+        var lo = 0, hi = a.count - 1
+        while lo < hi {
+            let pivot = a[(lo + hi) / 2]
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { break }
+        }
+        return a[k]
     }
 }
 

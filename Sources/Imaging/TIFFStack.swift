@@ -21,6 +21,8 @@ public final class TIFFStackReader {
     private let pageStride: Int
     /// File offset of page 0's pixels when all pages follow it contiguously (one IFD for all).
     private let contiguousOffset: UInt64?
+    /// Decoded bytes of a page that is not 32-bit float, reused from page to page.
+    private var scratch: [UInt8] = []
 
     /// Opens `path` and reads its metadata (not its pixels).
     public init(path: String) throws {
@@ -133,13 +135,31 @@ public final class TIFFStackReader {
 
     /// Reads page `page` (an IFD, ignoring hyperstack layout) as 32-bit float.
     public func readPage(_ page: Int) throws -> BinnedFrame {
-        // Sequential reading steps to the next IFD; TIFFSetDirectory walks the chain from the start,
-        // which would make reading a long stack quadratic.
+        var pixels: [Float] = []
+        return try readPage(page, into: &pixels)
+    }
+
+    /// Reads time frame `index` as 32-bit float into `pixels` (resized to the frame; its storage is
+    /// reused when it already has the frame's size and no other reference, so reading frame after
+    /// frame allocates nothing). Returns the frame, which takes the storage; `pixels` is left empty.
+    public func readFrame(_ index: Int, into pixels: inout [Float]) throws -> BinnedFrame {
+        guard index >= 0, index < info.frameCount else {
+            throw ImagingError.badValue(option: "frame", value: "\(index)",
+                                        expected: "0..<\(info.frameCount) in \(path)")
+        }
+        return try readPage(index * pageStride, into: &pixels)
+    }
+
+    /// Reads page `page` into `pixels`, as ``readFrame(_:into:)`` does.
+    public func readPage(_ page: Int, into pixels: inout [Float]) throws -> BinnedFrame {
+        // Reading forward steps from IFD to IFD; TIFFSetDirectory walks the chain from the start,
+        // which would make reading a long stack quadratic (and a reader that skips the pages other
+        // readers decode, as the offline analysis' workers do, skips forward by up to a few batches).
         let current = Int(TIFFCurrentDirectory(tif))
         var moved: Int32 = 1
         if contiguousOffset != nil {
             // One IFD describes every page; it stays current.
-        } else if page > current && page - current <= 64 {
+        } else if page > current {
             for _ in current..<page where moved == 1 { moved = TIFFReadDirectory(tif) }
         } else if page != current {
             moved = TIFFSetDirectory(tif, UInt32(page))
@@ -176,8 +196,14 @@ public final class TIFFStackReader {
         }
         let bytesPerSample = Int(bits) / 8
         let count = Int(width) * Int(height)
-        var buffer = [UInt8](repeating: 0, count: count * bytesPerSample)
-        try buffer.withUnsafeMutableBytes { raw in
+        if pixels.count != count { pixels = [Float](repeating: 0, count: count) }
+        // 32-bit float pages decode straight into the frame's storage; other types through one
+        // scratch buffer kept between pages (issue 17: two page-sized allocations, their zeroing and a
+        // copy per frame were a tenth of the offline analysis' reading).
+        let direct = format == 3 && bits == 32
+        let byteCount = count * bytesPerSample
+        if !direct && scratch.count != byteCount { scratch = [UInt8](repeating: 0, count: byteCount) }
+        func decode(_ raw: UnsafeMutableRawBufferPointer) throws {
             let base = raw.baseAddress!
             if let start = contiguousOffset {
                 try readContiguous(into: raw, offset: start + UInt64(page) * UInt64(raw.count), bits: Int(bits), page: page)
@@ -194,12 +220,18 @@ public final class TIFFStackReader {
                     offset += Int(got)
                     if offset >= raw.count { break }
                 }
+                // Short strips leave the rest of the page zero, as a freshly allocated buffer would.
+                if offset < raw.count { (base + offset).initializeMemory(as: UInt8.self, repeating: 0, count: raw.count - offset) }
             }
         }
-        var pixels = [Float](repeating: 0, count: count)
+        if direct {
+            try pixels.withUnsafeMutableBytes { try decode($0) }
+            return BinnedFrame(width: Int(width), height: Int(height), pixels: consume(&pixels))
+        }
+        try scratch.withUnsafeMutableBytes { try decode($0) }
         // Through raw pointers: indexing the array per pixel (exclusivity and bounds checks) was most of
         // the offline analysis's serial time (issue 17's profile).
-        buffer.withUnsafeBytes { raw in
+        scratch.withUnsafeBytes { raw in
             pixels.withUnsafeMutableBufferPointer { out in
                 switch (format, bits) {
                 case (1, 8): for i in 0..<count { out[i] = Float(raw.load(fromByteOffset: i, as: UInt8.self)) }
@@ -208,12 +240,18 @@ public final class TIFFStackReader {
                 case (2, 16): for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)) }
                 case (1, 32): for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self)) }
                 case (2, 32): for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
-                case (3, 32): UnsafeMutableRawBufferPointer(out).copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[0..<(4 * count)]))
                 default: for i in 0..<count { out[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
                 }
             }
         }
-        return BinnedFrame(width: Int(width), height: Int(height), pixels: pixels)
+        return BinnedFrame(width: Int(width), height: Int(height), pixels: consume(&pixels))
+    }
+
+    /// Moves the array out, leaving `pixels` empty (so the returned frame holds the only reference).
+    private func consume(_ pixels: inout [Float]) -> [Float] {
+        var taken: [Float] = []
+        swap(&taken, &pixels)
+        return taken
     }
 
     /// Reads one page of a contiguous ImageJ stack straight from the file (libtiff only knows the

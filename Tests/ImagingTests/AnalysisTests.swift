@@ -442,3 +442,84 @@ final class RecordingSink: AnalysisSink {
     let region = try #require(serial.layout?.contrastRegion)
     #expect(region == summary.contrastRegion && serial.contrast[0].count == region.width * region.height)
 }
+
+/// Issue 17: a TIFF stack is decoded on every core (each worker with its own reader, storage reused
+/// from batch to batch) and the results are still those of one thread, bit for bit — and those of
+/// the same frames analysed from memory. 150 frames: several batches and rounds of every stage.
+@Test func tiffStackDecodedOnSeveralThreadsEqualsTheSerialRun() throws {
+    let stack = CoreShell().stack
+    var frames = (0..<150).map { stack.frame($0) }
+    frames[70] = BinnedFrame(width: 128, height: 128, repeating: .nan)   // a dropped frame
+    let path = temporaryDirectory().appendingPathComponent("stack.tif").path
+    let writer = try TIFFStackWriter(path: path, sampleType: .float32, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
+    for f in frames { try writer.append(f) }
+    try writer.close()
+    var options = AnalysisOptions()
+    options.sdcLagFrames = 20
+    func analyse(_ source: FrameSource, threads: Int) throws -> (RecordingSink, AnalysisSummary) {
+        var o = options
+        o.workerThreads = threads
+        let sink = RecordingSink()
+        return (sink, try Analysis.run(source: source, options: o, sink: sink))
+    }
+    let memory = try analyse(InMemoryStack(frames: frames, frameIntervalSeconds: 3, pixelSizeMicrometres: 0.0347), threads: 1)
+    let runs = try [1, 2, 3].map { try analyse(TIFFFrameSource(path: path), threads: $0) }
+    func bits(_ xs: [Double]) -> [UInt64] { xs.map(\.bitPattern) }
+    func rowBits(_ sink: RecordingSink) -> [[UInt64]] {
+        sink.rows.map { bits([$0.timeSeconds, $0.driftXPixels, $0.driftYPixels, $0.intensityChange, $0.sdcStandardDeviation, $0.centreContrast]) }
+    }
+    #expect(memory.0.rows.count == 150 && memory.1.droppedFrames == [70] && memory.0.rows[149].sdcStandardDeviation.isFinite)
+    for (sink, summary) in runs {
+        #expect(rowBits(sink) == rowBits(memory.0))
+        #expect(sink.contrast == memory.0.contrast)
+        #expect(sink.profiles.map { bits($0.map(\.contrast)) } == memory.0.profiles.map { bits($0.map(\.contrast)) })
+        #expect(summary.droppedFrames == [70] && bits(summary.sdcStandardDeviation) == bits(memory.1.sdcStandardDeviation))
+        #expect(summary.maximumDriftPixels == memory.1.maximumDriftPixels && summary.failedDriftFits == memory.1.failedDriftFits)
+    }
+}
+
+/// A frame that cannot be decoded mid-stack fails the analysis with that frame's error, whichever
+/// worker decoded it, and the sink is told to abort.
+@Test func aFrameThatCannotBeReadMidStackFailsTheParallelAnalysis() throws {
+    let stack = CoreShell().stack
+    let source = FailingSource(frames: InMemoryStack(frames: (0..<60).map { stack.frame($0) }, frameIntervalSeconds: 3), failing: 45)
+    for threads in [1, 2] {
+        var options = AnalysisOptions()
+        options.workerThreads = threads
+        let sink = AbortCountingSink()
+        #expect(throws: ImagingError.tiffIO(path: "failing", page: 45, reason: "unreadable")) {
+            try Analysis.run(source: source, options: options, sink: sink)
+        }
+        #expect(sink.aborted == 1 && sink.finished == 0)
+    }
+}
+
+/// Frames from memory, except that frame `failing` cannot be read; readable from several threads.
+struct FailingSource: FrameSource {
+    var frames: InMemoryStack
+    let failing: Int
+    var path: String { "failing" }
+    var frameCount: Int { frames.frameCount }
+    var width: Int { frames.width }
+    var height: Int { frames.height }
+    var pixelSizeMicrometres: Double? { 0.0347 }
+    var frameIntervalSeconds: Double? { 3 }
+    mutating func frame(_ index: Int) throws -> TimedFrame {
+        if index == failing { throw ImagingError.tiffIO(path: "failing", page: index, reason: "unreadable") }
+        return try frames.frame(index)
+    }
+    func concurrentReader() throws -> FrameSource? { self }
+}
+
+/// Counts what the analysis told it.
+final class AbortCountingSink: AnalysisSink {
+    var destination: String { "memory" }
+    var aborted = 0, finished = 0
+    func begin(_ layout: AnalysisLayout) throws {}
+    func mask(_ mask: Mask) throws {}
+    func labels(_ labels: BinnedFrame, count: Int) throws {}
+    func frame(_ row: AnalysisFrameRow, contrast: BinnedFrame) throws {}
+    func profile(frame: Int, timeSeconds: Double, points: [AnalysisProfilePoint]) throws {}
+    func finish(_ summary: AnalysisSummary, contrastDisplayRange: (min: Double, max: Double)?) throws { finished += 1 }
+    func abort() { aborted += 1 }
+}

@@ -54,3 +54,45 @@ private func scene(_ x: Double, _ y: Double) -> Double {
     // the shifts with each other instead (each is the moved box's energy, unchanged by f).
     for r in ratios { #expect(abs(r / ratios[0] - 1) < 1e-4) }
 }
+
+/// The blur's pointer loops give the plain clamped loops' values bit for bit (the fiducial search and
+/// the synthetic stacks depend on them), at the edges too and for kernels wider than the frame.
+@Test func gaussianBlurEqualsThePlainClampedLoopsBitForBit() {
+    var rng = SplitMix64(seed: 17)
+    for (w, h, sigma) in [(23, 17, 1.0), (64, 9, 1.5), (5, 4, 2.0), (31, 40, 0.6)] {
+        let frame = BinnedFrame(width: w, height: h, pixels: (0..<(w * h)).map { _ in Float(1000 + 50 * rng.nextGaussian()) })
+        let radius = max(1, Int((3 * sigma).rounded(.up)))
+        var kernel = (-radius...radius).map { Float(exp(-Double($0 * $0) / (2 * sigma * sigma))) }
+        let total = kernel.reduce(0, +)
+        kernel = kernel.map { $0 / total }
+        var tmp = [Float](repeating: 0, count: w * h), expected = [Float](repeating: 0, count: w * h)
+        for y in 0..<h { for x in 0..<w {
+            var s: Float = 0
+            for k in -radius...radius { s += kernel[k + radius] * frame.pixels[y * w + min(w - 1, max(0, x + k))] }
+            tmp[y * w + x] = s
+        } }
+        for y in 0..<h { for x in 0..<w {
+            var s: Float = 0
+            for k in -radius...radius { s += kernel[k + radius] * tmp[min(h - 1, max(0, y + k)) * w + x] }
+            expected[y * w + x] = s
+        } }
+        #expect(ImageOps.gaussianBlur(frame, sigmaPixels: sigma).pixels.map(\.bitPattern) == expected.map(\.bitPattern), "\(w)×\(h) σ \(sigma)")
+    }
+}
+
+/// The median by selection (past 64 values) is the sorted median: odd and even counts, ties, NaN
+/// and infinities left out.
+@Test func medianBySelectionEqualsTheSortedMedian() {
+    var rng = SplitMix64(seed: 5)
+    for n in [1, 2, 63, 64, 65, 66, 200, 1001, 4096] {
+        for ties in [false, true] {
+            var values = (0..<n).map { _ in Float(ties ? (rng.nextUniform() * 7).rounded() : rng.nextGaussian()) }
+            if n > 3 { values[1] = .nan; values[2] = .infinity }
+            let sorted = values.filter { $0.isFinite }.sorted()
+            let m = sorted.count
+            let expected = m % 2 == 1 ? sorted[m / 2] : 0.5 * (sorted[m / 2 - 1] + sorted[m / 2])
+            #expect(ImageOps.median(values) == expected, "n \(n), ties \(ties)")
+        }
+    }
+    #expect(ImageOps.median([.nan, .infinity]).isNaN)
+}

@@ -81,3 +81,28 @@ func twoParticles() -> BinnedFrame {
     #expect(outline.verticesMicrometres.count >= 4)
     #expect(throws: ImagingError.self) { try ParticleOutline(maskTIFF: fixture("plain_u8.tif")) }
 }
+
+/// `dilated` stamps row spans per run of particle pixels: the same mask as stamping the disk around
+/// every pixel, for blobs touching the frame's edges and for every radius used.
+@Test func dilationBySpansEqualsStampingTheDiskAroundEveryPixel() {
+    var rng = SystemRandomNumberGenerator()
+    for trial in 0..<6 {
+        let w = 37 + trial, h = 29
+        var mask = Mask(width: w, height: h)
+        for _ in 0..<(3 + trial) {
+            let cx = Int.random(in: 0..<w, using: &rng), cy = Int.random(in: 0..<h, using: &rng), rr = Int.random(in: 0...5, using: &rng)
+            for y in 0..<h { for x in 0..<w where (x - cx) * (x - cx) + (y - cy) * (y - cy) <= rr * rr { mask[x, y] = true } }
+        }
+        mask[0, 0] = true; mask[w - 1, h - 1] = true
+        for radius in [1, 2, 3, 6, 9] {
+            var expected = mask
+            for y in 0..<h { for x in 0..<w where mask[x, y] {
+                for dy in -radius...radius { for dx in -radius...radius
+                    where dx * dx + dy * dy <= radius * radius && x + dx >= 0 && x + dx < w && y + dy >= 0 && y + dy < h {
+                    expected[x + dx, y + dy] = true
+                } }
+            } }
+            #expect(mask.dilated(radiusPixels: radius) == expected, "trial \(trial), radius \(radius)")
+        }
+    }
+}

@@ -225,3 +225,38 @@ private func lyingTIFF(width: UInt32, height: UInt32, compression: UInt16 = 1) -
     // Noisy float mantissas compress little (a 4-digit noise in every pixel); the 12-bit words well.
     #expect(deflated.0 < plain.0 && deflated.1 < plain.1 * 3 / 4, "\(deflated) vs \(plain)")
 }
+
+/// Issue 17: reading into the storage of a frame the caller is done with gives the same pixels as a
+/// fresh read (float pages straight into it, integer pages through the reader's scratch), reuses that
+/// storage instead of allocating, and a reader stepping forward over pages (as each analysis worker
+/// does) reads the right ones.
+@Test func readingIntoReusedStorageGivesTheSamePagesInPlace() throws {
+    let dir = temporaryDirectory()
+    let width = 40, height = 30
+    func page(_ k: Int) -> [Float] { (0..<(width * height)).map { Float(($0 * 37 + k * 101) % 4001) } }
+    for (name, type) in [("f32", TIFFStackWriter.SampleType.float32), ("u16", .uint16)] {
+        for compression in TIFFStackWriter.Compression.allCases {
+            let path = dir.appendingPathComponent("\(name)-\(compression).tif").path
+            let writer = try TIFFStackWriter(path: path, sampleType: type, compression: compression)
+            for k in 0..<6 { try writer.append(BinnedFrame(width: width, height: height, pixels: page(k))) }
+            try writer.close()
+            let fresh = try TIFFStackReader(path: path), reusing = try TIFFStackReader(path: path)
+            var storage: [Float] = []
+            var lastAddress: UnsafeRawPointer? = nil
+            for k in [0, 1, 2, 4, 5] {   // page 3 skipped: the reader steps over it
+                let frame = try reusing.readFrame(k, into: &storage)
+                #expect(storage.isEmpty)
+                let expected = try fresh.readFrame(k).pixels
+                #expect(frame.pixels == page(k) && frame.pixels == expected, "\(name) \(compression) page \(k)")
+                let address = frame.pixels.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress!) }
+                if k > 0 { #expect(address == lastAddress, "\(name) \(compression): page \(k) decoded into the storage given back") }
+                lastAddress = address
+                storage = frame.pixels
+            }
+            // A page of another size than the storage still reads right (the storage is resized).
+            var small: [Float] = [1, 2, 3]
+            let resized = try reusing.readFrame(3, into: &small)
+            #expect(resized.pixels == page(3))
+        }
+    }
+}
