@@ -492,11 +492,30 @@ public final class AnalysisWriter {
     public func append(_ r: DriftRecord) throws { try started(); try drift!.append(r.fields) }
     /// One metrics.csv row.
     public func append(_ r: MetricsRecord) throws { try started(); try metrics!.append(r.fields) }
-    /// profiles.csv rows.
+    /// profiles.csv rows. The same text as `ProfileRecord.fields`, built from cached texts: a frame's
+    /// rows share its number and time, and every frame's profile samples the same positions (their
+    /// formatting was a tenth of an analysed frame's instructions).
     public func append(_ rows: [ProfileRecord]) throws {
         try started()
-        for r in rows { try profiles!.append(r.fields) }
+        var frameKey: (Int, UInt64)? = nil
+        var prefix = ""
+        for r in rows {
+            if frameKey.map({ $0 != (r.frame, r.timeSeconds.bitPattern) }) ?? true {
+                frameKey = (r.frame, r.timeSeconds.bitPattern)
+                prefix = String(r.frame) + "," + CSVField.number(r.timeSeconds, digits: 10) + ","
+            }
+            let key = r.positionMicrometres.bitPattern
+            let position: String
+            if let cached = positionTexts[key] { position = cached } else {
+                if positionTexts.count >= 65_536 { positionTexts.removeAll(keepingCapacity: true) }
+                position = CSVField.number(r.positionMicrometres, digits: 6)
+                positionTexts[key] = position
+            }
+            try profiles!.appendJoined(prefix + position + "," + CSVField.number(r.contrast, digits: 6))
+        }
     }
+    /// Position column texts by the value's bits (bounded).
+    private var positionTexts: [UInt64: String] = [:]
 
     /// One page of contrast.tif (32-bit float, NaN outside the mask).
     public func appendContrast(_ frame: BinnedFrame) throws {

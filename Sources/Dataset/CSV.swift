@@ -339,6 +339,15 @@ public final class CSVWriter {
         if buffer.utf8.count >= bufferBytes { try flush() }
     }
 
+    /// Appends one row already joined (fields formatted by `CSVField`, separated by commas, no
+    /// newline): for writers that build rows from cached field texts.
+    func appendJoined(_ line: String) throws {
+        if bufferBytes == 0 { try file.write(line + "\n"); return }
+        buffer += line
+        buffer += "\n"
+        if buffer.utf8.count >= bufferBytes { try flush() }
+    }
+
     /// Writes buffered rows.
     public func flush() throws {
         guard !buffer.isEmpty else { return }

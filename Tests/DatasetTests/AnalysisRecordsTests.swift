@@ -175,4 +175,26 @@ func writeSampleAnalysis(_ directory: String, summary: AnalysisSummaryRecord = s
         // Nothing of the previous analysis was touched.
         #expect(try AnalysisReader(directory: out).summary() == sampleAnalysisSummary())
     }
+
+    /// profiles.csv built from cached texts is byte-for-byte what each record's own fields give
+    /// (positions repeated across frames, NaN contrast, −0, a frame whose rows are given twice).
+    @Test func profileRowsFromCachedTextsEqualTheRecordsFields() throws {
+        let dir = try TemporaryDirectory(); defer { dir.remove() }
+        let out = dir.file("analysis")
+        let w = AnalysisWriter(directory: out)
+        try w.begin(pixelSizeMicrometres: 0.0347)
+        var expected = ProfileRecord.columns.joined(separator: ",") + "\n"
+        for k in 0..<5 {
+            let t = 1.5 + 12.000000001 * Double(k)
+            let rows = (0..<40).map { j in
+                ProfileRecord(frame: k, timeSeconds: t, positionMicrometres: j == 20 ? -0.0 : 0.0347 * Double(j - 20),
+                              contrast: j == 3 ? .nan : sin(Double(j * (k + 1))) * 1e-3)
+            }
+            try w.append(Array(rows[..<25]))
+            try w.append(Array(rows[25...]))
+            for r in rows { expected += r.fields.joined(separator: ",") + "\n" }
+        }
+        try w.commit(sampleAnalysisSummary(), contrastDisplayRange: (-0.02, 0.02))
+        #expect(try String(contentsOfFile: (out as NSString).appendingPathComponent(DatasetFormat.AnalysisFile.profiles), encoding: .utf8) == expected)
+    }
 }
