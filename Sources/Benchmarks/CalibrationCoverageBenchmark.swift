@@ -6,11 +6,12 @@ import Calibration
 import Electrochemistry
 import FirmwareSim
 import Foundation
+import ParticleModel
 import Rig
 
 /// Records one firmware-sim dataset (as CalibrationTests' `makeSimDataset`: C/3 charge of 25 min after
 /// 2 min rest, 10 frames/s, noise and drift on) with the given truth and noise seed.
-func recordCoverageDataset(directory: String, scale: Double, gain: Double, seed: Int) throws {
+func recordCoverageDataset(directory: String, scale: Double, gain: Double, seed: Int, noise: Double = 1.0) throws {
     let text = """
     [cell]
     active_mass_mg = 1.5
@@ -30,7 +31,7 @@ func recordCoverageDataset(directory: String, scale: Double, gain: Double, seed:
 
     """
     let proto = try ProtocolFile.parse(text: text, path: "coverage.toml")
-    let rig = "[sim]\nscale = \(scale)\noptical_gain = \(gain)\nnoise = 1.0\ndrift_nm_per_min = 5\nseed = \(seed)\n"
+    let rig = "[sim]\nscale = \(scale)\noptical_gain = \(gain)\nnoise = \(noise)\ndrift_nm_per_min = 5\nseed = \(seed)\n"
     let (_, hw) = try SimRig.hardware(rigText: rig, rigFile: "coverage-rig.toml", protocolFile: proto, parameters: .nmc87)
     var options = RunOptions(outputDirectory: directory)
     options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)   // the particle and the drift fiducial
@@ -87,4 +88,53 @@ func calibrationCoverage(seeds: Int, scale: Double = 2.0, gain: Double = 1.2) {
     line(String(format: "S over the seeds: mean %.4f (bias %+.2f %% of the truth), SD %.4f; median bootstrap half-width %.4f, median earlier ± %.4f",
                 mean, 100 * (mean / scale - 1), sd, halfWidth, results.map(\.old).sorted()[results.count / 2]))
     line("coverage of the seeds' mean S: block bootstrap 68 % " + f(aroundMean) + "; earlier curvature ±1σ " + f(oldAroundMean))
+}
+
+/// Diagnosis of the coverage benchmark's bias (issue 16 item 4): per seed, the analysis mask's area
+/// against the simulated ellipse's, and S fitted with the mask's outline and with the true outline.
+func calibrationCoverageDiagnosis(seeds: Int, firstSeed: Int = 1, scale: Double = 2.0, gain: Double = 1.2, noise: Double = 1.0) {
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("operando-coverage-\(UUID().uuidString)").path
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    let truth = ParticleShape.ellipse(width: 3.04, height: 2.04)
+    line(String(format: "true ellipse area %.4f µm² (%.1f px)", truth.areaMicrometres2, truth.areaMicrometres2 / (0.0347 * 0.0347)))
+    for seed in firstSeed..<(firstSeed + seeds) {
+        let dir = root + "/seed\(seed).operando"
+        do {
+            try recordCoverageDataset(directory: dir, scale: scale, gain: gain, seed: seed, noise: noise)
+            let data = try CalibrationDataset.load(path: dir)
+            let s = try CalibrationRun.run(dataset: dir)
+            var o = CalibrationOptions()
+            o.particleShape = truth
+            let t = try CalibrationRun.run(dataset: dir, options: o)
+            let area = data.shape.areaMicrometres2
+            // The reference frame's noise is an offset shared by every frame: re-reference the centre
+            // trace to its mean over the rest (t < 120 s, θ = θ0 there) and fit again.
+            let rest = zip(data.centreTimesSeconds, data.centreContrast).filter { $0.0 >= 0 && $0.0 < 120 }.map(\.1)
+            let offset = rest.reduce(0, +) / Double(max(1, rest.count))
+            let metricsPath = dir + "/analysis/metrics.csv"
+            let text = try String(contentsOfFile: metricsPath, encoding: .utf8)
+            var rows = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            for k in rows.indices.dropFirst() where !rows[k].isEmpty {
+                var f = rows[k].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+                if let v = Double(f[f.count - 1]) { f[f.count - 1] = String(v - offset) }
+                rows[k] = f.joined(separator: ",")
+            }
+            try rows.joined(separator: "\n").write(toFile: metricsPath, atomically: true, encoding: .utf8)
+            let r = try CalibrationRun.run(dataset: dir, options: o)
+            line(String(format: "  rest offset %.2e over %d frames; S true shape, re-referenced %.4f A %.4f e %.5f", offset, rest.count,
+                        r.centre.scale, r.centre.gain, r.centre.rmse))
+            if let u = s.uncertainty {
+                line(String(format: "  bootstrap 68 %% %.4f…%.4f, block %d, NW %.4f, iid %.4f, corr lag %d, n %d", u.scaleInterval68.lowerBound,
+                            u.scaleInterval68.upperBound, u.blockLength, u.neweyWestScaleStandardError, u.independentScaleStandardError,
+                            u.correlationLag ?? -1, u.samples))
+            }
+            line(String(format: "seed %d: mask area %.4f µm² (%+.2f %%), extent %.4f µm; S mask %.4f A %.4f e %.5f | S true shape %.4f A %.4f e %.5f; S·area/area_true %.4f",
+                        seed, area, 100 * (area / truth.areaMicrometres2 - 1), data.shape.longestExtentMicrometres,
+                        s.centre.scale, s.centre.gain, s.centre.rmse, t.centre.scale, t.centre.gain, t.centre.rmse,
+                        s.centre.scale * area / truth.areaMicrometres2))
+        } catch {
+            line("seed \(seed): FAILED: \(error)")
+        }
+        try? FileManager.default.removeItem(atPath: dir)
+    }
 }

@@ -50,6 +50,14 @@ public struct CalibrationOptions: Sendable {
     public var diffusivityFitScale: Double?
     /// Largest number of Levenberg–Marquardt iterations of the D(θ) fit.
     public var diffusivityIterations: Int = 10
+    /// The particle outline to model, µm, origin at the analysis' centre disk, y up (nil: the outline of
+    /// the analysis mask). For a particle whose outline is known better than a thresholded frame gives it.
+    public var particleShape: ParticleShape?
+    /// Fit an offset c beside A on the centre trace, Ī = A(θ0 − θ) + c (default on). The analysis
+    /// divides every frame by one reference frame, so that frame's noise is an offset (and a gain
+    /// factor, absorbed by A) shared by every frame: invisible to any resampling of the residuals, and
+    /// without c it moves S by ~1 % per 3·10⁻⁴ of contrast on firmware-sim (issue 16 item 4).
+    public var fitsCentreOffset = true
 
     public init() {}
 
@@ -112,6 +120,8 @@ public struct ScaleGainFit: Sendable {
     public var rmse: Double
     /// Number of data points.
     public var points: Int
+    /// The fitted offset c of Ī = A(θ0 − θ) + c (0 when not fitted).
+    public var offset: Double = 0
 }
 
 /// The result of a calibration.
@@ -251,13 +261,13 @@ public enum CalibrationRun {
         // (profile over A), widened by (1+ρ)/(1−ρ); kept for comparison and as the fallback.
         let n = best.centre.count
         let residuals = zip(problem.centreMeasured, best.centreTheta).compactMap { y, th -> Double? in
-            y.isFinite && th.isFinite ? y - best.centre.bestGain * (options.theta0 - th) : nil
+            y.isFinite && th.isFinite ? y - best.centre.bestGain * (options.theta0 - th) - best.centre.bestOffset : nil
         }
         let rho = max(0, min(0.99, lagOneAutocorrelation(residuals)))
         let inflation = (1 + rho) / (1 - rho)
-        let sigma2 = best.centre.bestSSE / Double(max(1, n - 2))
+        let sigma2 = best.centre.bestSSE / Double(max(1, n - (options.fitsCentreOffset ? 3 : 2)))
         let varScale = curvature > 0 ? 2 * sigma2 / curvature * inflation : .nan
-        let varGain = sigma2 / max(best.centre.sumXX, 1e-300) * inflation + slopeGain * slopeGain * (varScale.isFinite ? varScale : 0)
+        let varGain = sigma2 / max(best.centre.centredSumXX, 1e-300) * inflation + slopeGain * slopeGain * (varScale.isFinite ? varScale : 0)
         // Profile likelihood: where SSE(S) crosses SSE_min + 3.84 σ²·inflation among the evaluated S.
         let threshold = best.centre.bestSSE + 3.84 * sigma2 * inflation
         let sortedS = evaluated.keys.sorted()
@@ -296,7 +306,7 @@ public enum CalibrationRun {
         // already computed (Uncertainty.swift); it replaces the curvature figures when it can be made.
         let uncertainty = CentreFitBootstrap.run(measured: problem.centreMeasured,
                                                  traces: evaluated.map { (scale: $0.key, theta: $0.value.centreTheta) },
-                                                 theta0: options.theta0, bestScale: bestScale)
+                                                 theta0: options.theta0, bestScale: bestScale, fitsOffset: options.fitsCentreOffset)
         var scaleError = varScale.squareRoot(), gainError = varGain.squareRoot()
         if let u = uncertainty {
             scaleError = u.scaleStandardError
@@ -332,7 +342,8 @@ public enum CalibrationRun {
         }
         let profileAtCentre = best.profile.rmse(gain: best.centre.bestGain)
 
-        let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain, rmse: best.centre.bestRMSE, points: n)
+        let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain, rmse: best.centre.bestRMSE, points: n,
+                                     offset: best.centre.bestOffset)
         progress("calibrate: S = " + formatWithUncertainty(bestScale, scaleError) + ", A = " + formatWithUncertainty(centreFit.gain, gainError)
                  + String(format: ", e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
                           centreFit.rmse, n, profileFit.scale, profileFit.gain, profileFit.rmse))
@@ -401,6 +412,8 @@ struct CalibrationProblem: Sendable {
     var allPositionsStencil: Stencil
 
     init(data: CalibrationDataset, options: CalibrationOptions) throws {
+        var data = data
+        if let shape = options.particleShape { data.shape = shape }
         self.data = data
         self.options = options
         parameters = options.parameters
@@ -452,7 +465,7 @@ struct CalibrationProblem: Sendable {
     }
 
     func evaluate(_ m: ModelSamples) -> Evaluation {
-        let centre = GainSums(measured: centreMeasured, theta: m.centreTheta, theta0: options.theta0)
+        let centre = GainSums(measured: centreMeasured, theta: m.centreTheta, theta0: options.theta0, fitsOffset: options.fitsCentreOffset)
         let profile = GainSums(measured: profileMeasured.flatMap { $0 }, theta: m.profileTheta.flatMap { $0 },
                                theta0: options.theta0)
         return Evaluation(centre: centre, profile: profile, centreTheta: m.centreTheta, profileTheta: m.profileTheta)
