@@ -107,28 +107,17 @@ func calibrationCoverageDiagnosis(seeds: Int, firstSeed: Int = 1, scale: Double 
             o.particleShape = truth
             let t = try CalibrationRun.run(dataset: dir, options: o)
             let area = data.shape.areaMicrometres2
-            // The reference frame's noise is an offset shared by every frame: re-reference the centre
-            // trace to its mean over the rest (t < 120 s, θ = θ0 there) and fit again.
-            let rest = zip(data.centreTimesSeconds, data.centreContrast).filter { $0.0 >= 0 && $0.0 < 120 }.map(\.1)
-            let offset = rest.reduce(0, +) / Double(max(1, rest.count))
-            let metricsPath = dir + "/analysis/metrics.csv"
-            let text = try String(contentsOfFile: metricsPath, encoding: .utf8)
-            var rows = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            for k in rows.indices.dropFirst() where !rows[k].isEmpty {
-                var f = rows[k].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-                if let v = Double(f[f.count - 1]) { f[f.count - 1] = String(v - offset) }
-                rows[k] = f.joined(separator: ",")
+            if let r = s.outline {
+                line(String(format: "  outline: mask %.4f µm² (%+.2f %%), refined %.4f µm² (%+.2f %%) ± %.2f %%, levels %.1f / %.1f",
+                            r.maskAreaMicrometres2, 100 * (r.maskAreaMicrometres2 / truth.areaMicrometres2 - 1), r.areaMicrometres2,
+                            100 * (r.areaMicrometres2 / truth.areaMicrometres2 - 1), 100 * r.relativeStandardError, r.particleLevel, r.backgroundLevel))
             }
-            try rows.joined(separator: "\n").write(toFile: metricsPath, atomically: true, encoding: .utf8)
-            let r = try CalibrationRun.run(dataset: dir, options: o)
-            line(String(format: "  rest offset %.2e over %d frames; S true shape, re-referenced %.4f A %.4f e %.5f", offset, rest.count,
-                        r.centre.scale, r.centre.gain, r.centre.rmse))
             if let u = s.uncertainty {
                 line(String(format: "  bootstrap 68 %% %.4f…%.4f, block %d, NW %.4f, iid %.4f, corr lag %d, n %d", u.scaleInterval68.lowerBound,
                             u.scaleInterval68.upperBound, u.blockLength, u.neweyWestScaleStandardError, u.independentScaleStandardError,
                             u.correlationLag ?? -1, u.samples))
             }
-            line(String(format: "seed %d: mask area %.4f µm² (%+.2f %%), extent %.4f µm; S mask %.4f A %.4f e %.5f | S true shape %.4f A %.4f e %.5f; S·area/area_true %.4f",
+            line(String(format: "seed %d: mask area %.4f µm² (%+.2f %%), extent %.4f µm; S refined %.4f A %.4f e %.5f | S true shape %.4f A %.4f e %.5f; S·area/area_true %.4f",
                         seed, area, 100 * (area / truth.areaMicrometres2 - 1), data.shape.longestExtentMicrometres,
                         s.centre.scale, s.centre.gain, s.centre.rmse, t.centre.scale, t.centre.gain, t.centre.rmse,
                         s.centre.scale * area / truth.areaMicrometres2))

@@ -58,6 +58,9 @@ public struct CalibrationOptions: Sendable {
     /// factor, absorbed by A) shared by every frame: invisible to any resampling of the residuals, and
     /// without c it moves S by ~1 % per 3·10⁻⁴ of contrast on firmware-sim (issue 16 item 4).
     public var fitsCentreOffset = true
+    /// Measure the particle's area on the dataset's first frame, blur-aware, and scale the mask's
+    /// outline to it (OutlineRefinement.swift; default on). Its uncertainty enters S's interval.
+    public var refinesOutline = true
 
     public init() {}
 
@@ -152,6 +155,8 @@ public struct CalibrationSummary: Sendable {
     public var profileRMSEAtCentreFit: Double
     /// The D(θ) fit, when asked for.
     public var diffusivity: DiffusivityFitResult?
+    /// The outline refinement on the first frame (nil: not made; the mask's outline was modelled).
+    public var outline: OutlineRefinement?
     public var modelRuns: Int
     public var wallSeconds: Double
     public var notes: [String]
@@ -183,13 +188,21 @@ public enum CalibrationRun {
                            progress: (String) -> Void = { _ in }) throws -> CalibrationSummary {
         let clock = Date()
         try options.validate()
-        let data = try CalibrationDataset.load(path: dataset, analysisDirectory: options.analysisDirectory, progress: progress)
+        var data = try CalibrationDataset.load(path: dataset, analysisDirectory: options.analysisDirectory, progress: progress)
+        var outline: OutlineRefinement?
+        if options.refinesOutline && options.particleShape == nil {
+            outline = refineOutline(&data, options: options, progress: progress)
+        }
         let problem = try CalibrationProblem(data: data, options: options)
         progress(String(format: "calibrate: %d centre samples, %d profiles × %d points, %d drive segments, particle %.2f µm²",
                         problem.centreTimes.count, problem.profileTimes.count, problem.profilePositions.count,
                         problem.segments.count, data.shape.areaMicrometres2))
         var notes = data.notes
         var runs = 0
+        if let o = outline {
+            notes.append(String(format: "outline: the mask's area %.4f µm², measured on the first frame %.4f µm² ± %.2f %% (modelled)",
+                                o.maskAreaMicrometres2, o.areaMicrometres2, 100 * o.relativeStandardError))
+        }
 
         // 1. The S grid, log-spaced, in parallel (seed Fig. S2B).
         let lo = log(options.scaleRange.lowerBound), hi = log(options.scaleRange.upperBound)
@@ -306,7 +319,8 @@ public enum CalibrationRun {
         // already computed (Uncertainty.swift); it replaces the curvature figures when it can be made.
         let uncertainty = CentreFitBootstrap.run(measured: problem.centreMeasured,
                                                  traces: evaluated.map { (scale: $0.key, theta: $0.value.centreTheta) },
-                                                 theta0: options.theta0, bestScale: bestScale, fitsOffset: options.fitsCentreOffset)
+                                                 theta0: options.theta0, bestScale: bestScale, fitsOffset: options.fitsCentreOffset,
+                                                 outlineAreaRelativeError: outline?.relativeStandardError ?? 0)
         var scaleError = varScale.squareRoot(), gainError = varGain.squareRoot()
         if let u = uncertainty {
             scaleError = u.scaleStandardError
@@ -375,11 +389,42 @@ public enum CalibrationRun {
             scaleInterval95: interval, uncertainty: uncertainty,
             curvatureScaleStandardError: varScale.squareRoot(), curvatureGainStandardError: varGain.squareRoot(),
             profile: profileFit, profileRMSEAtCentreFit: profileAtCentre,
-            diffusivity: diffusivity, modelRuns: runs, wallSeconds: Date().timeIntervalSince(clock), notes: notes)
+            diffusivity: diffusivity, outline: outline, modelRuns: runs, wallSeconds: Date().timeIntervalSince(clock), notes: notes)
         try CalibrationOutput.write(summary: summary, problem: problem, grid: grid, evaluated: evaluated, best: best,
                                     outputModel: outputModel, autocorrelation: rho, to: out)
         progress(String(format: "calibrate: %d model runs in %.1f s → %@", runs, summary.wallSeconds, out))
         return summary
+    }
+}
+
+extension CalibrationRun {
+    /// Scales `data.shape` to the area measured on the dataset's first frame (OutlineRefinement);
+    /// leaves it as it is, with a note, when the frame cannot be read or the measurement fails.
+    static func refineOutline(_ data: inout CalibrationDataset, options: CalibrationOptions,
+                              progress: (String) -> Void) -> OutlineRefinement? {
+        guard let mask = data.mask else { return nil }
+        let frame: BinnedFrame
+        do {
+            let reader = try DatasetReader(data.path)
+            guard reader.hasFrames else { return nil }
+            var recording = try reader.recording()
+            frame = try recording.frame(0).frame
+        } catch {
+            data.notes.append("outline: the first frame could not be read (\(error)); the mask's outline is modelled as it is")
+            return nil
+        }
+        let sigma = options.psfFWHMMicrometres / (8 * log(2)).squareRoot()
+        guard let r = OutlineRefinement.measure(frame: frame, mask: mask, outlineAreaMicrometres2: data.shape.areaMicrometres2,
+                                                pixelSizeMicrometres: data.pixelSizeMicrometres, psfSigmaMicrometres: sigma) else {
+            data.notes.append("outline: the particle's area could not be measured on the first frame; the mask's outline is modelled as it is")
+            return nil
+        }
+        let k = (r.areaMicrometres2 / data.shape.areaMicrometres2).squareRoot()
+        data.shape = ParticleShape(boundary: data.shape.boundary.map { Point2($0.x * k, $0.y * k) }, isSmooth: data.shape.isSmooth,
+                                   specification: data.shape.specification + String(format: ",scaled=%.5f", k))
+        progress(String(format: "calibrate: particle area %.4f µm² on the first frame (mask %.4f µm²) ± %.2f %%",
+                        r.areaMicrometres2, r.maskAreaMicrometres2, 100 * r.relativeStandardError))
+        return r
     }
 }
 
