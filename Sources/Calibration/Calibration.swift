@@ -123,7 +123,8 @@ public struct ScaleGainFit: Sendable {
     public var rmse: Double
     /// Number of data points.
     public var points: Int
-    /// The fitted offset c of Ī = A(θ0 − θ) + c (0 when not fitted).
+    /// The fitted offset c of Ī = (1 + c)·A(θ0 − θ) + c (0 when not fitted): the reference frame's
+    /// error, I0 off by a factor 1/(1 + c), which also scales the measured contrast by 1 + c.
     public var offset: Double = 0
 }
 
@@ -356,8 +357,10 @@ public enum CalibrationRun {
         }
         let profileAtCentre = best.profile.rmse(gain: best.centre.bestGain)
 
-        let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain, rmse: best.centre.bestRMSE, points: n,
-                                     offset: best.centre.bestOffset)
+        // Ī = I/I0 − 1 with a reference I0 off by a factor 1 + ε is (1 + c)·A(θ0 − θ) + c with
+        // 1 + c = 1/(1 + ε): the fitted gain carries the factor 1 + c, taken out here.
+        let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain / (1 + best.centre.bestOffset), rmse: best.centre.bestRMSE,
+                                     points: n, offset: best.centre.bestOffset)
         progress("calibrate: S = " + formatWithUncertainty(bestScale, scaleError) + ", A = " + formatWithUncertainty(centreFit.gain, gainError)
                  + String(format: ", e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
                           centreFit.rmse, n, profileFit.scale, profileFit.gain, profileFit.rmse))
@@ -419,13 +422,52 @@ extension CalibrationRun {
             data.notes.append("outline: the particle's area could not be measured on the first frame; the mask's outline is modelled as it is")
             return nil
         }
-        let k = (r.areaMicrometres2 / data.shape.areaMicrometres2).squareRoot()
-        data.shape = ParticleShape(boundary: data.shape.boundary.map { Point2($0.x * k, $0.y * k) }, isSmooth: data.shape.isSmooth,
-                                   specification: data.shape.specification + String(format: ",scaled=%.5f", k))
+        // A threshold off the half level moves the whole edge by about the same distance, so the
+        // outline is moved along its normals (not scaled, which would keep the wrong aspect ratio).
+        let (boundary, d) = offsetOutline(data.shape.boundary, toArea: r.areaMicrometres2)
+        data.shape = ParticleShape(boundary: boundary, isSmooth: data.shape.isSmooth,
+                                   specification: data.shape.specification + String(format: ",offset=%.5fum", d))
         progress(String(format: "calibrate: particle area %.4f µm² on the first frame (mask %.4f µm²) ± %.2f %%",
                         r.areaMicrometres2, r.maskAreaMicrometres2, 100 * r.relativeStandardError))
         return r
     }
+}
+
+/// `boundary` (counter-clockwise) moved along its vertex normals by the distance d (outward positive)
+/// that makes its area `area`: Newton steps on A(d) ≈ A₀ + P·d. Returns the polygon and d, µm.
+func offsetOutline(_ boundary: [Point2], toArea area: Double) -> ([Point2], Double) {
+    func signedArea(_ v: [Point2]) -> Double {
+        var s = 0.0
+        for i in v.indices { let j = (i + 1) % v.count; s += v[i].x * v[j].y - v[j].x * v[i].y }
+        return s / 2
+    }
+    let n = boundary.count
+    guard n >= 3 else { return (boundary, 0) }
+    let orientation: Double = signedArea(boundary) >= 0 ? 1 : -1
+    // Vertex normals: the mean of the two edges' outward normals, scaled so a straight run moves by d.
+    var normals: [Point2] = []
+    for i in 0..<n {
+        let p = boundary[(i + n - 1) % n], q = boundary[i], r = boundary[(i + 1) % n]
+        func normal(_ a: Point2, _ b: Point2) -> Point2 {
+            let dx = b.x - a.x, dy = b.y - a.y, l = max(hypot(dx, dy), 1e-12)
+            return Point2(orientation * dy / l, -orientation * dx / l)
+        }
+        let n1 = normal(p, q), n2 = normal(q, r)
+        let m = Point2(n1.x + n2.x, n1.y + n2.y)
+        let dot = max(0.2, 0.5 * (1 + n1.x * n2.x + n1.y * n2.y))     // cos²(half the turn)
+        let l = max(hypot(m.x, m.y), 1e-12)
+        normals.append(Point2(m.x / l / dot.squareRoot(), m.y / l / dot.squareRoot()))
+    }
+    var perimeter = 0.0
+    for i in 0..<n { let j = (i + 1) % n; perimeter += hypot(boundary[j].x - boundary[i].x, boundary[j].y - boundary[i].y) }
+    var d = 0.0
+    var moved = boundary
+    for _ in 0..<4 {
+        let a = abs(signedArea(moved))
+        d += (area - a) / max(perimeter, 1e-12)
+        moved = (0..<n).map { Point2(boundary[$0].x + d * normals[$0].x, boundary[$0].y + d * normals[$0].y) }
+    }
+    return (moved, d)
 }
 
 /// One model run scored against the data.

@@ -120,6 +120,8 @@ enum CentreFitBootstrap {
         var failed = 0
         var ystar = [Double](repeating: 0, count: n)
         let shape = max(0, outlineAreaRelativeError.isFinite ? outlineAreaRelativeError : 0)
+        // Its own stream, so the blocks drawn (and A's interval) do not depend on the outline's term.
+        var shapeRandom = UncertaintyRandom(seed: seed ^ 0x5EED_0F_0A7E)
         for _ in 0..<replicates {
             var i = 0
             while i < n {
@@ -131,9 +133,10 @@ enum CentreFitBootstrap {
             let f = model.fit(dots: model.dots(ystar), yy: yy, sum: ystar.reduce(0, +), start: uHat)
             // The outline's error is independent of the frames' noise: a modelled area too large by a
             // fraction ε gives an S too small by the same fraction (S ∝ 1/area).
-            let z = shape > 0 ? rng.normal() * shape : 0
+            let z = shape > 0 ? shapeRandom.normal() * shape : 0
             if f.u.isFinite, f.gain.isFinite, f.u > model.nodes.first! + 1e-9, f.u < model.nodes.last! - 1e-9 {
-                du.append(f.u - uHat + z); da.append(f.gain - aHat)
+                // The gain net of the reference's factor 1 + c (as the calibration reports it).
+                du.append(f.u - uHat + z); da.append(f.gain / (1 + f.offset) - aHat / (1 + cHat))
             } else {
                 failed += 1
             }
@@ -182,7 +185,8 @@ enum CentreFitBootstrap {
         // Percentile intervals of the replicates' departures from the interpolated fit, placed around
         // the caller's estimate (its S from full model runs; the two agree to the refinement's tolerance).
         let su = du.sorted(), sa = da.sorted()
-        let aStart = model.profile(start, dots: model.dots(y), yy: yy0, sum: sy0).gain
+        let p0 = model.profile(start, dots: model.dots(y), yy: yy0, sum: sy0)
+        let aStart = p0.gain / (1 + p0.offset)
         let sHat = exp(start)
         func range(_ s: [Double], _ p: Double, around x: Double, log isLog: Bool) -> ClosedRange<Double> {
             let lo = quantile(s, (1 - p) / 2), hi = quantile(s, (1 + p) / 2)

@@ -15,10 +15,10 @@ private func syntheticChi(scale: Double, times: [Double]) -> [Double] {
 
 /// The interpolation over the traces already made: nodes around the truth as the calibration's runs
 /// around its optimum (±0.03 in ln S) and a coarser grid beyond.
-private func syntheticModel(times: [Double], trueScale: Double) -> TraceInterpolation {
+private func syntheticModel(times: [Double], trueScale: Double, fitsOffset: Bool = false) -> TraceInterpolation {
     let u0 = log(trueScale)
     let nodes = [-0.4, -0.2, -0.06, -0.03, 0, 0.03, 0.06, 0.2, 0.4].map { u0 + $0 }
-    return TraceInterpolation(nodes: nodes, chi: nodes.map { syntheticChi(scale: exp($0), times: times) })
+    return TraceInterpolation(nodes: nodes, chi: nodes.map { syntheticChi(scale: exp($0), times: times) }, fitsOffset: fitsOffset)
 }
 
 /// White frame noise plus a slow AR(1) wander (correlation time `tau` samples): the residuals' shape
@@ -124,4 +124,70 @@ private func correlatedNoise(count: Int, white: Double, slow: Double, tau: Doubl
             #expect(abs(d[i] - (Double(i) + u)) < 1e-10)
         }
     }
+}
+
+/// The outline's term: an area known to ±1 % makes S's 68 % interval at least ±1 % wide (S ∝ 1/area)
+/// and adds to, not replaces, the residuals' part; an area known exactly leaves the interval as the
+/// residuals alone make it.
+@Test func outlineAreaErrorWidensTheScaleIntervalByItsShare() throws {
+    let trueScale = 2.0, trueGain = 1.2, n = 1500
+    let times = (0..<n).map { Double($0) * 2.7 }
+    let model = syntheticModel(times: times, trueScale: trueScale)
+    let y = zip(syntheticChi(scale: trueScale, times: times).map { trueGain * $0 },
+                correlatedNoise(count: n, white: 0.003, slow: 0.002, tau: 30, seed: 4)).map { $0 + $1 }
+    let start = model.fit(dots: model.dots(y), yy: y.reduce(0) { $0 + $1 * $1 }, start: log(trueScale)).u
+    let plain = try #require(CentreFitBootstrap.estimate(y: y, model: model, start: start, replicates: 400, seed: 5))
+    let none = try #require(CentreFitBootstrap.estimate(y: y, model: model, start: start, outlineAreaRelativeError: 0,
+                                                        replicates: 400, seed: 5))
+    let shaped = try #require(CentreFitBootstrap.estimate(y: y, model: model, start: start, outlineAreaRelativeError: 0.01,
+                                                          replicates: 400, seed: 5))
+    let s = exp(start)
+    let residualPart = plain.scaleStandardError / s
+    let combined = shaped.scaleStandardError / s
+    print(String(format: "S's 68 %% half-width: residuals alone %.3f %%, with a 1 %% outline error %.3f %% (√(r² + 1²) = %.3f %%)",
+                 100 * residualPart, 100 * combined, 100 * (residualPart * residualPart + 1e-4).squareRoot()))
+    #expect(none == plain)
+    #expect(none.outlineScaleStandardError == 0 && abs(shaped.outlineScaleStandardError / s - 0.01) < 1e-12)
+    #expect(combined > 0.009 && combined > residualPart)
+    let expected = (residualPart * residualPart + 1e-4).squareRoot()
+    #expect(abs(combined / expected - 1) < 0.2, "combined \(combined), expected ≈ \(expected)")
+    // A does not depend on the particle's size at a given S·area: its interval is unchanged.
+    #expect(shaped.gainInterval68 == plain.gainInterval68)
+}
+
+/// The reference frame's noise: every frame's contrast is divided by the same I0, so an error ε of I0
+/// turns Ī into (1 + c)·Aχ + c with 1 + c = 1/(1 + ε), shared by every frame and so invisible to any
+/// resampling of the residuals. Over 40 seeds with ε of the frame noise's size, the fit without an
+/// offset misses the true S with its own 68 % interval far more often than the one with it, whose
+/// interval covers the truth in 50–90 % of them.
+@Test func offsetTermAbsorbsTheReferenceFramesNoise() throws {
+    let trueScale = 2.0, trueGain = 1.2, n = 1000
+    let times = (0..<n).map { Double($0) * 4 }
+    let clean = syntheticChi(scale: trueScale, times: times).map { trueGain * $0 }
+    let withOffset = syntheticModel(times: times, trueScale: trueScale, fitsOffset: true)
+    let without = syntheticModel(times: times, trueScale: trueScale)
+    var coveredWith = 0, coveredWithout = 0, coveredGain = 0
+    let seeds = 40
+    for seed in 0..<seeds {
+        var rng = UncertaintyRandom(seed: UInt64(seed) &+ 77)
+        let epsilon = 0.004 * rng.normal()
+        let noise = correlatedNoise(count: n, white: 0.004, slow: 0.001, tau: 20, seed: UInt64(seed) &+ 500)
+        let y = zip(clean, noise).map { (1 + $0 + $1) / (1 + epsilon) - 1 }
+        let yy = y.reduce(0) { $0 + $1 * $1 }, sy = y.reduce(0, +)
+        let a = withOffset.fit(dots: withOffset.dots(y), yy: yy, sum: sy, start: log(trueScale))
+        let b = without.fit(dots: without.dots(y), yy: yy, start: log(trueScale))
+        let u1 = try #require(CentreFitBootstrap.estimate(y: y, model: withOffset, start: a.u, replicates: 200, seed: UInt64(seed)))
+        let u0 = try #require(CentreFitBootstrap.estimate(y: y, model: without, start: b.u, replicates: 200, seed: UInt64(seed)))
+        #expect(u1.fitsOffset && !u0.fitsOffset)
+        #expect(abs(a.offset - (1 / (1 + epsilon) - 1)) < 0.002, "offset \(a.offset), ε \(epsilon)")
+        if u1.scaleInterval68.contains(trueScale) { coveredWith += 1 }
+        if u0.scaleInterval68.contains(trueScale) { coveredWithout += 1 }
+        if u1.gainInterval68.contains(trueGain) { coveredGain += 1 }
+    }
+    let f1 = Double(coveredWith) / Double(seeds), f0 = Double(coveredWithout) / Double(seeds)
+    print(String(format: "reference-frame noise, %d seeds: 68 %% interval covers the true S %.2f with the offset term, %.2f without; A %.2f",
+                 seeds, f1, f0, Double(coveredGain) / Double(seeds)))
+    #expect(f1 >= 0.5 && f1 <= 0.9, "with the offset: \(f1)")
+    #expect(f0 < f1 - 0.2, "without the offset \(f0), with \(f1)")
+    #expect(Double(coveredGain) / Double(seeds) >= 0.45)
 }
