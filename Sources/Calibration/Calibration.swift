@@ -361,6 +361,9 @@ public enum CalibrationRun {
         // 1 + c = 1/(1 + ε): the fitted gain carries the factor 1 + c, taken out here.
         let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain / (1 + best.centre.bestOffset), rmse: best.centre.bestRMSE,
                                      points: n, offset: best.centre.bestOffset)
+        if options.fitsCentreOffset {
+            notes.append(String(format: "centre fit: offset c = %.3g (the reference frame's error; A is net of its factor 1 + c)", centreFit.offset))
+        }
         progress("calibrate: S = " + formatWithUncertainty(bestScale, scaleError) + ", A = " + formatWithUncertainty(centreFit.gain, gainError)
                  + String(format: ", e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
                           centreFit.rmse, n, profileFit.scale, profileFit.gain, profileFit.rmse))
