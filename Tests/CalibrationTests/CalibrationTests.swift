@@ -29,7 +29,9 @@ func calibrationRecoversScaleAndGainFromSimDataset(scale: Double) throws {
                  u.scaleStandardError, u.neweyWestScaleStandardError, u.independentScaleStandardError, s.curvatureScaleStandardError))
     print("  " + s.centreFitDescription)
     #expect(u.scaleInterval68.contains(s.centre.scale) && u.gainInterval68.contains(s.centre.gain))
-    #expect(u.scaleStandardError > u.independentScaleStandardError, "correlated residuals widen the interval")
+    // With the offset fitted the as-if-independent error already carries the offset's correlation with S
+    // (at S = 6 it is the larger); the bootstrap must not fall far below it.
+    #expect(u.scaleStandardError > 0.8 * u.independentScaleStandardError, "\(u.scaleStandardError) vs \(u.independentScaleStandardError)")
     // The particle's area is measured on the first frame (the simulated ellipse is 3.04 × 2.04 µm),
     // and its error is part of S's interval.
     let outline = try #require(s.outline)
