@@ -29,6 +29,11 @@ if CommandLine.arguments.dropFirst().first == "profile-c3" {
 
 // `Benchmarks calibration-coverage [SEEDS]`: issue 16 item 4's coverage of the calibration's 68 %
 // interval over firmware-sim noise seeds (CalibrationCoverageBenchmark.swift); nothing else.
+if CommandLine.arguments.dropFirst().first == "calibration-coverage-diagnosis" {
+    let a = CommandLine.arguments.dropFirst(2).compactMap { Double($0) }
+    calibrationCoverageDiagnosis(seeds: a.count > 0 ? Int(a[0]) : 3, firstSeed: a.count > 1 ? Int(a[1]) : 1, noise: a.count > 2 ? a[2] : 1)
+    exit(0)
+}
 if CommandLine.arguments.dropFirst().first == "calibration-coverage" {
     calibrationCoverage(seeds: CommandLine.arguments.dropFirst(2).first.flatMap { Int($0) } ?? 10)
     exit(0)

@@ -50,6 +50,17 @@ public struct CalibrationOptions: Sendable {
     public var diffusivityFitScale: Double?
     /// Largest number of Levenberg–Marquardt iterations of the D(θ) fit.
     public var diffusivityIterations: Int = 10
+    /// The particle outline to model, µm, origin at the analysis' centre disk, y up (nil: the outline of
+    /// the analysis mask). For a particle whose outline is known better than a thresholded frame gives it.
+    public var particleShape: ParticleShape?
+    /// Fit an offset c beside A on the centre trace, Ī = A(θ0 − θ) + c (default on). The analysis
+    /// divides every frame by one reference frame, so that frame's noise is an offset (and a gain
+    /// factor, absorbed by A) shared by every frame: invisible to any resampling of the residuals, and
+    /// without c it moves S by ~1 % per 3·10⁻⁴ of contrast on firmware-sim (issue 16 item 4).
+    public var fitsCentreOffset = true
+    /// Measure the particle's area on the dataset's first frame, blur-aware, and scale the mask's
+    /// outline to it (OutlineRefinement.swift; default on). Its uncertainty enters S's interval.
+    public var refinesOutline = true
 
     public init() {}
 
@@ -112,6 +123,9 @@ public struct ScaleGainFit: Sendable {
     public var rmse: Double
     /// Number of data points.
     public var points: Int
+    /// The fitted offset c of Ī = (1 + c)·A(θ0 − θ) + c (0 when not fitted): the reference frame's
+    /// error, I0 off by a factor 1/(1 + c), which also scales the measured contrast by 1 + c.
+    public var offset: Double = 0
 }
 
 /// The result of a calibration.
@@ -142,6 +156,8 @@ public struct CalibrationSummary: Sendable {
     public var profileRMSEAtCentreFit: Double
     /// The D(θ) fit, when asked for.
     public var diffusivity: DiffusivityFitResult?
+    /// The outline refinement on the first frame (nil: not made; the mask's outline was modelled).
+    public var outline: OutlineRefinement?
     public var modelRuns: Int
     public var wallSeconds: Double
     public var notes: [String]
@@ -173,13 +189,21 @@ public enum CalibrationRun {
                            progress: (String) -> Void = { _ in }) throws -> CalibrationSummary {
         let clock = Date()
         try options.validate()
-        let data = try CalibrationDataset.load(path: dataset, analysisDirectory: options.analysisDirectory, progress: progress)
+        var data = try CalibrationDataset.load(path: dataset, analysisDirectory: options.analysisDirectory, progress: progress)
+        var outline: OutlineRefinement?
+        if options.refinesOutline && options.particleShape == nil {
+            outline = refineOutline(&data, options: options, progress: progress)
+        }
         let problem = try CalibrationProblem(data: data, options: options)
         progress(String(format: "calibrate: %d centre samples, %d profiles × %d points, %d drive segments, particle %.2f µm²",
                         problem.centreTimes.count, problem.profileTimes.count, problem.profilePositions.count,
                         problem.segments.count, data.shape.areaMicrometres2))
         var notes = data.notes
         var runs = 0
+        if let o = outline {
+            notes.append(String(format: "outline: the mask's area %.4f µm², measured on the first frame %.4f µm² ± %.2f %% (modelled)",
+                                o.maskAreaMicrometres2, o.areaMicrometres2, 100 * o.relativeStandardError))
+        }
 
         // 1. The S grid, log-spaced, in parallel (seed Fig. S2B).
         let lo = log(options.scaleRange.lowerBound), hi = log(options.scaleRange.upperBound)
@@ -251,13 +275,13 @@ public enum CalibrationRun {
         // (profile over A), widened by (1+ρ)/(1−ρ); kept for comparison and as the fallback.
         let n = best.centre.count
         let residuals = zip(problem.centreMeasured, best.centreTheta).compactMap { y, th -> Double? in
-            y.isFinite && th.isFinite ? y - best.centre.bestGain * (options.theta0 - th) : nil
+            y.isFinite && th.isFinite ? y - best.centre.bestGain * (options.theta0 - th) - best.centre.bestOffset : nil
         }
         let rho = max(0, min(0.99, lagOneAutocorrelation(residuals)))
         let inflation = (1 + rho) / (1 - rho)
-        let sigma2 = best.centre.bestSSE / Double(max(1, n - 2))
+        let sigma2 = best.centre.bestSSE / Double(max(1, n - (options.fitsCentreOffset ? 3 : 2)))
         let varScale = curvature > 0 ? 2 * sigma2 / curvature * inflation : .nan
-        let varGain = sigma2 / max(best.centre.sumXX, 1e-300) * inflation + slopeGain * slopeGain * (varScale.isFinite ? varScale : 0)
+        let varGain = sigma2 / max(best.centre.centredSumXX, 1e-300) * inflation + slopeGain * slopeGain * (varScale.isFinite ? varScale : 0)
         // Profile likelihood: where SSE(S) crosses SSE_min + 3.84 σ²·inflation among the evaluated S.
         let threshold = best.centre.bestSSE + 3.84 * sigma2 * inflation
         let sortedS = evaluated.keys.sorted()
@@ -296,7 +320,8 @@ public enum CalibrationRun {
         // already computed (Uncertainty.swift); it replaces the curvature figures when it can be made.
         let uncertainty = CentreFitBootstrap.run(measured: problem.centreMeasured,
                                                  traces: evaluated.map { (scale: $0.key, theta: $0.value.centreTheta) },
-                                                 theta0: options.theta0, bestScale: bestScale)
+                                                 theta0: options.theta0, bestScale: bestScale, fitsOffset: options.fitsCentreOffset,
+                                                 outlineAreaRelativeError: outline?.relativeStandardError ?? 0)
         var scaleError = varScale.squareRoot(), gainError = varGain.squareRoot()
         if let u = uncertainty {
             scaleError = u.scaleStandardError
@@ -332,7 +357,13 @@ public enum CalibrationRun {
         }
         let profileAtCentre = best.profile.rmse(gain: best.centre.bestGain)
 
-        let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain, rmse: best.centre.bestRMSE, points: n)
+        // Ī = I/I0 − 1 with a reference I0 off by a factor 1 + ε is (1 + c)·A(θ0 − θ) + c with
+        // 1 + c = 1/(1 + ε): the fitted gain carries the factor 1 + c, taken out here.
+        let centreFit = ScaleGainFit(scale: bestScale, gain: best.centre.bestGain / (1 + best.centre.bestOffset), rmse: best.centre.bestRMSE,
+                                     points: n, offset: best.centre.bestOffset)
+        if options.fitsCentreOffset {
+            notes.append(String(format: "centre fit: offset c = %.3g (the reference frame's error; A is net of its factor 1 + c)", centreFit.offset))
+        }
         progress("calibrate: S = " + formatWithUncertainty(bestScale, scaleError) + ", A = " + formatWithUncertainty(centreFit.gain, gainError)
                  + String(format: ", e = %.5f (centre, %d points); profiles: S = %.3f, A = %.4f, e = %.5f",
                           centreFit.rmse, n, profileFit.scale, profileFit.gain, profileFit.rmse))
@@ -364,12 +395,82 @@ public enum CalibrationRun {
             scaleInterval95: interval, uncertainty: uncertainty,
             curvatureScaleStandardError: varScale.squareRoot(), curvatureGainStandardError: varGain.squareRoot(),
             profile: profileFit, profileRMSEAtCentreFit: profileAtCentre,
-            diffusivity: diffusivity, modelRuns: runs, wallSeconds: Date().timeIntervalSince(clock), notes: notes)
+            diffusivity: diffusivity, outline: outline, modelRuns: runs, wallSeconds: Date().timeIntervalSince(clock), notes: notes)
         try CalibrationOutput.write(summary: summary, problem: problem, grid: grid, evaluated: evaluated, best: best,
                                     outputModel: outputModel, autocorrelation: rho, to: out)
         progress(String(format: "calibrate: %d model runs in %.1f s → %@", runs, summary.wallSeconds, out))
         return summary
     }
+}
+
+extension CalibrationRun {
+    /// Scales `data.shape` to the area measured on the dataset's first frame (OutlineRefinement);
+    /// leaves it as it is, with a note, when the frame cannot be read or the measurement fails.
+    static func refineOutline(_ data: inout CalibrationDataset, options: CalibrationOptions,
+                              progress: (String) -> Void) -> OutlineRefinement? {
+        guard let mask = data.mask else { return nil }
+        let frame: BinnedFrame
+        do {
+            let reader = try DatasetReader(data.path)
+            guard reader.hasFrames else { return nil }
+            var recording = try reader.recording()
+            frame = try recording.frame(0).frame
+        } catch {
+            data.notes.append("outline: the first frame could not be read (\(error)); the mask's outline is modelled as it is")
+            return nil
+        }
+        let sigma = options.psfFWHMMicrometres / (8 * log(2)).squareRoot()
+        guard let r = OutlineRefinement.measure(frame: frame, mask: mask, outlineAreaMicrometres2: data.shape.areaMicrometres2,
+                                                pixelSizeMicrometres: data.pixelSizeMicrometres, psfSigmaMicrometres: sigma) else {
+            data.notes.append("outline: the particle's area could not be measured on the first frame; the mask's outline is modelled as it is")
+            return nil
+        }
+        // A threshold off the half level moves the whole edge by about the same distance, so the
+        // outline is moved along its normals (not scaled, which would keep the wrong aspect ratio).
+        let (boundary, d) = offsetOutline(data.shape.boundary, toArea: r.areaMicrometres2)
+        data.shape = ParticleShape(boundary: boundary, isSmooth: data.shape.isSmooth,
+                                   specification: data.shape.specification + String(format: ",offset=%.5fum", d))
+        progress(String(format: "calibrate: particle area %.4f µm² on the first frame (mask %.4f µm²) ± %.2f %%",
+                        r.areaMicrometres2, r.maskAreaMicrometres2, 100 * r.relativeStandardError))
+        return r
+    }
+}
+
+/// `boundary` (counter-clockwise) moved along its vertex normals by the distance d (outward positive)
+/// that makes its area `area`: Newton steps on A(d) ≈ A₀ + P·d. Returns the polygon and d, µm.
+func offsetOutline(_ boundary: [Point2], toArea area: Double) -> ([Point2], Double) {
+    func signedArea(_ v: [Point2]) -> Double {
+        var s = 0.0
+        for i in v.indices { let j = (i + 1) % v.count; s += v[i].x * v[j].y - v[j].x * v[i].y }
+        return s / 2
+    }
+    let n = boundary.count
+    guard n >= 3 else { return (boundary, 0) }
+    let orientation: Double = signedArea(boundary) >= 0 ? 1 : -1
+    // Vertex normals: the mean of the two edges' outward normals, scaled so a straight run moves by d.
+    var normals: [Point2] = []
+    for i in 0..<n {
+        let p = boundary[(i + n - 1) % n], q = boundary[i], r = boundary[(i + 1) % n]
+        func normal(_ a: Point2, _ b: Point2) -> Point2 {
+            let dx = b.x - a.x, dy = b.y - a.y, l = max(hypot(dx, dy), 1e-12)
+            return Point2(orientation * dy / l, -orientation * dx / l)
+        }
+        let n1 = normal(p, q), n2 = normal(q, r)
+        let m = Point2(n1.x + n2.x, n1.y + n2.y)
+        let dot = max(0.2, 0.5 * (1 + n1.x * n2.x + n1.y * n2.y))     // cos²(half the turn)
+        let l = max(hypot(m.x, m.y), 1e-12)
+        normals.append(Point2(m.x / l / dot.squareRoot(), m.y / l / dot.squareRoot()))
+    }
+    var perimeter = 0.0
+    for i in 0..<n { let j = (i + 1) % n; perimeter += hypot(boundary[j].x - boundary[i].x, boundary[j].y - boundary[i].y) }
+    var d = 0.0
+    var moved = boundary
+    for _ in 0..<4 {
+        let a = abs(signedArea(moved))
+        d += (area - a) / max(perimeter, 1e-12)
+        moved = (0..<n).map { Point2(boundary[$0].x + d * normals[$0].x, boundary[$0].y + d * normals[$0].y) }
+    }
+    return (moved, d)
 }
 
 /// One model run scored against the data.
@@ -401,6 +502,8 @@ struct CalibrationProblem: Sendable {
     var allPositionsStencil: Stencil
 
     init(data: CalibrationDataset, options: CalibrationOptions) throws {
+        var data = data
+        if let shape = options.particleShape { data.shape = shape }
         self.data = data
         self.options = options
         parameters = options.parameters
@@ -452,7 +555,7 @@ struct CalibrationProblem: Sendable {
     }
 
     func evaluate(_ m: ModelSamples) -> Evaluation {
-        let centre = GainSums(measured: centreMeasured, theta: m.centreTheta, theta0: options.theta0)
+        let centre = GainSums(measured: centreMeasured, theta: m.centreTheta, theta0: options.theta0, fitsOffset: options.fitsCentreOffset)
         let profile = GainSums(measured: profileMeasured.flatMap { $0 }, theta: m.profileTheta.flatMap { $0 },
                                theta0: options.theta0)
         return Evaluation(centre: centre, profile: profile, centreTheta: m.centreTheta, profileTheta: m.profileTheta)

@@ -42,6 +42,8 @@ public struct CalibrationDataset: Sendable {
     public var notes: [String]
     /// The file the centre trace came from (for messages).
     public var centreTraceSource: String = ""
+    /// The analysis mask the outline was traced from (the particle's component, holes filled).
+    public var mask: Mask?
 
     /// 1C current of the imaged electrode, A: active mass × practical capacity.
     public var oneCAmps: Double { activeMassMilligrams * 1e-3 * practicalCapacityMilliampHoursPerGram * 1e-3 }
@@ -143,6 +145,6 @@ public struct CalibrationDataset: Sendable {
         return CalibrationDataset(path: path, pixelSizeMicrometres: pixel, activeMassMilligrams: mass,
                                   practicalCapacityMilliampHoursPerGram: capacity, echem: echem,
                                   centreTimesSeconds: times, centreContrast: centre, profiles: profiles,
-                                  shape: shape, notes: notes, centreTraceSource: metricsPath)
+                                  shape: shape, notes: notes, centreTraceSource: metricsPath, mask: particle.holesFilled())
     }
 }

@@ -21,7 +21,7 @@ enum CalibrationOutput {
         }
         // The centre fit (seed Fig. S2C).
         let centreFit = problem.centreTimes.enumerated().map { k, t in
-            CentreFitRecord(timeSeconds: t, measured: problem.centreMeasured[k], model: s.centre.gain * (theta0 - best.centreTheta[k]))
+            CentreFitRecord(timeSeconds: t, measured: problem.centreMeasured[k], model: (1 + s.centre.offset) * s.centre.gain * (theta0 - best.centreTheta[k]) + s.centre.offset)
         }
         // Measured and modelled contrast along the line at the centre fit's (S, A).
         var profileFit: [ProfileFitRecord] = []

@@ -4,22 +4,36 @@ import Foundation
 // dense linear solver for the Levenberg–Marquardt normal equations.
 
 /// Sums that give e(S, A) of seed Eq. 18 for any A at one S: with χ_k = θ0 − θ_k (seed Eq. 17),
-/// Σ(Ī − Aχ)² = ΣĪ² − 2AΣĪχ + A²Σχ².
+/// Σ(Ī − Aχ)² = ΣĪ² − 2AΣĪχ + A²Σχ². With `fitsOffset`, Ī = Aχ + c with the offset c profiled out
+/// (c = (ΣĪ − AΣχ)/N), and the sums are those of the centred data.
 struct GainSums: Sendable {
     var count = 0
     var sumII = 0.0, sumIX = 0.0, sumXX = 0.0
+    var sumI = 0.0, sumX = 0.0
+    var fitsOffset = false
 
-    init(measured: [Double], theta: [Double], theta0: Double) {
+    init(measured: [Double], theta: [Double], theta0: Double, fitsOffset: Bool = false) {
+        self.fitsOffset = fitsOffset
         for (i, th) in zip(measured, theta) where i.isFinite && th.isFinite {
             let x = theta0 - th
-            count += 1; sumII += i * i; sumIX += i * x; sumXX += x * x
+            count += 1; sumII += i * i; sumIX += i * x; sumXX += x * x; sumI += i; sumX += x
         }
     }
 
-    /// The least-squares A at this S (seed Eq. 18 minimised over A in closed form).
-    var bestGain: Double { sumXX > 0 ? sumIX / sumXX : 0 }
-    /// Σ residual² at gain A.
-    func sse(gain a: Double) -> Double { max(0, sumII - 2 * a * sumIX + a * a * sumXX) }
+    private var n: Double { Double(max(1, count)) }
+    private var cII: Double { fitsOffset ? sumII - sumI * sumI / n : sumII }
+    private var cIX: Double { fitsOffset ? sumIX - sumI * sumX / n : sumIX }
+    private var cXX: Double { fitsOffset ? sumXX - sumX * sumX / n : sumXX }
+
+    /// The least-squares A at this S (seed Eq. 18 minimised over A, and c, in closed form).
+    var bestGain: Double { cXX > 0 ? cIX / cXX : 0 }
+    /// The offset c at gain A (0 without `fitsOffset`).
+    func offset(gain a: Double) -> Double { fitsOffset && count > 0 ? (sumI - a * sumX) / n : 0 }
+    var bestOffset: Double { offset(gain: bestGain) }
+    /// Σ(χ − χ̄)² (Σχ² without the offset): the A-direction curvature of the sum of squares.
+    var centredSumXX: Double { cXX }
+    /// Σ residual² at gain A (offset profiled out when fitted).
+    func sse(gain a: Double) -> Double { max(0, cII - 2 * a * cIX + a * a * cXX) }
     /// e(S, A) = sqrt(mean residual²) (seed Eq. 18).
     func rmse(gain a: Double) -> Double { count > 0 ? (sse(gain: a) / Double(count)).squareRoot() : .infinity }
     var bestSSE: Double { sse(gain: bestGain) }

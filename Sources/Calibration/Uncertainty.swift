@@ -41,10 +41,18 @@ public struct ScaleGainUncertainty: Sendable, Equatable {
     public var replicates: Int
     /// Replicates whose refit failed or left the interpolated S range (counted, not used).
     public var failedReplicates: Int
+    /// The outline's term: the relative standard error of the modelled particle's area (from the
+    /// outline refinement; 0 when not known) and what it alone gives S (S ∝ 1/area: D_eff = D/S is
+    /// fitted through the time L²S/D the front takes to reach the centre). Each replicate draws it.
+    public var outlineAreaRelativeStandardError: Double = 0
+    public var outlineScaleStandardError: Double = 0
+    /// Whether the centre fit had the offset term (Ī = Aχ + c).
+    public var fitsOffset: Bool = false
 
     /// One line for calibration.json's `uncertainty_method`.
-    public static let method = "circular block bootstrap of the centred centre-trace residuals (block length: the largest of Politis–White/Patton's rule, √n and the stretch holding the middle half of the fit's sensitivity to S, at most n/4), "
+    public static let method = "circular block bootstrap of the centre-trace residuals of Ī = A(θ0 − θ) + c (block length: the largest of Politis–White/Patton's rule, √n and the stretch holding the middle half of the fit's sensitivity to S, at most n/4), "
         + "each replicate refitted in (S, A) with the model traces interpolated quadratically in ln S; "
+        + "plus, per replicate, a normal draw of the outline's relative area error moving ln S by minus as much (S ∝ 1/area); "
         + "68 %/95 % percentile intervals; Newey–West (Bartlett) sandwich errors alongside"
 }
 
@@ -55,6 +63,7 @@ enum CentreFitBootstrap {
     /// to a nearer one are left out so the interpolation does not amplify solver noise. Nil when fewer
     /// than 20 samples or 3 usable traces remain.
     static func run(measured: [Double], traces: [(scale: Double, theta: [Double])], theta0: Double, bestScale: Double,
+                    fitsOffset: Bool = false, outlineAreaRelativeError: Double = 0,
                     replicates: Int = 400, seed: UInt64 = 0x0BE7_A5EED) -> ScaleGainUncertainty? {
         let uStar = log(bestScale)
         // Nodes: the optimum, then the others outward from it, each at least 0.02 from those kept.
@@ -70,21 +79,22 @@ enum CentreFitBootstrap {
         let rows = measured.indices.filter { i in measured[i].isFinite && kept.allSatisfy { i < $0.theta.count && $0.theta[i].isFinite } }
         guard rows.count >= 20 else { return nil }
         let y = rows.map { measured[$0] }
-        let model = TraceInterpolation(nodes: kept.map(\.u), chi: kept.map { k in rows.map { theta0 - k.theta[$0] } })
-        return estimate(y: y, model: model, start: uStar, replicates: replicates, seed: seed)
+        let model = TraceInterpolation(nodes: kept.map(\.u), chi: kept.map { k in rows.map { theta0 - k.theta[$0] } }, fitsOffset: fitsOffset)
+        return estimate(y: y, model: model, start: uStar, outlineAreaRelativeError: outlineAreaRelativeError, replicates: replicates, seed: seed)
     }
 
     /// The bootstrap and the sandwich estimate for data `y` fitted by A·χ(u) (the seed's Eq. 17 form
     /// with χ = θ0 − θ), the fit starting at `start`. Shared by the calibration and the tests, which
     /// feed it synthetic residual series of known correlation.
-    static func estimate(y: [Double], model: TraceInterpolation, start: Double, replicates: Int, seed: UInt64) -> ScaleGainUncertainty? {
+    static func estimate(y: [Double], model: TraceInterpolation, start: Double, outlineAreaRelativeError: Double = 0,
+                         replicates: Int, seed: UInt64) -> ScaleGainUncertainty? {
         let n = y.count
-        let yy0 = y.reduce(0) { $0 + $1 * $1 }
-        let fit0 = model.fit(dots: model.dots(y), yy: yy0, start: start)
-        let uHat = fit0.u, aHat = fit0.gain
+        let yy0 = y.reduce(0) { $0 + $1 * $1 }, sy0 = y.reduce(0, +)
+        let fit0 = model.fit(dots: model.dots(y), yy: yy0, sum: sy0, start: start)
+        let uHat = fit0.u, aHat = fit0.gain, cHat = fit0.offset
         guard uHat.isFinite, aHat.isFinite else { return nil }
         let chi = model.chi(at: uHat)
-        let fitted = chi.map { aHat * $0 }
+        let fitted = chi.map { aHat * $0 + cHat }
         let residuals = zip(y, fitted).map { $0 - $1 }
         var choice = chooseBlockLength(residuals)
         // The residuals that move S are those where the trace depends on S (the front reaching the
@@ -109,6 +119,9 @@ enum CentreFitBootstrap {
         var du: [Double] = [], da: [Double] = []
         var failed = 0
         var ystar = [Double](repeating: 0, count: n)
+        let shape = max(0, outlineAreaRelativeError.isFinite ? outlineAreaRelativeError : 0)
+        // Its own stream, so the blocks drawn (and A's interval) do not depend on the outline's term.
+        var shapeRandom = UncertaintyRandom(seed: seed ^ 0x5EED_0F_0A7E)
         for _ in 0..<replicates {
             var i = 0
             while i < n {
@@ -117,9 +130,13 @@ enum CentreFitBootstrap {
                 i += b
             }
             let yy = ystar.reduce(0) { $0 + $1 * $1 }
-            let f = model.fit(dots: model.dots(ystar), yy: yy, start: uHat)
+            let f = model.fit(dots: model.dots(ystar), yy: yy, sum: ystar.reduce(0, +), start: uHat)
+            // The outline's error is independent of the frames' noise: a modelled area too large by a
+            // fraction ε gives an S too small by the same fraction (S ∝ 1/area).
+            let z = shape > 0 ? shapeRandom.normal() * shape : 0
             if f.u.isFinite, f.gain.isFinite, f.u > model.nodes.first! + 1e-9, f.u < model.nodes.last! - 1e-9 {
-                du.append(f.u - uHat); da.append(f.gain - aHat)
+                // The gain net of the reference's factor 1 + c (as the calibration reports it).
+                du.append(f.u - uHat + z); da.append(f.gain / (1 + f.offset) - aHat / (1 + cHat))
             } else {
                 failed += 1
             }
@@ -127,12 +144,18 @@ enum CentreFitBootstrap {
         guard du.count >= max(10, replicates / 2) else { return nil }
 
         // Newey–West sandwich of the linearised fit: J = [A ∂χ/∂u, χ], H = JᵀJ, Ω = Σ_k w_k Σ_i g_i g_{i−k}ᵀ.
-        let dchi = model.derivative(at: uHat)
+        // With the offset fitted, the Jacobian's columns are centred (the offset partialled out).
+        var dchi = model.derivative(at: uHat)
+        var chiC = chi
+        if model.fitsOffset {
+            let m1 = dchi.reduce(0, +) / Double(n), m2 = chi.reduce(0, +) / Double(n)
+            dchi = dchi.map { $0 - m1 }; chiC = chi.map { $0 - m2 }
+        }
         let ju = dchi.map { aHat * $0 }
         var h = [[0.0, 0.0], [0.0, 0.0]]
-        for i in 0..<n { h[0][0] += ju[i] * ju[i]; h[0][1] += ju[i] * chi[i]; h[1][1] += chi[i] * chi[i] }
+        for i in 0..<n { h[0][0] += ju[i] * ju[i]; h[0][1] += ju[i] * chiC[i]; h[1][1] += chiC[i] * chiC[i] }
         h[1][0] = h[0][1]
-        let g0 = (0..<n).map { ju[$0] * residuals[$0] }, g1 = (0..<n).map { chi[$0] * residuals[$0] }
+        let g0 = (0..<n).map { ju[$0] * residuals[$0] }, g1 = (0..<n).map { chiC[$0] * residuals[$0] }
         func lagged(_ lags: Int) -> [[Double]] {
             var o = [[0.0, 0.0], [0.0, 0.0]]
             for k in 0...min(lags, n - 1) {
@@ -155,14 +178,15 @@ enum CentreFitBootstrap {
             }
             let cov = sandwich(omega)
             nwU = max(0, cov[0][0]).squareRoot(); nwA = max(0, cov[1][1]).squareRoot()
-            let sigma2 = residuals.reduce(0) { $0 + $1 * $1 } / Double(max(1, n - 2))
+            let sigma2 = residuals.reduce(0) { $0 + $1 * $1 } / Double(max(1, n - (model.fitsOffset ? 3 : 2)))
             iidU = (sigma2 * max(0, hi[0][0])).squareRoot(); iidA = (sigma2 * max(0, hi[1][1])).squareRoot()
         }
 
         // Percentile intervals of the replicates' departures from the interpolated fit, placed around
         // the caller's estimate (its S from full model runs; the two agree to the refinement's tolerance).
         let su = du.sorted(), sa = da.sorted()
-        let aStart = model.profile(start, dots: model.dots(y), yy: yy0).gain
+        let p0 = model.profile(start, dots: model.dots(y), yy: yy0, sum: sy0)
+        let aStart = p0.gain / (1 + p0.offset)
         let sHat = exp(start)
         func range(_ s: [Double], _ p: Double, around x: Double, log isLog: Bool) -> ClosedRange<Double> {
             let lo = quantile(s, (1 - p) / 2), hi = quantile(s, (1 + p) / 2)
@@ -176,7 +200,8 @@ enum CentreFitBootstrap {
             neweyWestScaleStandardError: sHat * nwU, neweyWestGainStandardError: nwA,
             independentScaleStandardError: sHat * iidU, independentGainStandardError: iidA,
             correlationLag: choice.correlationLag, blockLength: b, blockLengthCapped: choice.capped,
-            samples: n, replicates: replicates, failedReplicates: failed)
+            samples: n, replicates: replicates, failedReplicates: failed,
+            outlineAreaRelativeStandardError: shape, outlineScaleStandardError: sHat * shape, fitsOffset: model.fitsOffset)
     }
 }
 
@@ -190,11 +215,17 @@ struct TraceInterpolation: Sendable {
     /// χ = θ0 − θ of each node at each sample.
     let traces: [[Double]]
     let gram: [[Double]]
+    /// Σχ of each node, and the sample count (for the offset).
+    let sums: [Double]
+    /// Fit y = Aχ(u) + c (c profiled out) instead of y = Aχ(u).
+    let fitsOffset: Bool
 
-    init(nodes: [Double], chi: [[Double]]) {
+    init(nodes: [Double], chi: [[Double]], fitsOffset: Bool = false) {
         self.nodes = nodes
         traces = chi
         gram = chi.map { a in chi.map { b in zip(a, b).reduce(0) { $0 + $1.0 * $1.1 } } }
+        sums = chi.map { $0.reduce(0, +) }
+        self.fitsOffset = fitsOffset
     }
 
     /// The three nodes used at u and their weights (and the weights' derivatives in u).
@@ -226,25 +257,35 @@ struct TraceInterpolation: Sendable {
     /// y·χ_j for every node.
     func dots(_ y: [Double]) -> [Double] { traces.map { c in zip(c, y).reduce(0) { $0 + $1.0 * $1.1 } } }
 
-    /// Σ(y − Aχ(u))² minimised over A in closed form (seed Eq. 18).
-    func profile(_ u: Double, dots: [Double], yy: Double) -> (sse: Double, gain: Double) {
+    /// Σ(y − Aχ(u) − c)² minimised over A (and c when fitted) in closed form (seed Eq. 18); `sum` is Σy.
+    func profile(_ u: Double, dots: [Double], yy: Double, sum: Double = 0) -> (sse: Double, gain: Double, offset: Double) {
         let (j, w, _) = weights(u)
-        var sxy = 0.0, sxx = 0.0
+        var sxy = 0.0, sxx = 0.0, sx = 0.0
         for a in 0..<3 {
             sxy += w[a] * dots[j + a]
+            sx += w[a] * sums[j + a]
             for b in 0..<3 { sxx += w[a] * w[b] * gram[j + a][j + b] }
         }
-        guard sxx > 0 else { return (.infinity, .nan) }
-        return (yy - sxy * sxy / sxx, sxy / sxx)
+        var syy = yy
+        if fitsOffset {
+            let n = Double(max(1, traces[0].count))
+            sxy -= sx * sum / n; sxx -= sx * sx / n; syy -= sum * sum / n
+            guard sxx > 0 else { return (.infinity, .nan, .nan) }
+            let a = sxy / sxx
+            return (syy - sxy * sxy / sxx, a, (sum - a * sx) / n)
+        }
+        guard sxx > 0 else { return (.infinity, .nan, .nan) }
+        return (syy - sxy * sxy / sxx, sxy / sxx, 0)
     }
 
-    /// The best u (Brent, from `start`, within the nodes) and its A.
-    func fit(dots: [Double], yy: Double, start: Double) -> (u: Double, gain: Double) {
-        let f0 = profile(start, dots: dots, yy: yy).sse
+    /// The best u (Brent, from `start`, within the nodes), its A and offset.
+    func fit(dots: [Double], yy: Double, sum: Double = 0, start: Double) -> (u: Double, gain: Double, offset: Double) {
+        let f0 = profile(start, dots: dots, yy: yy, sum: sum).sse
         let r = brentMinimise(nodes.first!, nodes.last!, start: start, fStart: f0, tolerance: 1e-7, maxEvaluations: 200) {
-            profile($0, dots: dots, yy: yy).sse
+            profile($0, dots: dots, yy: yy, sum: sum).sse
         }
-        return (r.x, profile(r.x, dots: dots, yy: yy).gain)
+        let p = profile(r.x, dots: dots, yy: yy, sum: sum)
+        return (r.x, p.gain, p.offset)
     }
 }
 

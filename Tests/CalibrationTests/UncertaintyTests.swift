@@ -15,10 +15,10 @@ private func syntheticChi(scale: Double, times: [Double]) -> [Double] {
 
 /// The interpolation over the traces already made: nodes around the truth as the calibration's runs
 /// around its optimum (±0.03 in ln S) and a coarser grid beyond.
-private func syntheticModel(times: [Double], trueScale: Double) -> TraceInterpolation {
+private func syntheticModel(times: [Double], trueScale: Double, fitsOffset: Bool = false) -> TraceInterpolation {
     let u0 = log(trueScale)
     let nodes = [-0.4, -0.2, -0.06, -0.03, 0, 0.03, 0.06, 0.2, 0.4].map { u0 + $0 }
-    return TraceInterpolation(nodes: nodes, chi: nodes.map { syntheticChi(scale: exp($0), times: times) })
+    return TraceInterpolation(nodes: nodes, chi: nodes.map { syntheticChi(scale: exp($0), times: times) }, fitsOffset: fitsOffset)
 }
 
 /// White frame noise plus a slow AR(1) wander (correlation time `tau` samples): the residuals' shape
@@ -124,4 +124,80 @@ private func correlatedNoise(count: Int, white: Double, slow: Double, tau: Doubl
             #expect(abs(d[i] - (Double(i) + u)) < 1e-10)
         }
     }
+}
+
+/// The outline's term: an area known to ±1 % makes S's 68 % interval at least ±1 % wide (S ∝ 1/area)
+/// and adds to, not replaces, the residuals' part; an area known exactly leaves the interval as the
+/// residuals alone make it.
+@Test func outlineAreaErrorWidensTheScaleIntervalByItsShare() throws {
+    let trueScale = 2.0, trueGain = 1.2, n = 1500
+    let times = (0..<n).map { Double($0) * 2.7 }
+    let model = syntheticModel(times: times, trueScale: trueScale)
+    let y = zip(syntheticChi(scale: trueScale, times: times).map { trueGain * $0 },
+                correlatedNoise(count: n, white: 0.003, slow: 0.002, tau: 30, seed: 4)).map { $0 + $1 }
+    let start = model.fit(dots: model.dots(y), yy: y.reduce(0) { $0 + $1 * $1 }, start: log(trueScale)).u
+    let plain = try #require(CentreFitBootstrap.estimate(y: y, model: model, start: start, replicates: 400, seed: 5))
+    let none = try #require(CentreFitBootstrap.estimate(y: y, model: model, start: start, outlineAreaRelativeError: 0,
+                                                        replicates: 400, seed: 5))
+    let shaped = try #require(CentreFitBootstrap.estimate(y: y, model: model, start: start, outlineAreaRelativeError: 0.01,
+                                                          replicates: 400, seed: 5))
+    let s = exp(start)
+    let residualPart = plain.scaleStandardError / s
+    let combined = shaped.scaleStandardError / s
+    print(String(format: "S's 68 %% half-width: residuals alone %.3f %%, with a 1 %% outline error %.3f %% (√(r² + 1²) = %.3f %%)",
+                 100 * residualPart, 100 * combined, 100 * (residualPart * residualPart + 1e-4).squareRoot()))
+    #expect(none == plain)
+    #expect(none.outlineScaleStandardError == 0 && abs(shaped.outlineScaleStandardError / s - 0.01) < 1e-12)
+    #expect(combined > 0.009 && combined > residualPart)
+    let expected = (residualPart * residualPart + 1e-4).squareRoot()
+    #expect(abs(combined / expected - 1) < 0.2, "combined \(combined), expected ≈ \(expected)")
+    // A does not depend on the particle's size at a given S·area: its interval is unchanged.
+    #expect(shaped.gainInterval68 == plain.gainInterval68)
+}
+
+/// The reference frame's noise: every frame's contrast is divided by the same I0, so an error ε of I0
+/// turns Ī into (1 + c)·Aχ + c with 1 + c = 1/(1 + ε), shared by every frame and so invisible to any
+/// resampling of the residuals. Over 40 seeds with ε of the frame noise's size, S without an offset
+/// term is off by several times more than with it (measured: rms 1.3 % against 0.35 %), and the 68 %
+/// interval with it covers the truth in 50–90 % of them. (A's interval covers the true A less often,
+/// about 40 %: printed, not asserted; see the report of issue 16 item 4.)
+@Test func offsetTermAbsorbsTheReferenceFramesNoise() throws {
+    let trueScale = 2.0, trueGain = 1.2, n = 1000
+    let times = (0..<n).map { Double($0) * 4 }
+    // As on the rig: a rest (χ = 0) before the current, then the centre's χ rising later for larger S.
+    func chi(_ scale: Double) -> [Double] {
+        times.map { t in t < 300 ? 0 : 0.3 * pow(1 - exp(-(t - 300) / (400 * scale)), 2) }
+    }
+    let clean = chi(trueScale).map { trueGain * $0 }
+    let nodes = [-0.4, -0.2, -0.06, -0.03, 0, 0.03, 0.06, 0.2, 0.4].map { log(trueScale) + $0 }
+    let withOffset = TraceInterpolation(nodes: nodes, chi: nodes.map { chi(exp($0)) }, fitsOffset: true)
+    let without = TraceInterpolation(nodes: nodes, chi: nodes.map { chi(exp($0)) })
+    var coveredWith = 0, coveredWithout = 0, coveredGain = 0
+    var errorWith: [Double] = [], errorWithout: [Double] = []
+    let seeds = 40
+    for seed in 0..<seeds {
+        var rng = UncertaintyRandom(seed: UInt64(seed) &+ 77)
+        let epsilon = 0.004 * rng.normal()
+        let noise = correlatedNoise(count: n, white: 0.004, slow: 0.001, tau: 20, seed: UInt64(seed) &+ 500)
+        let y = zip(clean, noise).map { (1 + $0 + $1) / (1 + epsilon) - 1 }
+        let yy = y.reduce(0) { $0 + $1 * $1 }, sy = y.reduce(0, +)
+        let a = withOffset.fit(dots: withOffset.dots(y), yy: yy, sum: sy, start: log(trueScale))
+        let b = without.fit(dots: without.dots(y), yy: yy, start: log(trueScale))
+        let u1 = try #require(CentreFitBootstrap.estimate(y: y, model: withOffset, start: a.u, replicates: 200, seed: UInt64(seed)))
+        let u0 = try #require(CentreFitBootstrap.estimate(y: y, model: without, start: b.u, replicates: 200, seed: UInt64(seed)))
+        #expect(u1.fitsOffset && !u0.fitsOffset)
+        #expect(abs(a.offset - (1 / (1 + epsilon) - 1)) < 0.002, "offset \(a.offset), ε \(epsilon)")
+        errorWith.append(exp(a.u) / trueScale - 1); errorWithout.append(exp(b.u) / trueScale - 1)
+        if u1.scaleInterval68.contains(trueScale) { coveredWith += 1 }
+        if u0.scaleInterval68.contains(trueScale) { coveredWithout += 1 }
+        if u1.gainInterval68.contains(trueGain) { coveredGain += 1 }
+    }
+    let f1 = Double(coveredWith) / Double(seeds), f0 = Double(coveredWithout) / Double(seeds)
+    func rms(_ e: [Double]) -> Double { (e.map { $0 * $0 }.reduce(0, +) / Double(e.count)).squareRoot() }
+    print(String(format: "reference-frame noise, %d seeds: 68 %% interval covers the true S %.2f with the offset term, %.2f without; A %.2f; rms error of S %.3f %% with, %.3f %% without",
+                 seeds, f1, f0, Double(coveredGain) / Double(seeds), 100 * rms(errorWith), 100 * rms(errorWithout)))
+    #expect(f1 >= 0.5 && f1 <= 0.9, "with the offset: \(f1)")
+    // Without the offset S is off by the reference's error (its interval widens too, but not enough).
+    #expect(f0 < f1, "without the offset \(f0), with \(f1)")
+    #expect(rms(errorWithout) > 2 * rms(errorWith), "rms error of S \(rms(errorWithout)) without, \(rms(errorWith)) with")
 }
