@@ -80,6 +80,11 @@ enum CalibrationOutput {
             result.gainInterval68 = [u.gainInterval68.lowerBound, u.gainInterval68.upperBound]
             result.gainInterval95 = [u.gainInterval95.lowerBound, u.gainInterval95.upperBound]
         }
+        if problem.options.fitsCentreOffset { result.centreOffset = s.centre.offset }
+        if let o = s.outline {
+            result.outline = CalibrationRecord.Outline(maskAreaMicrometres2: o.maskAreaMicrometres2, measuredAreaMicrometres2: o.areaMicrometres2,
+                                                       relativeStandardError: o.relativeStandardError)
+        }
         result.uncertainty = CalibrationRecord.Uncertainty(
             method: s.uncertainty != nil ? "circular block bootstrap" : "curvature",
             blockLengthFrames: s.uncertainty?.blockLength ?? 0, correlationLagFrames: s.uncertainty?.correlationLag,

@@ -218,6 +218,24 @@ public struct CalibrationRecord: Sendable, Equatable {
     public var gainInterval95: [Double]? = nil
     /// How the intervals were made (nil: an older calibration).
     public var uncertainty: Uncertainty? = nil
+    /// The centre fit's offset c (Ī = (1 + c)·A(θ0 − θ) + c: the reference frame's noise, shared by
+    /// every frame); nil: not fitted (an older calibration, or the offset switched off).
+    public var centreOffset: Double? = nil
+    /// The particle's area as modelled: the analysis mask's, the one measured on the first frame, and
+    /// that measurement's relative standard error (which enters S's interval). nil: not measured.
+    public var outline: Outline? = nil
+
+    /// The area the model used and where it came from.
+    public struct Outline: Sendable, Equatable {
+        public var maskAreaMicrometres2: Double
+        public var measuredAreaMicrometres2: Double
+        public var relativeStandardError: Double
+        public init(maskAreaMicrometres2: Double, measuredAreaMicrometres2: Double, relativeStandardError: Double) {
+            self.maskAreaMicrometres2 = maskAreaMicrometres2
+            self.measuredAreaMicrometres2 = measuredAreaMicrometres2
+            self.relativeStandardError = relativeStandardError
+        }
+    }
     /// Keys a newer writer added.
     public var extra: [String: JSONValue] = [:]
 
@@ -241,7 +259,7 @@ public struct CalibrationRecord: Sendable, Equatable {
                                      "gain_standard_error", "scale_interval_95", "uncertainty_method", "residual_autocorrelation",
                                      "points", "objective", "profile_objective", "scale_range", "scale_grid", "model", "model_runs",
                                      "wall_time_s", "notes", "diffusivity_fit", "scale_interval_68", "gain_interval_68",
-                                     "gain_interval_95", "uncertainty"]
+                                     "gain_interval_95", "uncertainty", "centre_offset", "outline"]
 
     var json: JSONValue {
         func n(_ x: Double) -> JSONValue { .number(x) }
@@ -272,6 +290,11 @@ public struct CalibrationRecord: Sendable, Equatable {
                 "curvature_scale_standard_error": n(u.curvatureScaleStandardError),
                 "curvature_gain_standard_error": n(u.curvatureGainStandardError),
             ])
+        }
+        if let c = centreOffset { o["centre_offset"] = n(c) }
+        if let l = outline {
+            o["outline"] = .object(["mask_area_um2": n(l.maskAreaMicrometres2), "measured_area_um2": n(l.measuredAreaMicrometres2),
+                                    "relative_standard_error": n(l.relativeStandardError)])
         }
         o["objective"] = .string(objective)
         if let p = profileObjective {
@@ -363,6 +386,11 @@ public struct CalibrationRecord: Sendable, Equatable {
                                       independentGainStandardError: num(u["independent_gain_standard_error"]),
                                       curvatureScaleStandardError: num(u["curvature_scale_standard_error"]),
                                       curvatureGainStandardError: num(u["curvature_gain_standard_error"]))
+        }
+        centreOffset = o["centre_offset"]?.number
+        if let l = o["outline"]?.object {
+            outline = Outline(maskAreaMicrometres2: num(l["mask_area_um2"]), measuredAreaMicrometres2: num(l["measured_area_um2"]),
+                              relativeStandardError: num(l["relative_standard_error"]))
         }
         extra = o.filter { !Self.known.contains($0.key) }
     }

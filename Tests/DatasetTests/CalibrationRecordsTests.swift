@@ -3,7 +3,7 @@ import Testing
 @testable import Dataset
 
 func sampleCalibrationOutputs(diffusivity: Bool = true) -> CalibrationOutputs {
-    let result = CalibrationRecord(
+    var result = CalibrationRecord(
         dataset: "run.operando", scale: 3.5, gain: 1.0526, rmse: 0.004, theta0: 0.95, scaleStandardError: 0.05, gainStandardError: .nan,
         scaleInterval95: (3.4, nil), uncertaintyMethod: "curvature", residualAutocorrelation: 0.3, points: 500, objective: "seed Eq. 18",
         profileObjective: .init(scale: 3.6, gain: 1.05, rmse: 0.005, points: 1000, rmseAtCentreFit: 0.0051, edgeMarginMicrometres: 0.1,
@@ -15,6 +15,8 @@ func sampleCalibrationOutputs(diffusivity: Bool = true) -> CalibrationOutputs {
         diffusivityFit: diffusivity ? .init(knotsX: [0, 0.5], initialCm2PerS: [1e-10, 2e-10], fittedCm2PerS: [1.1e-10, 2.2e-10],
                                             log10StandardError: [0.1, 0.2], freeKnots: [1], visitedX: [0.05, 0.4], scale: 3.5, gain: 1.05,
                                             rmse: 0.0049, rmseScaleOnly: 0.005, iterations: 4, modelRuns: 12, smoothness: 1e-3) : nil)
+    result.centreOffset = 4.8e-4
+    result.outline = .init(maskAreaMicrometres2: 4.91, measuredAreaMicrometres2: 4.87, relativeStandardError: 0.0015)
     return CalibrationOutputs(
         result: result,
         errorMap: [ErrorMapRecord(scale: 1, gain: 0.5, rmse: 0.02), ErrorMapRecord(scale: 3.5, gain: 1.0526, rmse: 0.004)],
@@ -54,6 +56,8 @@ func sampleCalibrationOutputs(diffusivity: Bool = true) -> CalibrationOutputs {
             .hasPrefix("time_s,theta_centre,theta_mean,theta_min,theta_max,voltage_V,current_A\n"))
         let json = try JSONText.read(r.path("calibration.json"))
         for key in ["scale", "gain", "rmse", "theta0", "format_version"] { #expect(json[key] != nil, "\(key)") }
+        #expect(result.centreOffset == 4.8e-4 && json["centre_offset"]?.number == 4.8e-4)
+        #expect(result.outline == o.result.outline && json["outline"]?["measured_area_um2"]?.number == 4.87)
     }
 
     @Test func failedCalibrationWriteKeepsThePreviousAndStaleFilesGoAtTheNextOne() throws {
