@@ -1,4 +1,5 @@
 import CSuiteSparse
+import Glibc
 
 /// Sparse LDLᵀ of a symmetric matrix with a fixed pattern, no pivoting (up-looking, elimination
 /// tree; T. Davis, *Direct Methods for Sparse Linear Systems*, ch. 4), AMD fill-reducing order.
@@ -33,13 +34,15 @@ final class SparseLDL {
     private var y: [Double]
     private var lCount: [Int32]
     private var permuted: [Double]
+    /// Supernodes at least this wide are solved as dense blocks.
+    static let denseSupernodeWidth = 4
     /// Supernodes of L for the solves: runs of consecutive columns s ..< e whose column j + 1 has
     /// column j's rows but j + 1 (so the run's block is dense). `supernodeStart[k] ..< supernodeStart[k + 1]`
     /// are supernode k's columns. Callgrind (issue 17): the solves were 36 % of the C/3 run's
     /// instructions, one sparse scatter or gather per entry of L; inside a supernode the entries
     /// are dense columns that share one row list, so they run as short dense loops on SIMD2 pairs.
     private let supernodeStart: [Int32]
-    /// Per supernode of two or more columns: where its dense copies start in `denseValues` (the
+    /// Per supernode of `denseSupernodeWidth` or more columns: where its dense copies start in `denseValues` (the
     /// w × w triangle column-major, then the m × w rectangle below it column-major) and in `denseRows`
     /// (the rectangle's m rows, ascending). -1 for single columns, which stay sparse.
     private let denseValueStart: [Int]
@@ -155,7 +158,9 @@ final class SparseLDL {
         var values = 0, widest = 0
         for k in 0..<(sn.count - 1) {
             let s = Int(sn[k]), e = Int(sn[k + 1]), w = e - s
-            guard w >= 2 else { valueStart.append(-1); rowStart.append(-1); continue }
+            // Narrow supernodes stay sparse: the dense form's gather, scatter and set-up cost more
+            // than they save below four columns (callgrind on the default mesh).
+            guard w >= Self.denseSupernodeWidth else { valueStart.append(-1); rowStart.append(-1); continue }
             let m = count[e - 1]
             valueStart.append(values)
             rowStart.append(dRows.count)
@@ -169,9 +174,17 @@ final class SparseLDL {
         denseRows = dRows
         denseValues = [Double](repeating: 0, count: max(1, values))
         denseWork = [Double](repeating: 0, count: max(1, widest))
+        if getenv("OPERANDO_DEBUG_LDL") != nil {
+            var hist: [Int: (Int, Int)] = [:]
+            for k in 0..<(sn.count - 1) {
+                let w = Int(sn[k + 1] - sn[k]); let nz = ls[Int(sn[k + 1])] - ls[Int(sn[k])]
+                hist[w, default: (0, 0)].0 += 1; hist[w, default: (0, 0)].1 += nz
+            }
+            print("LDL n \(n) nnz \(ls[n]) supernodes \(sn.count - 1):", hist.sorted { $0.key < $1.key }.map { "w\($0.key):\($0.value.0)x nz\($0.value.1)" }.joined(separator: " "))
+        }
     }
 
-    /// Columns of L in supernodes of two or more columns (their entries are solved as dense blocks).
+    /// Columns of L in dense supernodes (their entries are solved as dense blocks).
     var supernodalColumns: Int {
         var c = 0
         for k in 0..<(supernodeStart.count - 1) where denseValueStart[k] >= 0 { c += Int(supernodeStart[k + 1] - supernodeStart[k]) }
@@ -264,8 +277,8 @@ final class SparseLDL {
         return ok
     }
 
-    /// Solves A x = b in place (original order): L, D and Lᵀ, supernode by supernode (single columns
-    /// as sparse scatters and gathers, wider supernodes as dense blocks).
+    /// Solves A x = b in place (original order): L, D and Lᵀ, supernode by supernode (narrow ones
+    /// column by column as sparse scatters and gathers, wide ones as dense blocks on SIMD2 pairs).
     func solve(_ b: UnsafeMutableBufferPointer<Double>) {
         let nn = n
         let supernodes = supernodeStart.count - 1
@@ -280,60 +293,80 @@ final class SparseLDL {
         denseRows.withUnsafeBufferPointer { dr in
         denseValues.withUnsafeBufferPointer { dv in
         denseWork.withUnsafeMutableBufferPointer { work in
-        permuted.withUnsafeMutableBufferPointer { x in
-            let xp = x.baseAddress!, tp = work.baseAddress!, dvp = dv.baseAddress!
+        permuted.withUnsafeMutableBufferPointer { xb in
+            let x = xb.baseAddress!, t = work.baseAddress!, dense = dv.baseAddress!
             for k in 0..<nn { x[k] = b[Int(order[k])] }
             // L y = b.
-            for k in 0..<supernodes {
-                let s = Int(sn[k])
-                if vs[k] < 0 {
-                    let xj = x[s]
-                    var p = ls[s]
-                    let end = ls[s &+ 1]
-                    while p < end { x[Int(li[p])] -= lx[p] * xj; p &+= 1 }
+            var k = 0
+            while k < supernodes {
+                let s = Int(sn[k]), e = Int(sn[k &+ 1])
+                let v = vs[k]
+                if v < 0 {
+                    for j in s..<e {
+                        let xj = x[j]
+                        var p = ls[j]
+                        let end = ls[j &+ 1]
+                        while p < end { x[Int(li[p])] -= lx[p] * xj; p &+= 1 }
+                    }
+                    k &+= 1
                     continue
                 }
-                let e = Int(sn[k &+ 1]), w = e &- s, m = ls[e] &- ls[e &- 1]
-                let tri = dvp + vs[k], rect = tri + w &* w, rows = rs[k]
-                for c in 0..<(w &- 1) {
-                    let xc = x[s &+ c]
-                    var r = c &+ 1
-                    while r < w { x[s &+ r] -= tri[c &* w &+ r] * xc; r &+= 1 }
+                let w = e &- s, m = ls[e] &- ls[e &- 1]
+                let tri = dense + v, rect = tri + w &* w, rows = dr.baseAddress! + rs[k]
+                let xs = x + s
+                // Dense unit lower triangle: column c's rows c + 1 ..< w are contiguous.
+                for c in 0..<(w &- 1) { axpy(xs + (c &+ 1), tri + (c &* w &+ c &+ 1), -xs[c], w &- c &- 1) }
+                if m > 0 {
+                    for q in 0..<m { t[q] = 0 }
+                    var c = 0
+                    while c &+ 1 < w {
+                        axpy2(t, rect + c &* m, rect + (c &+ 1) &* m, xs[c], xs[c &+ 1], m)
+                        c &+= 2
+                    }
+                    if c < w { axpy(t, rect + c &* m, xs[c], m) }
+                    for q in 0..<m { x[Int(rows[q])] -= t[q] }
                 }
-                guard m > 0 else { continue }
-                for q in 0..<m { tp[q] = 0 }
-                for c in 0..<w { axpy(tp, rect + c &* m, xp[s &+ c], m) }
-                for q in 0..<m { x[Int(dr[rows &+ q])] -= tp[q] }
+                k &+= 1
             }
             for j in 0..<nn { x[j] /= d[j] }
             // Lᵀ x = y.
-            var k = supernodes - 1
+            k = supernodes &- 1
             while k >= 0 {
-                let s = Int(sn[k])
-                if vs[k] < 0 {
-                    var t = x[s]
-                    var p = ls[s]
-                    let end = ls[s &+ 1]
-                    while p < end { t -= lx[p] * x[Int(li[p])]; p &+= 1 }
-                    x[s] = t
-                    k -= 1
+                let s = Int(sn[k]), e = Int(sn[k &+ 1])
+                let v = vs[k]
+                if v < 0 {
+                    var j = e &- 1
+                    while j >= s {
+                        var acc = x[j]
+                        var p = ls[j]
+                        let end = ls[j &+ 1]
+                        while p < end { acc -= lx[p] * x[Int(li[p])]; p &+= 1 }
+                        x[j] = acc
+                        j &-= 1
+                    }
+                    k &-= 1
                     continue
                 }
-                let e = Int(sn[k &+ 1]), w = e &- s, m = ls[e] &- ls[e &- 1]
-                let tri = dvp + vs[k], rect = tri + w &* w, rows = rs[k]
+                let w = e &- s, m = ls[e] &- ls[e &- 1]
+                let tri = dense + v, rect = tri + w &* w, rows = dr.baseAddress! + rs[k]
+                let xs = x + s
                 if m > 0 {
-                    for q in 0..<m { tp[q] = x[Int(dr[rows &+ q])] }
-                    for c in 0..<w { x[s &+ c] -= dot(rect + c &* m, tp, m) }
+                    for q in 0..<m { t[q] = x[Int(rows[q])] }
+                    var c = 0
+                    while c &+ 1 < w {
+                        let (d0, d1) = dot2(rect + c &* m, rect + (c &+ 1) &* m, t, m)
+                        xs[c] -= d0
+                        xs[c &+ 1] -= d1
+                        c &+= 2
+                    }
+                    if c < w { xs[c] -= dot(rect + c &* m, t, m) }
                 }
                 var c = w &- 2
                 while c >= 0 {
-                    var t = x[s &+ c]
-                    var r = c &+ 1
-                    while r < w { t -= tri[c &* w &+ r] * x[s &+ r]; r &+= 1 }
-                    x[s &+ c] = t
+                    xs[c] -= dot(tri + (c &* w &+ c &+ 1), xs + (c &+ 1), w &- c &- 1)
                     c &-= 1
                 }
-                k -= 1
+                k &-= 1
             }
             for k in 0..<nn { b[Int(order[k])] = x[k] }
         }}}}}}}}}}}}
@@ -369,4 +402,40 @@ private func dot(_ a: UnsafePointer<Double>, _ t: UnsafePointer<Double>, _ m: In
     var sum = acc.x + acc.y
     if q < m { sum += a[q] * t[q] }
     return sum
+}
+
+/// y[0 ..< m] += a[0 ..< m] · s + b[0 ..< m] · u (two columns of a block: one pass over y).
+@inline(__always)
+private func axpy2(_ y: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
+                   _ s: Double, _ u: Double, _ m: Int) {
+    let sv = SIMD2<Double>(repeating: s), uv = SIMD2<Double>(repeating: u)
+    let yr = UnsafeMutableRawPointer(y), ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
+    var q = 0
+    while q &+ 2 <= m {
+        let o = q &* 8
+        let v = yr.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self)
+            + ar.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * sv
+            + br.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * uv
+        yr.storeBytes(of: v, toByteOffset: o, as: SIMD2<Double>.self)
+        q &+= 2
+    }
+    if q < m { y[q] += a[q] * s + b[q] * u }
+}
+
+/// (a · t, b · t) over [0, m): two columns of a block against one gathered vector.
+@inline(__always)
+private func dot2(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ t: UnsafePointer<Double>, _ m: Int) -> (Double, Double) {
+    let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b), tr = UnsafeRawPointer(t)
+    var accA = SIMD2<Double>(repeating: 0), accB = SIMD2<Double>(repeating: 0)
+    var q = 0
+    while q &+ 2 <= m {
+        let o = q &* 8
+        let tv = tr.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self)
+        accA += ar.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * tv
+        accB += br.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * tv
+        q &+= 2
+    }
+    var sa = accA.x + accA.y, sb = accB.x + accB.y
+    if q < m { sa += a[q] * t[q]; sb += b[q] * t[q] }
+    return (sa, sb)
 }
