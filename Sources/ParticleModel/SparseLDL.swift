@@ -1,5 +1,4 @@
 import CSuiteSparse
-import Glibc
 
 /// Sparse LDLᵀ of a symmetric matrix with a fixed pattern, no pivoting (up-looking, elimination
 /// tree; T. Davis, *Direct Methods for Sparse Linear Systems*, ch. 4), AMD fill-reducing order.
@@ -34,23 +33,6 @@ final class SparseLDL {
     private var y: [Double]
     private var lCount: [Int32]
     private var permuted: [Double]
-    /// Supernodes at least this wide are solved as dense blocks.
-    static let denseSupernodeWidth = 4
-    /// Supernodes of L for the solves: runs of consecutive columns s ..< e whose column j + 1 has
-    /// column j's rows but j + 1 (so the run's block is dense). `supernodeStart[k] ..< supernodeStart[k + 1]`
-    /// are supernode k's columns. Callgrind (issue 17): the solves were 36 % of the C/3 run's
-    /// instructions, one sparse scatter or gather per entry of L; inside a supernode the entries
-    /// are dense columns that share one row list, so they run as short dense loops on SIMD2 pairs.
-    private let supernodeStart: [Int32]
-    /// Per supernode of `denseSupernodeWidth` or more columns: where its dense copies start in `denseValues` (the
-    /// w × w triangle column-major, then the m × w rectangle below it column-major) and in `denseRows`
-    /// (the rectangle's m rows, ascending). -1 for single columns, which stay sparse.
-    private let denseValueStart: [Int]
-    private let denseRowStart: [Int]
-    private let denseRows: [Int32]
-    private var denseValues: [Double]
-    /// The rectangle's gathered x (backward) or accumulated update (forward) of one supernode.
-    private var denseWork: [Double]
 
     /// - Parameters:
     ///   - columnStarts, rowIndices: a symmetric pattern in compressed columns (both triangles),
@@ -143,85 +125,6 @@ final class SparseLDL {
         y = [Double](repeating: 0, count: n)
         lCount = [Int32](repeating: 0, count: n)
         permuted = [Double](repeating: 0, count: n)
-        // Supernodes: column j + 1 continues column j's run when it is j's parent and has one row
-        // fewer (a column's rows minus its parent are a subset of the parent's: equal counts, equal sets).
-        var sn: [Int32] = []
-        var j = 0
-        while j < n {
-            var e = j + 1
-            while e < n && par[e - 1] == Int32(e) && count[e] == count[e - 1] - 1 { e += 1 }
-            sn.append(Int32(j))
-            j = e
-        }
-        sn.append(Int32(n))
-        var valueStart: [Int] = [], rowStart: [Int] = [], dRows: [Int32] = []
-        var values = 0, widest = 0
-        for k in 0..<(sn.count - 1) {
-            let s = Int(sn[k]), e = Int(sn[k + 1]), w = e - s
-            // Narrow supernodes stay sparse: the dense form's gather, scatter and set-up cost more
-            // than they save below four columns (callgrind on the default mesh).
-            guard w >= Self.denseSupernodeWidth else { valueStart.append(-1); rowStart.append(-1); continue }
-            let m = count[e - 1]
-            valueStart.append(values)
-            rowStart.append(dRows.count)
-            for p in ls[e - 1]..<ls[e] { dRows.append(li[p]) }
-            values += w * w + m * w
-            widest = max(widest, m, w)
-        }
-        supernodeStart = sn
-        denseValueStart = valueStart
-        denseRowStart = rowStart
-        denseRows = dRows
-        denseValues = [Double](repeating: 0, count: max(1, values))
-        denseWork = [Double](repeating: 0, count: max(1, widest))
-        if getenv("OPERANDO_DEBUG_LDL") != nil {
-            var hist: [Int: (Int, Int)] = [:]
-            for k in 0..<(sn.count - 1) {
-                let w = Int(sn[k + 1] - sn[k]); let nz = ls[Int(sn[k + 1])] - ls[Int(sn[k])]
-                hist[w, default: (0, 0)].0 += 1; hist[w, default: (0, 0)].1 += nz
-            }
-            print("LDL n \(n) nnz \(ls[n]) supernodes \(sn.count - 1):", hist.sorted { $0.key < $1.key }.map { "w\($0.key):\($0.value.0)x nz\($0.value.1)" }.joined(separator: " "))
-        }
-    }
-
-    /// Columns of L in dense supernodes (their entries are solved as dense blocks).
-    var supernodalColumns: Int {
-        var c = 0
-        for k in 0..<(supernodeStart.count - 1) where denseValueStart[k] >= 0 { c += Int(supernodeStart[k + 1] - supernodeStart[k]) }
-        return c
-    }
-
-    /// Entries of L below the diagonal that the solves treat as dense.
-    var supernodalNonzeros: Int {
-        var c = 0
-        for k in 0..<(supernodeStart.count - 1) where denseValueStart[k] >= 0 {
-            let s = Int(supernodeStart[k]), e = Int(supernodeStart[k + 1])
-            c += lStart[e] - lStart[s]
-        }
-        return c
-    }
-
-    /// Copies the factor's supernode entries into their dense blocks (after each factorisation:
-    /// one pass over L, a fraction of a solve).
-    private func fillDenseBlocks() {
-        let count = supernodeStart.count - 1
-        supernodeStart.withUnsafeBufferPointer { sn in
-        denseValueStart.withUnsafeBufferPointer { vs in
-        lStart.withUnsafeBufferPointer { ls in
-        lValue.withUnsafeBufferPointer { lx in
-        denseValues.withUnsafeMutableBufferPointer { dv in
-            for k in 0..<count where vs[k] >= 0 {
-                let s = Int(sn[k]), e = Int(sn[k + 1]), w = e - s
-                let m = ls[e] - ls[e - 1]
-                let tri = vs[k], rect = tri + w * w
-                for c in 0..<w {
-                    // Column s + c: rows s + c + 1 ..< e (the triangle), then the m rectangle rows.
-                    var p = ls[s + c]
-                    for r in (c + 1)..<w { dv[tri + c * w + r] = lx[p]; p += 1 }
-                    for q in 0..<m { dv[rect + c * m + q] = lx[p]; p += 1 }
-                }
-            }
-        }}}}}
     }
 
     /// Nonzeros of L below the diagonal.
@@ -233,7 +136,7 @@ final class SparseLDL {
     func factor(values: UnsafeBufferPointer<Double>, diagonalSlot: UnsafeBufferPointer<Int>,
                 diagonal: UnsafeBufferPointer<Double>) -> Bool {
         let nn = n
-        let ok = order.withUnsafeBufferPointer { order in
+        return order.withUnsafeBufferPointer { order in
         upperStart.withUnsafeBufferPointer { us in
         upperRow.withUnsafeBufferPointer { ur in
         upperSlot.withUnsafeBufferPointer { uslot in
@@ -273,169 +176,35 @@ final class SparseLDL {
             }
             return true
         }}}}}}}}}}}}
-        if ok { fillDenseBlocks() }
-        return ok
     }
 
-    /// Solves A x = b in place (original order): L, D and Lᵀ, supernode by supernode (narrow ones
-    /// column by column as sparse scatters and gathers, wide ones as dense blocks on SIMD2 pairs).
+    /// Solves A x = b in place (original order).
     func solve(_ b: UnsafeMutableBufferPointer<Double>) {
         let nn = n
-        let supernodes = supernodeStart.count - 1
         order.withUnsafeBufferPointer { order in
         lStart.withUnsafeBufferPointer { ls in
         lRow.withUnsafeBufferPointer { li in
         lValue.withUnsafeBufferPointer { lx in
         d.withUnsafeBufferPointer { d in
-        supernodeStart.withUnsafeBufferPointer { sn in
-        denseValueStart.withUnsafeBufferPointer { vs in
-        denseRowStart.withUnsafeBufferPointer { rs in
-        denseRows.withUnsafeBufferPointer { dr in
-        denseValues.withUnsafeBufferPointer { dv in
-        denseWork.withUnsafeMutableBufferPointer { work in
-        permuted.withUnsafeMutableBufferPointer { xb in
-            let x = xb.baseAddress!, t = work.baseAddress!, dense = dv.baseAddress!
+        permuted.withUnsafeMutableBufferPointer { x in
             for k in 0..<nn { x[k] = b[Int(order[k])] }
-            // L y = b.
-            var k = 0
-            while k < supernodes {
-                let s = Int(sn[k]), e = Int(sn[k &+ 1])
-                let v = vs[k]
-                if v < 0 {
-                    for j in s..<e {
-                        let xj = x[j]
-                        var p = ls[j]
-                        let end = ls[j &+ 1]
-                        while p < end { x[Int(li[p])] -= lx[p] * xj; p &+= 1 }
-                    }
-                    k &+= 1
-                    continue
-                }
-                let w = e &- s, m = ls[e] &- ls[e &- 1]
-                let tri = dense + v, rect = tri + w &* w, rows = dr.baseAddress! + rs[k]
-                let xs = x + s
-                // Dense unit lower triangle: column c's rows c + 1 ..< w are contiguous.
-                for c in 0..<(w &- 1) { axpy(xs + (c &+ 1), tri + (c &* w &+ c &+ 1), -xs[c], w &- c &- 1) }
-                if m > 0 {
-                    for q in 0..<m { t[q] = 0 }
-                    var c = 0
-                    while c &+ 1 < w {
-                        axpy2(t, rect + c &* m, rect + (c &+ 1) &* m, xs[c], xs[c &+ 1], m)
-                        c &+= 2
-                    }
-                    if c < w { axpy(t, rect + c &* m, xs[c], m) }
-                    for q in 0..<m { x[Int(rows[q])] -= t[q] }
-                }
-                k &+= 1
+            for j in 0..<nn {
+                let xj = x[j]
+                var p = ls[j]
+                let end = ls[j &+ 1]
+                while p < end { x[Int(li[p])] -= lx[p] * xj; p &+= 1 }
             }
             for j in 0..<nn { x[j] /= d[j] }
-            // Lᵀ x = y.
-            k = supernodes &- 1
-            while k >= 0 {
-                let s = Int(sn[k]), e = Int(sn[k &+ 1])
-                let v = vs[k]
-                if v < 0 {
-                    var j = e &- 1
-                    while j >= s {
-                        var acc = x[j]
-                        var p = ls[j]
-                        let end = ls[j &+ 1]
-                        while p < end { acc -= lx[p] * x[Int(li[p])]; p &+= 1 }
-                        x[j] = acc
-                        j &-= 1
-                    }
-                    k &-= 1
-                    continue
-                }
-                let w = e &- s, m = ls[e] &- ls[e &- 1]
-                let tri = dense + v, rect = tri + w &* w, rows = dr.baseAddress! + rs[k]
-                let xs = x + s
-                if m > 0 {
-                    for q in 0..<m { t[q] = x[Int(rows[q])] }
-                    var c = 0
-                    while c &+ 1 < w {
-                        let (d0, d1) = dot2(rect + c &* m, rect + (c &+ 1) &* m, t, m)
-                        xs[c] -= d0
-                        xs[c &+ 1] -= d1
-                        c &+= 2
-                    }
-                    if c < w { xs[c] -= dot(rect + c &* m, t, m) }
-                }
-                var c = w &- 2
-                while c >= 0 {
-                    xs[c] -= dot(tri + (c &* w &+ c &+ 1), xs + (c &+ 1), w &- c &- 1)
-                    c &-= 1
-                }
-                k &-= 1
+            var j = nn - 1
+            while j >= 0 {
+                var s = x[j]
+                var p = ls[j]
+                let end = ls[j &+ 1]
+                while p < end { s -= lx[p] * x[Int(li[p])]; p &+= 1 }
+                x[j] = s
+                j -= 1
             }
             for k in 0..<nn { b[Int(order[k])] = x[k] }
-        }}}}}}}}}}}}
+        }}}}}}
     }
-}
-
-/// y[0 ..< m] += a[0 ..< m] · s, two lanes at a time.
-@inline(__always)
-private func axpy(_ y: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ s: Double, _ m: Int) {
-    let sv = SIMD2<Double>(repeating: s)
-    let yr = UnsafeMutableRawPointer(y), ar = UnsafeRawPointer(a)
-    var q = 0
-    while q &+ 2 <= m {
-        let o = q &* 8
-        let v = yr.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) + ar.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * sv
-        yr.storeBytes(of: v, toByteOffset: o, as: SIMD2<Double>.self)
-        q &+= 2
-    }
-    if q < m { y[q] += a[q] * s }
-}
-
-/// a[0 ..< m] · t[0 ..< m], in two lanes (then summed).
-@inline(__always)
-private func dot(_ a: UnsafePointer<Double>, _ t: UnsafePointer<Double>, _ m: Int) -> Double {
-    let ar = UnsafeRawPointer(a), tr = UnsafeRawPointer(t)
-    var acc = SIMD2<Double>(repeating: 0)
-    var q = 0
-    while q &+ 2 <= m {
-        let o = q &* 8
-        acc += ar.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * tr.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self)
-        q &+= 2
-    }
-    var sum = acc.x + acc.y
-    if q < m { sum += a[q] * t[q] }
-    return sum
-}
-
-/// y[0 ..< m] += a[0 ..< m] · s + b[0 ..< m] · u (two columns of a block: one pass over y).
-@inline(__always)
-private func axpy2(_ y: UnsafeMutablePointer<Double>, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>,
-                   _ s: Double, _ u: Double, _ m: Int) {
-    let sv = SIMD2<Double>(repeating: s), uv = SIMD2<Double>(repeating: u)
-    let yr = UnsafeMutableRawPointer(y), ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b)
-    var q = 0
-    while q &+ 2 <= m {
-        let o = q &* 8
-        let v = yr.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self)
-            + ar.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * sv
-            + br.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * uv
-        yr.storeBytes(of: v, toByteOffset: o, as: SIMD2<Double>.self)
-        q &+= 2
-    }
-    if q < m { y[q] += a[q] * s + b[q] * u }
-}
-
-/// (a · t, b · t) over [0, m): two columns of a block against one gathered vector.
-@inline(__always)
-private func dot2(_ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ t: UnsafePointer<Double>, _ m: Int) -> (Double, Double) {
-    let ar = UnsafeRawPointer(a), br = UnsafeRawPointer(b), tr = UnsafeRawPointer(t)
-    var accA = SIMD2<Double>(repeating: 0), accB = SIMD2<Double>(repeating: 0)
-    var q = 0
-    while q &+ 2 <= m {
-        let o = q &* 8
-        let tv = tr.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self)
-        accA += ar.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * tv
-        accB += br.loadUnaligned(fromByteOffset: o, as: SIMD2<Double>.self) * tv
-        q &+= 2
-    }
-    var sa = accA.x + accA.y, sb = accB.x + accB.y
-    if q < m { sa += a[q] * t[q]; sb += b[q] * t[q] }
-    return (sa, sb)
 }

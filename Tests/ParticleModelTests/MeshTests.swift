@@ -139,35 +139,3 @@ func badParticleSpecs(spec: String, fragment: String) {
     options.outputIntervalSeconds = 1e-9
     #expect(throws: SolverError.self) { try ParticleSimulation(parameters: .nmc87, shape: .circle(diameter: 2.5), options: options) }
 }
-
-// Issue 17: the gridded Bowyer–Watson gives exactly the triangulation of the scan over all
-// triangles (same triangles, same order), on meshed shapes, a co-circular lattice and scattered points.
-@Test func griddedDelaunayMatchesTheFullScan() throws {
-    var cases: [(String, [Point2], [Point2])] = []
-    for (label, shape, h) in [("ellipse", ParticleShape.ellipse(width: 3.04, height: 2.04), 3.04 / 30),
-                              ("hexagon", ParticleShape.hexagon(flatToFlat: 2.4, cornerRadius: 0.2), 0.15),
-                              ("small circle", ParticleShape.circle(diameter: 1), 0.4)] {
-        let mesh = try TriangleMesh(shape: shape, elementSize: h)
-        cases.append((label, mesh.nodes, TriangleMesh.boundaryPoints(shape: shape, h: h)))
-    }
-    let square = [Point2(0, 0), Point2(1, 0), Point2(1, 1), Point2(0, 1)]
-    // A square lattice: every four neighbours are co-circular (the in-circle ties).
-    var lattice = square
-    for i in 1..<10 { for j in 1..<10 { lattice.append(Point2(Double(i) / 10, Double(j) / 10)) } }
-    cases.append(("lattice", lattice, square))
-    var state: UInt64 = 12345
-    var scattered = square
-    for _ in 0..<400 {
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        let x = Double(state >> 11) / Double(1 << 53)
-        state = state &* 6364136223846793005 &+ 1442695040888963407
-        scattered.append(Point2(0.01 + 0.98 * x, 0.01 + 0.98 * Double(state >> 11) / Double(1 << 53)))
-    }
-    cases.append(("scattered", scattered, square))
-    for (label, points, outline) in cases {
-        let fast = TriangleMesh.delaunay(points, outline: outline)
-        let slow = TriangleMesh.delaunayScanningAll(points, outline: outline)
-        #expect(fast.count > 0, "\(label)")
-        #expect(fast == slow, "\(label): \(fast.count) vs \(slow.count) triangles")
-    }
-}

@@ -58,30 +58,3 @@ private func gridLaplacian(_ m: Int) -> (starts: [Int32], ends: [Int], rows: [In
     }
     #expect(!ok)
 }
-
-// Issue 17: the solves run L's supernodes as dense blocks; every grid size (all single columns, a
-// mix, one dense block) solves to round-off like the sparse columns did, twice with one factor.
-@Test(arguments: [1, 2, 3, 7, 20])
-func ldlSupernodalSolvesMatchTheMatrix(m: Int) throws {
-    let n = m * m
-    let a = gridLaplacian(m)
-    let ldl = try SparseLDL(n: n, columnStarts: a.starts, columnEnds: a.ends, rowIndices: a.rows)
-    let shift = (0..<n).map { 0.05 + Double($0 % 3) * 0.2 }
-    let ok = a.values.withUnsafeBufferPointer { v in
-        a.diagonal.withUnsafeBufferPointer { d in shift.withUnsafeBufferPointer { s in ldl.factor(values: v, diagonalSlot: d, diagonal: s) } }
-    }
-    #expect(ok)
-    if m >= 3 { #expect(ldl.supernodalColumns > 0) }
-    #expect(ldl.supernodalNonzeros <= ldl.factorNonzeros)
-    for trial in 0..<2 {
-        let xTrue = (0..<n).map { cos(Double($0 + 7 * trial)) }
-        var b = [Double](repeating: 0, count: n)
-        for j in 0..<n {
-            for s in Int(a.starts[j])..<a.ends[j] { b[Int(a.rows[s])] += a.values[s] * xTrue[j] }
-            b[j] += shift[j] * xTrue[j]
-        }
-        b.withUnsafeMutableBufferPointer { ldl.solve($0) }
-        let worst = zip(b, xTrue).map { abs($0 - $1) }.max()!
-        #expect(worst < 1e-11, "m \(m) trial \(trial): worst error \(worst)")
-    }
-}
