@@ -115,33 +115,30 @@ func nextWholeSecondForCyclictest() -> Int64 {
 /// whole second (`--secaligned`): its wake-ups come at second + phase + k × period, k ≥ 1.
 final class CyclictestRun: @unchecked Sendable {
     private let process = Process()
-    private let pipe = Pipe()
-    private let done = DispatchSemaphore(value: 0)
-    private var output = Data()
+    private let outputPath: String
     let loops: Int
 
-    /// Starts cyclictest (nil when it cannot be run: rt-tests not installed).
-    init?(periodMicroseconds: Int, loops: Int, priority: Int, phaseMicroseconds: Int) {
+    /// Starts cyclictest (nil when it cannot be run: rt-tests not installed). Its samples go to a
+    /// file in `folder`, not a pipe: nothing in this process has to read while the loop is timed.
+    init?(periodMicroseconds: Int, loops: Int, priority: Int, phaseMicroseconds: Int, folder: String) {
         self.loops = loops
+        outputPath = folder + "/cyclictest-\(UUID().uuidString).txt"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+              let out = FileHandle(forWritingAtPath: outputPath) else { return nil }
         process.executableURL = URL(fileURLWithPath: "/usr/bin/cyclictest")
         process.arguments = ["-t1", "-p\(priority)", "-i\(periodMicroseconds)", "-d0", "-l\(loops)", "-m", "-q", "-v", "-N",
                              "--secaligned=\(phaseMicroseconds)"]
-        process.standardOutput = pipe
+        process.standardOutput = out
         process.standardError = FileHandle.nullDevice
         do { try process.run() } catch { return nil }
-        // Read while it runs: at 1 kHz its output outgrows a pipe's buffer.
-        let handle = pipe.fileHandleForReading
-        Thread { [self] in
-            output = handle.readDataToEndOfFile()
-            done.signal()
-        }.start()
+        try? out.close()
     }
 
     /// Waits for cyclictest and returns its samples (ns), or nil when it failed.
     func finish() -> [Int64]? {
-        done.wait()
         process.waitUntilExit()
-        guard process.terminationStatus == 0, let text = String(data: output, encoding: .utf8) else { return nil }
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        guard process.terminationStatus == 0, let text = try? String(contentsOfFile: outputPath, encoding: .utf8) else { return nil }
         var ns: [Int64] = []
         ns.reserveCapacity(loops)
         for line in text.split(separator: "\n") {
@@ -312,7 +309,7 @@ struct PairResult {
 func indexOfMax(_ xs: [Int64]) -> Int { xs.indices.max { xs[$0] < xs[$1] } ?? 0 }
 
 func measurePair(kind: LoopLineKind, periodNanoseconds period: Int64, samples: Int, priority: Int32, swap: Bool,
-                 yardstickOnly: Bool) throws -> PairResult? {
+                 yardstickOnly: Bool, folder: String) throws -> PairResult? {
     let quarter = period / 4
     let ourPhase = swap ? 3 * quarter : quarter, theirPhase = swap ? quarter : 3 * quarter
     let lines = kind.lines()
@@ -324,12 +321,12 @@ func measurePair(kind: LoopLineKind, periodNanoseconds period: Int64, samples: I
     }
     let second = nextWholeSecondForCyclictest()
     guard let ct = CyclictestRun(periodMicroseconds: Int(period / 1000), loops: samples, priority: Int(priority),
-                                 phaseMicroseconds: Int(theirPhase / 1000)) else { return nil }
+                                 phaseMicroseconds: Int(theirPhase / 1000), folder: folder) else { return nil }
     // cyclictest's first wake-up: second + phase + period; ours from half a period before it.
     let notBefore = second + theirPhase + period / 2
     if yardstickOnly {
         guard let a = CyclictestRun(periodMicroseconds: Int(period / 1000), loops: samples, priority: Int(priority),
-                                    phaseMicroseconds: Int(ourPhase / 1000)),
+                                    phaseMicroseconds: Int(ourPhase / 1000), folder: folder),
               let ours = a.finish(), let theirs = ct.finish() else { return nil }
         return PairResult(ours: WakeSamples(ours), theirs: WakeSamples(theirs), probe: nil,
                           oursWorstAt: indexOfMax(ours), theirsWorstAt: indexOfMax(theirs))
@@ -350,6 +347,10 @@ func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 1.5, secondsAt10Hz:
                    yardstickOnly: Bool = false) {
     let started = DispatchTime.now().uptimeNanoseconds
     let ours = yardstickOnly ? "cyclictest A" : "loop"
+    // cyclictest's sample files, removed at the end.
+    let folder = NSTemporaryDirectory() + "operando-bench-loop-" + UUID().uuidString
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
     line("== Rig: exposure-loop wake p99 vs cyclictest p99 (SCHED_FIFO \(priority), CLOCK_MONOTONIC, absolute deadlines; "
          + "\(repeats) pairs run side by side) ==")
     line("(each pair: \(ours) and cyclictest at the same time, same priority, period and sample count, wake-ups half a period"
@@ -375,7 +376,7 @@ func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 1.5, secondsAt10Hz:
             do {
                 for r in 0..<repeats {
                     guard let p = try measurePair(kind: kind, periodNanoseconds: period, samples: samples, priority: priority,
-                                                  swap: r % 2 == 1, yardstickOnly: yardstickOnly) else {
+                                                  swap: r % 2 == 1, yardstickOnly: yardstickOnly, folder: folder) else {
                         line(label + "cyclictest unavailable (rt-tests)")
                         break
                     }
