@@ -5,55 +5,150 @@ import Rig
 import Synchronization
 import RigDrivers
 
-/// cyclictest's histogram: p50, p99, p99.9 (bucket upper edges, µs, as `LatencyHistogram`'s) and max.
-struct LatencyFigures {
-    var p50: Double, p99: Double, p999: Double, max: Double
-    /// The histogram behind the figures (to pool repeats).
-    var histogram = LatencyHistogram()
-    var text: String { String(format: "%.0f/%.0f/%.0f/%.0f", p50, p99, p999, max) }
+/// Exact wake-up latencies (ns) of one side of a comparison, and their order statistics.
+struct WakeSamples {
+    private(set) var sorted: [Int64]
+    /// The samples in the order they were taken (one per period).
+    let inOrder: [Int64]
+    init(_ ns: [Int64]) { inOrder = ns; sorted = ns.sorted() }
+    var count: Int { sorted.count }
+    /// Nearest-rank quantile, µs (the same estimator for the loop and cyclictest).
+    func quantile(_ q: Double) -> Double {
+        guard !sorted.isEmpty else { return .nan }
+        let k = min(sorted.count, max(1, Int((q * Double(sorted.count)).rounded(.up))))
+        return Double(sorted[k - 1]) / 1000
+    }
+    var p50: Double { quantile(0.5) }
+    var p99: Double { quantile(0.99) }
+    var text: String {
+        String(format: "%.0f/%.0f/%.0f/%.0f", quantile(0.5), quantile(0.99), quantile(0.999), quantile(1))
+    }
+    static func pooled(_ xs: [WakeSamples]) -> WakeSamples { WakeSamples(xs.flatMap(\.sorted)) }
 }
 
-/// Adds a histogram's samples into `pool` (each at its bucket's lower edge + 0.5 µs, so it lands in the
-/// same bucket: a 1 µs bucket below 10 ms, 100 µs above).
-func pool(_ h: LatencyHistogram, into pool: inout LatencyHistogram) {
-    guard let buckets = h.jsonObject["buckets_us_upper_edge_count"] as? [[Double]] else { return }
-    for b in buckets where b.count == 2 {
-        let width = b[0] > 10_000 ? 100.0 : 1.0
-        for _ in 0..<Int(b[1]) { pool.record(nanoseconds: Int64(((b[0] - width) * 1000 + 500).rounded())) }
+/// SplitMix64: the bootstrap's seeded generator (the printed interval is repeatable for given samples).
+struct SplitMix64 {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
+}
+
+/// The nearest-rank quantile `q` of `xs` (reordered in place: quickselect, no sort).
+func selectQuantile(_ xs: inout [Int64], _ q: Double) -> Int64 {
+    let n = xs.count
+    var k = min(n, max(1, Int((q * Double(n)).rounded(.up)))) - 1
+    var lo = 0, hi = n - 1
+    return xs.withUnsafeMutableBufferPointer { a in
+        while lo < hi {
+            // Median-of-three pivot, Hoare partition.
+            let mid = lo + (hi - lo) / 2
+            let pivot = max(min(a[lo], a[mid]), min(max(a[lo], a[mid]), a[hi]))
+            var i = lo, j = hi
+            while i <= j {
+                while a[i] < pivot { i += 1 }
+                while a[j] > pivot { j -= 1 }
+                if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
+            }
+            if k <= j { hi = j } else if k >= i { lo = i } else { return a[k] }
+        }
+        k = max(0, k)
+        return a[k]
     }
 }
 
-/// Runs cyclictest with the same priority and period (one thread, memory locked, absolute sleeps).
-func cyclictest(periodMicroseconds: Int, loops: Int, priority: Int) -> LatencyFigures? {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/cyclictest")
-    p.arguments = ["-t1", "-p\(priority)", "-i\(periodMicroseconds)", "-l\(loops)", "-m", "-q", "-h20000"]
-    let pipe = Pipe()
-    p.standardOutput = pipe
-    p.standardError = Pipe()
-    do { try p.run() } catch { return nil }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    guard p.terminationStatus == 0, let text = String(data: data, encoding: .utf8) else { return nil }
-    var hist: [(Double, Double)] = []
-    var maxUs = 0.0
-    for line in text.split(separator: "\n") {
-        if line.hasPrefix("# Max Latencies:") { maxUs = Double(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0 }
-        if line.first?.isNumber == true {
-            let f = line.split(separator: " ").compactMap { Double($0) }
-            if f.count >= 2, f[1] > 0 { hist.append((f[0], f[1])) }
+/// 90 % interval of p99(ours) / p99(theirs) by a paired block bootstrap: each pair's samples are cut
+/// into blocks of `block` consecutive periods, and a resample draws blocks (with replacement) with
+/// the same blocks from both sides, which ran at the same time. A burst that hit both sides stays in
+/// both; one that hit one side weighs as often as its block is drawn. (Resampling single samples
+/// would treat the bursts as independent and give too narrow an interval.)
+func pairedBlockBootstrap(_ pairs: [PairResult], block: Int, resamples: Int = 600) -> (Double, Double) {
+    var blocks: [(ours: ArraySlice<Int64>, theirs: ArraySlice<Int64>)] = []
+    for p in pairs {
+        let n = min(p.ours.inOrder.count, p.theirs.inOrder.count)
+        var s = 0
+        while s < n {
+            let e = min(n, s + block)
+            blocks.append((p.ours.inOrder[s..<e], p.theirs.inOrder[s..<e]))
+            s = e
         }
     }
-    let total = hist.reduce(0) { $0 + $1.1 }
-    guard total > 0 else { return nil }
-    var h = LatencyHistogram()
-    for (us, c) in hist { for _ in 0..<Int(c) { h.record(nanoseconds: Int64(us * 1000 + 500)) } }
-    func q(_ x: Double) -> Double {
-        var seen = 0.0
-        for (us, c) in hist { seen += c; if seen >= (x * total).rounded(.up) { return us + 1 } }   // bucket upper edge, as ours
-        return maxUs
+    guard !blocks.isEmpty else { return (.nan, .nan) }
+    var rng = SplitMix64(state: 17)
+    var a: [Int64] = [], b: [Int64] = []
+    var ratios: [Double] = []
+    for _ in 0..<resamples {
+        a.removeAll(keepingCapacity: true)
+        b.removeAll(keepingCapacity: true)
+        for _ in 0..<blocks.count {
+            let k = rng.below(blocks.count)
+            a.append(contentsOf: blocks[k].ours)
+            b.append(contentsOf: blocks[k].theirs)
+        }
+        ratios.append(Double(selectQuantile(&a, 0.99)) / Double(selectQuantile(&b, 0.99)))
     }
-    return LatencyFigures(p50: q(0.5), p99: q(0.99), p999: q(0.999), max: maxUs, histogram: h)
+    ratios.sort()
+    return (ratios[Int(0.05 * Double(resamples))], ratios[Int(0.95 * Double(resamples)) - 1])
+}
+
+/// Waits, if needed, so that a process started now begins its `--secaligned` timeline on the next
+/// whole second of CLOCK_MONOTONIC (cyclictest takes the second after its thread starts, and two if
+/// that is within 100 ms of it): returns that second, ns.
+func nextWholeSecondForCyclictest() -> Int64 {
+    let clock = MonotonicClock()
+    var now = clock.monotonicNanoseconds
+    // Leave cyclictest up to 300 ms to start its thread before the second it will align to.
+    if now % 1_000_000_000 > 600_000_000 {
+        clock.sleep(untilNanoseconds: (now / 1_000_000_000 + 1) * 1_000_000_000 + 5_000_000)
+        now = clock.monotonicNanoseconds
+    }
+    return (now / 1_000_000_000 + 1) * 1_000_000_000
+}
+
+/// cyclictest with the loop's priority and period, one thread, memory locked, absolute sleeps on
+/// CLOCK_MONOTONIC, each sample printed in ns (`-v -N`), its timeline on `phase` of the period from a
+/// whole second (`--secaligned`): its wake-ups come at second + phase + k × period, k ≥ 1.
+final class CyclictestRun: @unchecked Sendable {
+    private let process = Process()
+    private let outputPath: String
+    let loops: Int
+
+    /// Starts cyclictest (nil when it cannot be run: rt-tests not installed). Its samples go to a
+    /// file in `folder`, not a pipe: nothing in this process has to read while the loop is timed.
+    init?(periodMicroseconds: Int, loops: Int, priority: Int, phaseMicroseconds: Int, folder: String) {
+        self.loops = loops
+        outputPath = folder + "/cyclictest-\(UUID().uuidString).txt"
+        guard FileManager.default.createFile(atPath: outputPath, contents: nil),
+              let out = FileHandle(forWritingAtPath: outputPath) else { return nil }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/cyclictest")
+        process.arguments = ["-t1", "-p\(priority)", "-i\(periodMicroseconds)", "-d0", "-l\(loops)", "-m", "-q", "-v", "-N",
+                             "--secaligned=\(phaseMicroseconds)"]
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return nil }
+        try? out.close()
+    }
+
+    /// Waits for cyclictest and returns its samples (ns), or nil when it failed.
+    func finish() -> [Int64]? {
+        process.waitUntilExit()
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        guard process.terminationStatus == 0, let text = try? String(contentsOfFile: outputPath, encoding: .utf8) else { return nil }
+        var ns: [Int64] = []
+        ns.reserveCapacity(loops)
+        for line in text.split(separator: "\n") {
+            // "  thread:  cycle:  latency"
+            let f = line.split(separator: ":")
+            guard f.count == 3, let v = Int64(f[2].trimmingCharacters(in: .whitespaces)) else { continue }
+            ns.append(v)
+        }
+        return ns.isEmpty ? nil : ns
+    }
 }
 
 /// Which lines the loop drives while it is measured.
@@ -198,80 +293,136 @@ final class LockedSimLine: DigitalLine {
     func release() { chip.drive(offset: offset, high: false) }
 }
 
-/// The loop rows: for each rate and line kind, the loop's p99 and cyclictest's p99 measured
-/// alternately (loop, cyclictest, loop, …) `repeats` times; the median of each and their ratio.
-/// `Benchmarks loop [repeats] [seconds-at-1kHz] [seconds-at-10Hz]` runs only these rows.
-func loopBenchmark(repeats: Int = 5, secondsAt1kHz: Double = 4, secondsAt10Hz: Double = 6, priority: Int32 = 80) {
+/// One side-by-side measurement: the loop (or, for the A/A check, a second cyclictest) and cyclictest
+/// running at the same time, same SCHED_FIFO priority, period and sample count, their wake-ups half a
+/// period apart on a fixed phase (each wakes while the other sleeps): both see the same machine,
+/// second by second. `swap` exchanges the two phases (alternate repeats do, so neither side keeps the
+/// phase that happens to suit this machine's timers).
+struct PairResult {
+    var ours: WakeSamples, theirs: WakeSamples
+    var probe: LatencyProbeResult?
+    /// Frame (sample) index of each side's latest wake-up (is an outlier the first frame, or any?).
+    var oursWorstAt = 0, theirsWorstAt = 0
+}
+
+/// Index of the largest value.
+func indexOfMax(_ xs: [Int64]) -> Int { xs.indices.max { xs[$0] < xs[$1] } ?? 0 }
+
+func measurePair(kind: LoopLineKind, periodNanoseconds period: Int64, samples: Int, priority: Int32, swap: Bool,
+                 yardstickOnly: Bool, folder: String) throws -> PairResult? {
+    let quarter = period / 4
+    let ourPhase = swap ? 3 * quarter : quarter, theirPhase = swap ? quarter : 3 * quarter
+    let lines = kind.lines()
+    lines.reader?.start()
+    defer {
+        lines.reader?.finish()
+        lines.led?.release()
+        lines.trigger?.release()
+    }
+    let second = nextWholeSecondForCyclictest()
+    guard let ct = CyclictestRun(periodMicroseconds: Int(period / 1000), loops: samples, priority: Int(priority),
+                                 phaseMicroseconds: Int(theirPhase / 1000), folder: folder) else { return nil }
+    // cyclictest's first wake-up: second + phase + period; ours from half a period before it.
+    let notBefore = second + theirPhase + period / 2
+    if yardstickOnly {
+        guard let a = CyclictestRun(periodMicroseconds: Int(period / 1000), loops: samples, priority: Int(priority),
+                                    phaseMicroseconds: Int(ourPhase / 1000), folder: folder),
+              let ours = a.finish(), let theirs = ct.finish() else { return nil }
+        return PairResult(ours: WakeSamples(ours), theirs: WakeSamples(theirs), probe: nil,
+                          oursWorstAt: indexOfMax(ours), theirsWorstAt: indexOfMax(theirs))
+    }
+    let r = try LatencyProbe.run(timing: LatencyProbe.benchmarkTiming(periodNanoseconds: period), frames: Int64(samples),
+                                 priority: priority, led: lines.led, trigger: lines.trigger, notBefore: notBefore, wakePhase: ourPhase)
+    guard let theirs = ct.finish() else { return nil }
+    return PairResult(ours: WakeSamples(r.wakeLatenessNanoseconds), theirs: WakeSamples(theirs), probe: r,
+                      oursWorstAt: indexOfMax(r.wakeLatenessNanoseconds), theirsWorstAt: indexOfMax(theirs))
+}
+
+/// The loop rows: for each rate and line kind, `repeats` side-by-side pairs (`measurePair`); the
+/// pooled p99 of each side with the ratio's 90 % bootstrap interval, and the median and range of the
+/// per-pair ratios. `Benchmarks loop [repeats] [seconds-at-1kHz] [seconds-at-10Hz]` runs only these
+/// rows; `Benchmarks loop-aa …` measures cyclictest against itself the same way (the method's own
+/// spread: what a ratio of 1 looks like on this machine).
+func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 1.5, secondsAt10Hz: Double = 12, priority: Int32 = 80,
+                   yardstickOnly: Bool = false) {
+    let started = DispatchTime.now().uptimeNanoseconds
+    let ours = yardstickOnly ? "cyclictest A" : "loop"
+    // cyclictest's sample files, removed at the end.
+    let folder = NSTemporaryDirectory() + "operando-bench-loop-" + UUID().uuidString
+    try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
     line("== Rig: exposure-loop wake p99 vs cyclictest p99 (SCHED_FIFO \(priority), CLOCK_MONOTONIC, absolute deadlines; "
-         + "median of \(repeats) alternating repeats) ==")
-    line("(loop: lateness of the wake-up at each LED-on deadline; faults: page faults in the loop's thread after frame 0;"
-         + " sim lines run with a camera-like reader of the edge log every 1 ms)")
-    line(pad("rate / lines", 22) + pad("loop p50/p99/p99.9/max µs", 28) + pad("cyclictest p50/p99/p99.9/max µs", 34)
-         + pad("p99 ratio", 11) + pad("faults", 8) + "goal ≤ 1.2")
+         + "\(repeats) pairs run side by side) ==")
+    line("(each pair: \(ours) and cyclictest at the same time, same priority, period and sample count, wake-ups half a period"
+         + " apart, phases swapped every other pair; p50/p99/p99.9/max µs of all pairs' samples, nearest rank on exact ns;"
+         + " ratio = \(ours) p99 / cyclictest p99 with its 90 % paired block-bootstrap interval, and the median [range] of the per-pair ratios;"
+         + " sim lines run with a camera-like reader of the edge log every 1 ms; load: 1-min load average before each row)")
+    line(pad("rate / lines", 20) + pad("\(ours) µs", 20) + pad("cyclictest µs", 20) + pad("p99 ratio [90 % CI]", 22)
+         + pad("per pair: median [range]", 26) + "goal ≤ 1.2")
     for (hz, seconds) in [(1000.0, secondsAt1kHz), (10.0, secondsAt10Hz)] {
         let period = Int64(1e9 / hz)
-        for kind in LoopLineKind.allCases {
-            let label = pad(String(format: "%.0f Hz ", hz) + kind.rawValue, 22)
-            // Probe the kind once: a missing GPIO chip is reported, not measured.
+        let samples = max(10, Int(seconds * hz))
+        // At 10 Hz the wake-up comes ~100 ms after the previous frame's line work: the NSLock chip of
+        // before issue 17 cannot change it (its cost shows at 1 kHz, in the trigger edge's lateness).
+        let kinds: [LoopLineKind] = yardstickOnly ? [.idle] : hz >= 1000 ? LoopLineKind.allCases : [.idle, .sim, .libgpiod]
+        for kind in kinds {
+            let label = pad(String(format: "%.0f Hz ", hz) + (yardstickOnly ? "A/A" : kind.rawValue), 20)
             if let why = kind.lines().absent {
                 line(label + why)
                 continue
             }
-            var ours: [LatencyFigures] = [], theirs: [LatencyFigures] = []
-            var faults = 0, missed = 0, fifo = true
-            var triggerP99: [Double] = [], triggerMax: [Double] = []
+            let load = loadAverage()
+            var pairs: [PairResult] = []
             do {
-                for _ in 0..<repeats {
-                    let lines = kind.lines()
-                    lines.reader?.start()
-                    let r = try LatencyProbe.run(periodNanoseconds: period, seconds: seconds, priority: priority,
-                                                     led: lines.led, trigger: lines.trigger)
-                    lines.reader?.finish()
-                    lines.led?.release()
-                    lines.trigger?.release()
-                    let h = r.histogram
-                    ours.append(LatencyFigures(p50: h.percentileMicroseconds(0.5), p99: h.percentileMicroseconds(0.99),
-                                               p999: h.percentileMicroseconds(0.999), max: h.maxMicroseconds, histogram: h))
-                    faults = max(faults, r.pageFaults)
-                    if lines.led != nil {
-                        triggerP99.append(r.triggerLateness.percentileMicroseconds(0.99))
-                        triggerMax.append(r.triggerLateness.maxMicroseconds)
+                for r in 0..<repeats {
+                    guard let p = try measurePair(kind: kind, periodNanoseconds: period, samples: samples, priority: priority,
+                                                  swap: r % 2 == 1, yardstickOnly: yardstickOnly, folder: folder) else {
+                        line(label + "cyclictest unavailable (rt-tests)")
+                        break
                     }
-                    missed += r.missed
-                    fifo = fifo && r.report.schedFifo
-                    if let ct = cyclictest(periodMicroseconds: Int(period / 1000), loops: Int(seconds * hz), priority: Int(priority)) {
-                        theirs.append(ct)
-                    }
+                    pairs.append(p)
                 }
             } catch {
                 line(label + "FAILED: \(error)")
                 continue
             }
-            func med(_ xs: [LatencyFigures]) -> LatencyFigures? {
-                xs.isEmpty ? nil : LatencyFigures(p50: median(xs.map(\.p50)), p99: median(xs.map(\.p99)),
-                                                   p999: median(xs.map(\.p999)), max: median(xs.map(\.max)))
+            guard !pairs.isEmpty else { continue }
+            let a = WakeSamples.pooled(pairs.map(\.ours)), b = WakeSamples.pooled(pairs.map(\.theirs))
+            let ratio = a.p99 / b.p99
+            // Blocks of 0.1 s at 1 kHz, 1 s at 10 Hz.
+            let (lo, hi) = pairedBlockBootstrap(pairs, block: max(5, Int(hz / 10)))
+            let perPair = pairs.map { $0.ours.p99 / $0.theirs.p99 }
+            let med = median(perPair)
+            let met = ratio <= 1.2 && med <= 1.2
+            let probes = pairs.compactMap(\.probe)
+            let fifo = probes.allSatisfy(\.report.schedFifo), locked = probes.allSatisfy(\.report.memoryLocked)
+            line(label + pad(a.text, 20) + pad(b.text, 20) + pad(String(format: "%.2f [%.2f–%.2f]", ratio, lo, hi), 22)
+                 + pad(String(format: "%.2f [%.2f–%.2f]", med, perPair.min()!, perPair.max()!), 26) + (met ? "met" : "MISSED")
+                 + (fifo ? "" : "  (SCHED_FIFO refused)") + (locked ? "" : "  (mlockall refused)"))
+            var detail = String(format: "%d × %d samples each side, load %.2f; p99 per pair: ", pairs.count, samples, load)
+                + pairs.map { String(format: "%.0f/%.0f", $0.ours.p99, $0.theirs.p99) }.joined(separator: " ")
+                + "; max at sample " + pairs.map { "\($0.oursWorstAt)/\($0.theirsWorstAt)" }.joined(separator: " ")
+            if !probes.isEmpty {
+                let frames = Double(probes.reduce(0) { $0 + $1.wakeLatenessNanoseconds.count - 1 })
+                detail += String(format: "; loop thread: page faults %d, sleeps/frame %.2f, voluntary switches/frame %.2f, preemptions %d, missed %d",
+                                 probes.map(\.pageFaults).max()!, Double(probes.reduce(0) { $0 + $1.sleeps }) / frames,
+                                 Double(probes.reduce(0) { $0 + $1.voluntarySwitches }) / frames,
+                                 probes.reduce(0) { $0 + $1.involuntarySwitches }, probes.reduce(0) { $0 + $1.missed })
+                if kind != .idle {
+                    detail += String(format: "; trigger edge lateness p99 %.0f µs, max %.0f µs (medians)",
+                                     median(probes.map { $0.triggerLateness.percentileMicroseconds(0.99) }),
+                                     median(probes.map(\.triggerLateness.maxMicroseconds)))
+                }
             }
-            let o = med(ours)!, c = med(theirs)
-            let ratio = c.map { o.p99 / $0.p99 }
-            line(label + pad(o.text, 28) + pad(c?.text ?? "cyclictest unavailable", 34)
-                 + pad(ratio.map { String(format: "%.2f", $0) } ?? "-", 11) + pad("\(faults)", 8)
-                 + (ratio.map { $0 <= 1.2 ? "met" : "MISSED" } ?? "-")
-                 + (fifo ? "" : "  (SCHED_FIFO refused)") + (missed > 0 ? "  missed \(missed)" : ""))
-            line(pad("", 22) + "loop p99 per repeat: " + ours.map { String(format: "%.0f", $0.p99) }.joined(separator: " ")
-                 + "; cyclictest: " + theirs.map { String(format: "%.0f", $0.p99) }.joined(separator: " ")
-                 + pooledRatio(ours, theirs)
-                 + (triggerP99.isEmpty ? "" : String(format: "; trigger edge lateness p99 %.0f µs, max %.0f µs (medians)",
-                                                     median(triggerP99), median(triggerMax))))
+            line(pad("", 20) + detail)
         }
     }
+    line(String(format: "(loop rows: %.0f s)", Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9))
 }
 
-/// The p99 of all repeats pooled, each side, and their ratio (a second view of the same samples).
-func pooledRatio(_ ours: [LatencyFigures], _ theirs: [LatencyFigures]) -> String {
-    var a = LatencyHistogram(), b = LatencyHistogram()
-    for o in ours { pool(o.histogram, into: &a) }
-    for t in theirs { pool(t.histogram, into: &b) }
-    guard a.count > 0, b.count > 0 else { return "" }
-    let pa = a.percentileMicroseconds(0.99), pb = b.percentileMicroseconds(0.99)
-    return String(format: "; pooled p99 %.0f vs %.0f µs (ratio %.2f)", pa, pb, pa / pb)
+/// The 1-minute load average (other processes' share of the machine while timing is measured).
+func loadAverage() -> Double {
+    var l = [Double](repeating: .nan, count: 3)
+    _ = getloadavg(&l, 3)
+    return l[0]
 }

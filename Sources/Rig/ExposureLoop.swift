@@ -65,11 +65,17 @@ public final class ExposureLoop: @unchecked Sendable {
     public let stopRequested = Atomic<Bool>(false)
     /// Stop after this many frames (for self-tests and benchmarks); Int64.max for a run.
     public let frameLimit: Int64
-    /// Wake-up latency at each LED-on deadline (only meaningful on a real clock).
-    public private(set) var latency = LatencyHistogram()
+    /// Wake-up latency at each LED-on deadline (only meaningful on a real clock): a snapshot, safe to
+    /// take from any thread while the loop runs (it allocates on the caller's thread, never the loop's).
+    public var latency: LatencyHistogram { liveLatency.snapshot }
     /// Lateness of each trigger edge (actual − intended, after the line was driven): the wake-up at the
     /// trigger deadline plus the lines' own cost (a GPIO driver's lock or system call shows here).
-    public private(set) var triggerLateness = LatencyHistogram()
+    /// A snapshot, as `latency`.
+    public var triggerLateness: LatencyHistogram { liveTriggerLateness.snapshot }
+    /// The histograms the loop writes (fixed atomic storage: a reader never shares a buffer the loop
+    /// would then have to copy).
+    private let liveLatency = LiveLatencyHistogram()
+    private let liveTriggerLateness = LiveLatencyHistogram()
     public private(set) var missedDeadlines: Int = 0
     public private(set) var firedFrames: Int = 0
 
@@ -79,6 +85,13 @@ public final class ExposureLoop: @unchecked Sendable {
     public private(set) var overflowed = false
     /// Page faults the loop's thread took after its first frame (minor + major, from getrusage).
     public private(set) var pageFaultsInLoop = 0
+    /// Context switches of the loop's thread after its first frame (getrusage): voluntary ones are its
+    /// sleeps (at most one per deadline slept to; more would mean it blocked on something else),
+    /// involuntary ones are preemptions.
+    public private(set) var voluntarySwitchesInLoop = 0
+    public private(set) var involuntarySwitchesInLoop = 0
+    /// Deadlines the loop slept to after its first frame (a deadline already passed is not slept to).
+    public private(set) var sleepsInLoop = 0
 
     public init(clock: Clock, led: DigitalLine?, trigger: DigitalLine?, timing: ExposureTiming,
                 firstTriggerNanoseconds: Int64, frameLimit: Int64 = .max, ringCapacity: Int = 1 << 14) {
@@ -103,10 +116,11 @@ public final class ExposureLoop: @unchecked Sendable {
         r.intendedLedOn = r.intendedTrigger - timing.ledLeadNanoseconds
         r.intendedLedOff = r.intendedTrigger + timing.exposureNanoseconds + timing.ledTailNanoseconds
         r.step = Int32(truncatingIfNeeded: currentStep.load(ordering: .relaxed))
+        sleeps &+= 1
         clock.sleep(untilNanoseconds: r.intendedLedOn)
         let woke = clock.monotonicNanoseconds
         r.latenessNanoseconds = woke - r.intendedLedOn
-        if !clock.isVirtual { latency.record(nanoseconds: r.latenessNanoseconds) }
+        if !clock.isVirtual { liveLatency.record(nanoseconds: r.latenessNanoseconds) }
         if r.latenessNanoseconds > timing.missMarginNanoseconds {
             // Too late to keep the LED lead: skip rather than fire late.
             r.skipped = true
@@ -116,13 +130,13 @@ public final class ExposureLoop: @unchecked Sendable {
         do {
             try led?.set(true)
             r.actualLedOn = clock.monotonicNanoseconds
-            clock.sleep(untilNanoseconds: r.intendedTrigger)
+            sleep(until: r.intendedTrigger, now: r.actualLedOn)
             try trigger?.set(true)
             r.actualTrigger = clock.monotonicNanoseconds
-            if !clock.isVirtual { triggerLateness.record(nanoseconds: r.actualTrigger - r.intendedTrigger) }
+            if !clock.isVirtual { liveTriggerLateness.record(nanoseconds: r.actualTrigger - r.intendedTrigger) }
             // The camera times the exposure from the edge it saw: keep the LED on past its end.
             let off = max(r.intendedLedOff, r.actualTrigger + timing.exposureNanoseconds + timing.ledTailNanoseconds)
-            clock.sleep(untilNanoseconds: off)
+            sleep(until: off, now: r.actualTrigger)
             try trigger?.set(false)
             try led?.set(false)
             r.actualLedOff = clock.monotonicNanoseconds
@@ -133,6 +147,19 @@ public final class ExposureLoop: @unchecked Sendable {
         firedFrames += 1
         return r
     }
+
+    /// Sleeps to `deadline` unless the real clock has already passed it (`now` was just read): a
+    /// deadline behind us (the LED-off of a zero-length exposure) costs no system call. The virtual
+    /// clock always gets the call (its sleep is where simulated time moves).
+    @inline(__always)
+    private func sleep(until deadline: Int64, now: Int64) {
+        if deadline <= now && !clock.isVirtual { return }
+        sleeps &+= 1
+        clock.sleep(untilNanoseconds: deadline)
+    }
+
+    /// Deadlines slept to so far (the loop's thread only).
+    private var sleeps = 0
 
     /// Pushes a record into the ring (drops and flags overflow when the reader has fallen behind).
     @inline(__always)
@@ -161,8 +188,8 @@ public final class ExposureLoop: @unchecked Sendable {
     func touchMemory() {
         // Nothing pushed yet (the reader finds head = 0): the slots may be rewritten.
         if head.load(ordering: .acquiring) == 0 { ring.update(repeating: FrameEdges()) }
-        latency.touch()
-        triggerLateness.touch()
+        liveLatency.touch()
+        liveTriggerLateness.touch()
         withUnsafeTemporaryAllocation(byteCount: 64 * 1024, alignment: 16) { stack in
             memset(stack.baseAddress!, 0, stack.count)
             withExtendedLifetime(stack) {}
@@ -170,26 +197,45 @@ public final class ExposureLoop: @unchecked Sendable {
     }
 
     /// The real-time thread's body: frames 0, 1, 2, … until stopped, a line fails or the limit.
-    /// - Parameter delay: when given, the timeline is moved so frame 0's trigger comes this long after
-    ///   the thread is running with its memory touched (as cyclictest starts its first interval): a
-    ///   measurement then never counts the thread's own start-up as lateness. Nil keeps the timeline
-    ///   fixed at construction (a run, whose timeline was published ahead).
-    public func runUntilStopped(timelineStartsInNanoseconds delay: Int64? = nil) {
+    /// - Parameters:
+    ///   - delay: when given, the timeline is moved so frame 0's LED-on deadline (the wake-up measured)
+    ///     comes at least this long after the thread is running with its memory touched (as cyclictest
+    ///     starts its first interval): a measurement then never counts the thread's own start-up as
+    ///     lateness. Nil keeps the timeline fixed at construction (a run, whose timeline was published
+    ///     ahead), and the other parameters are ignored.
+    ///   - notBefore: with `delay`, frame 0's LED-on deadline is not before this time either (to start
+    ///     beside another measurement, e.g. cyclictest started on a whole second).
+    ///   - wakePhase: with `delay`, the LED-on deadlines fall on this phase of the period (ns after a
+    ///     multiple of the period on CLOCK_MONOTONIC, as cyclictest's `--secaligned` offset): two
+    ///     timelines measured side by side then keep a fixed distance.
+    public func runUntilStopped(timelineStartsInNanoseconds delay: Int64? = nil, notBefore: Int64? = nil,
+                                wakePhase: Int64? = nil) {
         RealtimeThreadMarker.markCurrentThread(true)
         defer { RealtimeThreadMarker.markCurrentThread(false) }
         touchMemory()
-        if let delay { firstTriggerNanoseconds = clock.monotonicNanoseconds + max(0, delay) + timing.ledLeadNanoseconds }
+        if let delay {
+            firstTriggerNanoseconds = Self.firstLedOn(earliest: max(clock.monotonicNanoseconds + max(0, delay), notBefore ?? .min),
+                                                      period: timing.periodNanoseconds, phase: wakePhase)
+                + timing.ledLeadNanoseconds
+        }
         var k: Int64 = 0
-        var faultsAfterFirstFrame = 0
+        var before = ThreadCounters()
+        var sleepsBefore = 0
         while k < frameLimit && !stopRequested.load(ordering: .relaxed) {
             let r = fire(frame: k)
             push(r)
             if r.lineFailed { break }
             // One system call after frame 0 (not on its deadline path): faults from here on count.
-            if k == 0 { faultsAfterFirstFrame = threadPageFaults() }
+            if k == 0 { before = ThreadCounters.now(); sleepsBefore = sleeps }
             k += 1
         }
-        if k > 0 { pageFaultsInLoop = threadPageFaults() - faultsAfterFirstFrame }
+        if k > 0 {
+            let after = ThreadCounters.now()
+            pageFaultsInLoop = after.pageFaults - before.pageFaults
+            voluntarySwitchesInLoop = after.voluntarySwitches - before.voluntarySwitches
+            involuntarySwitchesInLoop = after.involuntarySwitches - before.involuntarySwitches
+            sleepsInLoop = sleeps - sleepsBefore
+        }
         try? led?.set(false)
         try? trigger?.set(false)
     }
@@ -214,10 +260,25 @@ public enum RealtimeThreadMarker {
     }
 }
 
-/// Minor + major page faults of the calling thread so far.
-func threadPageFaults() -> Int {
-    var usage = rusage()
-    // RUSAGE_THREAD (1) is behind _GNU_SOURCE and not imported.
-    guard getrusage(__rusage_who_t(1), &usage) == 0 else { return 0 }
-    return usage.ru_minflt + usage.ru_majflt
+extension ExposureLoop {
+    /// The first LED-on deadline at or after `earliest`, on `phase` of the period when one is given.
+    static func firstLedOn(earliest: Int64, period: Int64, phase: Int64?) -> Int64 {
+        guard let phase, period > 0 else { return earliest }
+        let p = ((phase % period) + period) % period
+        let r = ((earliest - p) % period + period) % period
+        return r == 0 ? earliest : earliest + (period - r)
+    }
+}
+
+/// The calling thread's page faults and context switches so far (getrusage).
+struct ThreadCounters {
+    var pageFaults = 0, voluntarySwitches = 0, involuntarySwitches = 0
+
+    static func now() -> ThreadCounters {
+        var usage = rusage()
+        // RUSAGE_THREAD (1) is behind _GNU_SOURCE and not imported.
+        guard getrusage(__rusage_who_t(1), &usage) == 0 else { return ThreadCounters() }
+        return ThreadCounters(pageFaults: usage.ru_minflt + usage.ru_majflt, voluntarySwitches: usage.ru_nvcsw,
+                              involuntarySwitches: usage.ru_nivcsw)
+    }
 }

@@ -31,28 +31,62 @@ public struct LatencyProbeResult {
     /// Page faults (minor + major) the loop's thread took after its first frame: 0 when every page it
     /// touches was touched before the loop.
     public var pageFaults: Int
+    /// The loop thread's context switches after its first frame: voluntary (its sleeps; more than
+    /// `sleeps` would mean it blocked on something else) and involuntary (preemptions).
+    public var voluntarySwitches: Int = 0
+    public var involuntarySwitches: Int = 0
+    /// Deadlines the loop slept to after its first frame.
+    public var sleeps: Int = 0
+    /// Each frame's wake-up lateness at its LED-on deadline, ns, in frame order (exact, where the
+    /// histogram has 1 µs buckets).
+    public var wakeLatenessNanoseconds: [Int64] = []
+    /// Frame 0's LED-on deadline (CLOCK_MONOTONIC ns).
+    public var firstWakeNanoseconds: Int64 = 0
 }
 
 /// Measures the exposure loop's wake-up latency on the real clock with given lines (nil: idle),
 /// on a SCHED_FIFO thread — the run's latency self-test and the benchmark.
 public enum LatencyProbe {
     /// Runs the loop for `seconds` with the given timing (lines nil: idle) on the real clock.
+    /// - Parameters:
+    ///   - notBefore: frame 0's LED-on deadline is not before this CLOCK_MONOTONIC time (ns).
+    ///   - wakePhase: the LED-on deadlines fall on this phase of the period (ns past a multiple of
+    ///     the period, as cyclictest's `--secaligned` offset), to run beside another timeline.
     public static func run(timing: ExposureTiming, seconds: Double, priority: Int32,
-                           led: DigitalLine? = nil, trigger: DigitalLine? = nil) throws -> LatencyProbeResult {
+                           led: DigitalLine? = nil, trigger: DigitalLine? = nil,
+                           notBefore: Int64? = nil, wakePhase: Int64? = nil) throws -> LatencyProbeResult {
+        try run(timing: timing, frames: Int64(max(1, seconds * 1e9 / Double(timing.periodNanoseconds))), priority: priority,
+                led: led, trigger: trigger, notBefore: notBefore, wakePhase: wakePhase)
+    }
+
+    /// `run(timing:seconds:…)` for a number of frames.
+    public static func run(timing: ExposureTiming, frames: Int64, priority: Int32,
+                           led: DigitalLine? = nil, trigger: DigitalLine? = nil,
+                           notBefore: Int64? = nil, wakePhase: Int64? = nil) throws -> LatencyProbeResult {
         let clock = MonotonicClock()
-        let frames = Int64(max(1, seconds * 1e9 / Double(timing.periodNanoseconds)))
-        // Start far enough ahead for the thread to be created and its stack locked.
+        let frames = max(1, frames)
+        // Start far enough ahead for the thread to be created and its stack locked. The record ring
+        // holds every frame (read after the loop: the exact lateness of each wake-up).
         let loop = ExposureLoop(clock: clock, led: led, trigger: trigger, timing: timing,
-                                firstTriggerNanoseconds: clock.monotonicNanoseconds + 200_000_000, frameLimit: frames)
+                                firstTriggerNanoseconds: clock.monotonicNanoseconds + 200_000_000, frameLimit: frames,
+                                ringCapacity: Int(min(max(16, frames), 1 << 20)))
         let dmaLatency = CPUDMALatencyGuard()
         // The timeline starts once the thread runs: under load, locking memory and creating the thread
         // can take longer than any fixed lead, and the late first frames would count as latency.
-        let thread = RealtimeThread { loop.runUntilStopped(timelineStartsInNanoseconds: 10_000_000) }
+        let thread = RealtimeThread {
+            loop.runUntilStopped(timelineStartsInNanoseconds: 10_000_000, notBefore: notBefore, wakePhase: wakePhase)
+        }
         try thread.start(priority: priority)
         thread.join()
         withExtendedLifetime(dmaLatency) {}
-        return LatencyProbeResult(histogram: loop.latency, triggerLateness: loop.triggerLateness, report: thread.report, missed: loop.missedDeadlines,
-                                  pageFaults: loop.pageFaultsInLoop)
+        var records: [FrameEdges] = []
+        records.reserveCapacity(Int(frames))
+        loop.drain(into: &records)
+        return LatencyProbeResult(histogram: loop.latency, triggerLateness: loop.triggerLateness, report: thread.report,
+                                  missed: loop.missedDeadlines, pageFaults: loop.pageFaultsInLoop,
+                                  voluntarySwitches: loop.voluntarySwitchesInLoop, involuntarySwitches: loop.involuntarySwitchesInLoop,
+                                  sleeps: loop.sleepsInLoop, wakeLatenessNanoseconds: records.map(\.latenessNanoseconds),
+                                  firstWakeNanoseconds: loop.firstTriggerNanoseconds - timing.ledLeadNanoseconds)
     }
 
     /// `run`'s figures as a tuple.

@@ -11,6 +11,14 @@ if arguments.first == "profile-c3" {
     print("nodes \(r.nodes) steps \(r.timeSteps) newton \(r.newtonIterations) factorisations \(r.factorisations) centre \(r.trace.last!.thetaCentre)")
     exit(0)
 }
+if arguments.first == "c3-trace", arguments.count == 2 {
+    // The default C/3 run's centre trace as CSV (to compare solver changes sample by sample).
+    let r = try SolverBenchmark.c3Charge().result
+    try SolverBenchmark.traceCSV(r.trace.map { (time: $0.timeSeconds, theta: $0.thetaCentre) })
+        .write(toFile: arguments[1], atomically: true, encoding: .utf8)
+    print("thetaMax − θ0 worst \(r.trace.map { $0.thetaMax - r.theta0 }.max()!), mass balance \(r.massBalanceWorstRelativeError)")
+    exit(0)
+}
 if arguments.first == "reference-trace", arguments.count == 2 {
     // The converged reference trace as CSV, for running bench/skfem_reference.py by hand.
     try SolverBenchmark.traceCSV(SolverBenchmark.convergedReference()).write(toFile: arguments[1], atomically: true, encoding: .utf8)

@@ -1,6 +1,6 @@
 import FirmwareSim
 import Foundation
-import Rig
+@testable import Rig
 import Testing
 
 // Issue 17: the loop on its real-time thread marks the thread, drives the sim chip's lines without
@@ -31,4 +31,75 @@ import Testing
     #expect(!chip.value(ofLine: SimGPIOChip.ledOffset))
     if r.report.memoryLocked { #expect(r.pageFaults == 0) }
     #expect(!RealtimeThreadMarker.isCurrentThreadRealtime)
+}
+
+// Issue 17: another thread reading the histograms while the loop runs (the run's status does, every
+// status line) costs the loop nothing: no copy of their storage on its thread, hence no page fault,
+// and it blocks on nothing but its own sleeps.
+@Test func histogramReadsBesideARunningLoopCostItNothing() throws {
+    let timing = ExposureTiming(periodNanoseconds: 1_000_000, ledLeadNanoseconds: 100_000, exposureNanoseconds: 300_000,
+                                ledTailNanoseconds: 50_000, missMarginNanoseconds: 50_000_000)
+    let clock = MonotonicClock()
+    let loop = ExposureLoop(clock: clock, led: nil, trigger: nil, timing: timing,
+                            firstTriggerNanoseconds: clock.monotonicNanoseconds + 200_000_000, frameLimit: 300)
+    let thread = RealtimeThread { loop.runUntilStopped(timelineStartsInNanoseconds: 10_000_000) }
+    try thread.start(priority: 80)
+    final class Reads: @unchecked Sendable { var snapshots = 0; var lastCount: UInt64 = 0 }
+    let reads = Reads()
+    let done = DispatchSemaphore(value: 0)
+    Thread {
+        // Until the loop has fired every frame: a snapshot of each histogram, back to back.
+        while loop.latency.count < 300 {
+            reads.lastCount = loop.triggerLateness.count
+            reads.snapshots += 1
+        }
+        done.signal()
+    }.start()
+    thread.join()
+    done.wait()
+    #expect(reads.snapshots > 10)
+    #expect(loop.latency.count == 300)
+    #expect(loop.triggerLateness.count == UInt64(300 - loop.missedDeadlines))
+    if thread.report.memoryLocked { #expect(loop.pageFaultsInLoop == 0) }
+    // Up to three deadlines a frame (LED on, trigger, LED off; a late wake-up skips the passed
+    // trigger deadline), each at most one voluntary switch.
+    #expect(loop.sleepsInLoop <= 3 * 299 && loop.sleepsInLoop >= 2 * 299)
+    #expect(loop.voluntarySwitchesInLoop <= loop.sleepsInLoop)
+}
+
+// Issue 17: with a zero-length exposure the LED-off deadline has passed when it is reached: the
+// loop does not sleep to it (two system sleeps a frame, LED on and trigger).
+@Test func passedDeadlineIsNotSleptTo() throws {
+    let r = try LatencyProbe.run(periodNanoseconds: 1_000_000, seconds: 0.1, priority: 80)
+    #expect(r.histogram.count == 100)
+    #expect(r.sleeps <= 2 * 99 && r.sleeps >= 99)
+    #expect(r.voluntarySwitches <= r.sleeps)
+    #expect(r.wakeLatenessNanoseconds.count == 100)
+}
+
+// Issue 17: the probe can start beside another timeline: not before a given time, its wake-ups on a
+// given phase of the period (as cyclictest's `--secaligned`), each one's exact lateness returned.
+@Test func probeTimelineStartsOnThePhaseAsked() throws {
+    let clock = MonotonicClock()
+    let period: Int64 = 2_000_000
+    let notBefore = clock.monotonicNanoseconds + 50_000_000
+    let r = try LatencyProbe.run(timing: LatencyProbe.benchmarkTiming(periodNanoseconds: period), frames: 25, priority: 80,
+                                 notBefore: notBefore, wakePhase: 1_500_000)
+    #expect(r.firstWakeNanoseconds >= notBefore)
+    #expect(r.firstWakeNanoseconds < notBefore + period)
+    #expect(r.firstWakeNanoseconds % period == 1_500_000)
+    #expect(r.wakeLatenessNanoseconds.count == 25)
+    #expect(r.wakeLatenessNanoseconds.allSatisfy { $0 >= 0 })
+    let h = r.histogram
+    #expect(h.count == 25)
+    #expect(Double(r.wakeLatenessNanoseconds.max()!) / 1000 == h.maxMicroseconds)
+}
+
+@Test(arguments: [(Int64(1_000), Int64(1_000_000), Int64(250_000), Int64(250_000)),
+                  (Int64(250_000), Int64(1_000_000), Int64(250_000), Int64(250_000)),
+                  (Int64(250_001), Int64(1_000_000), Int64(250_000), Int64(1_250_000)),
+                  (Int64(7_300_000), Int64(100_000_000), Int64(-25_000_000), Int64(75_000_000)),
+                  (Int64(42), Int64(1_000_000), nil as Int64?, Int64(42))])
+func firstLedOnRoundsUpToThePhase(earliest: Int64, period: Int64, phase: Int64?, expected: Int64) {
+    #expect(ExposureLoop.firstLedOn(earliest: earliest, period: period, phase: phase) == expected)
 }
