@@ -88,7 +88,7 @@ let package = Package(
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Fuzz targets for every reader of user input, a deterministic mutation driver, and its CLI
         // (`make fuzz`; `make fuzz-libfuzzer` builds the same targets for libFuzzer).
-        .target(name: "Fuzzing", dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "FirmwareSim"]),
+        .target(name: "Fuzzing", dependencies: ["ConfigFile", "Electrochemistry", "ParticleModel", "FirmwareSim", "Imaging"]),
         .executableTarget(name: "Fuzz", dependencies: ["Fuzzing"]),
         // The solver's benchmark alone (`make profile-solver`, `make bench-solver`): builds in seconds,
         // without the rig's dependencies, so the profile can be repeated after every change.

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 import ParticleModel
 
 // Units: sensor pixels for image geometry, µm in the sample plane, electrons and ADC counts (DN) for

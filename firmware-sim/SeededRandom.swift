@@ -1,23 +1,9 @@
 import Foundation
+import Imaging
 
 // Deterministic randomness for the simulated rig: the same seed gives the same frames, samples and
 // drift path on every machine. Foundation's generators are not seedable (and differ across platforms),
-// so this file carries its own: SplitMix64 to expand a seed, xoshiro256** for the streams.
-
-/// SplitMix64: expands one 64-bit seed into well-mixed state words (Vigna's recommended seeder).
-public struct SplitMix64: Sendable {
-    private var state: UInt64
-    /// - Parameter seed: any value; equal seeds give equal sequences.
-    public init(seed: UInt64) { state = seed }
-    /// The next 64 random bits.
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+// so this file carries its own: xoshiro256** for the streams, seeded through Imaging's SplitMix64.
 
 /// xoshiro256** (Blackman & Vigna): fast, 256-bit state, passes BigCrush. One independent stream per
 /// noise source (`stream:`), so adding frames never changes the potentiostat's noise and vice versa.

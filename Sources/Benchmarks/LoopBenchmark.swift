@@ -1,6 +1,7 @@
 // The exposure loop's wake-up latency beside cyclictest's, per line kind (issue 17's loop rows).
 import FirmwareSim
 import Foundation
+import Imaging
 import Rig
 import Synchronization
 import RigDrivers
@@ -24,19 +25,6 @@ struct WakeSamples {
         String(format: "%.0f/%.0f/%.0f/%.0f", quantile(0.5), quantile(0.99), quantile(0.999), quantile(1))
     }
     static func pooled(_ xs: [WakeSamples]) -> WakeSamples { WakeSamples(xs.flatMap(\.sorted)) }
-}
-
-/// SplitMix64: the bootstrap's seeded generator (the printed interval is repeatable for given samples).
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }
 
 /// The nearest-rank quantile `q` of `xs` (reordered in place: quickselect, no sort).
@@ -79,7 +67,7 @@ func pairedBlockBootstrap(_ pairs: [PairResult], block: Int, resamples: Int = 60
         }
     }
     guard !blocks.isEmpty else { return (.nan, .nan) }
-    var rng = SplitMix64(state: 17)
+    var rng = SplitMix64(seed: 17)
     var a: [Int64] = [], b: [Int64] = []
     var ratios: [Double] = []
     for _ in 0..<resamples {

@@ -1,4 +1,5 @@
 import Foundation
+import Imaging
 
 // Units: S dimensionless, A contrast per unit θ; lags and block lengths in samples of the centre trace
 // (one per analysed frame). u = ln S throughout, as in the scan and the refinement.
@@ -115,13 +116,13 @@ enum CentreFitBootstrap {
         // orthogonal to the fit's Jacobian and would shift every replicate's S the same way.
         let residualMean = residuals.reduce(0, +) / Double(n)
         let centred = residuals.map { $0 - residualMean }
-        var rng = UncertaintyRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var du: [Double] = [], da: [Double] = []
         var failed = 0
         var ystar = [Double](repeating: 0, count: n)
         let shape = max(0, outlineAreaRelativeError.isFinite ? outlineAreaRelativeError : 0)
         // Its own stream, so the blocks drawn (and A's interval) do not depend on the outline's term.
-        var shapeRandom = UncertaintyRandom(seed: seed ^ 0x5EED_0F_0A7E)
+        var shapeRandom = SplitMix64(seed: seed ^ 0x5EED_0F_0A7E)
         for _ in 0..<replicates {
             var i = 0
             while i < n {
@@ -133,7 +134,7 @@ enum CentreFitBootstrap {
             let f = model.fit(dots: model.dots(ystar), yy: yy, sum: ystar.reduce(0, +), start: uHat)
             // The outline's error is independent of the frames' noise: a modelled area too large by a
             // fraction ε gives an S too small by the same fraction (S ∝ 1/area).
-            let z = shape > 0 ? shapeRandom.normal() * shape : 0
+            let z = shape > 0 ? shapeRandom.nextGaussian() * shape : 0
             if f.u.isFinite, f.gain.isFinite, f.u > model.nodes.first! + 1e-9, f.u < model.nodes.last! - 1e-9 {
                 // The gain net of the reference's factor 1 + c (as the calibration reports it).
                 du.append(f.u - uHat + z); da.append(f.gain / (1 + f.offset) - aHat / (1 + cHat))
@@ -391,26 +392,6 @@ func quantile(_ sorted: [Double], _ p: Double) -> Double {
     let h = p * Double(sorted.count - 1)
     let i = Int(h.rounded(.down)), f = h - Double(i)
     return i + 1 < sorted.count ? sorted[i] + f * (sorted[i + 1] - sorted[i]) : sorted[i]
-}
-
-/// SplitMix64: a fixed-seed generator so a calibration's interval is the same on every run.
-struct UncertaintyRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-    /// Standard normal (Box–Muller).
-    mutating func normal() -> Double {
-        let a = max(uniform(), 1e-300), b = uniform()
-        return (-2 * log(a)).squareRoot() * cos(2 * Double.pi * b)
-    }
 }
 
 /// "1.9922 ± 0.0041": the uncertainty to two significant digits and the value to the same decimal

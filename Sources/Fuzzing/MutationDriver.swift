@@ -1,5 +1,6 @@
 import ConfigFile
 import Foundation
+import Imaging
 
 /// A deterministic mutation fuzzer: from a seed corpus, it mutates inputs (bit flips, interesting
 /// bytes, TOML and step-language tokens, extreme numbers, splices, deletions, duplications) with a
@@ -191,19 +192,6 @@ public struct MutationDriver {
         var e = s
         while e < b.count, (b[e] >= 0x30 && b[e] <= 0x39) || b[e] == 0x2E || b[e] == 0x65 || b[e] == 0x5F { e += 1 }
         return s..<e
-    }
-}
-
-/// SplitMix64: small, fast, and the same on every platform (so campaigns reproduce).
-public struct SplitMix64 {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -884,18 +884,7 @@ final class FramePipeline: @unchecked Sendable {
         guard m > 0 else { return 0 }
         let target = min(m - 1, Int(Double(m - 1) * fraction))
         return scratch.withUnsafeMutableBufferPointer { a in
-            var lo = 0, hi = m - 1
-            while lo < hi {
-                let pivot = a[(lo + hi) / 2]
-                var i = lo, j = hi
-                while i <= j {
-                    while a[i] < pivot { i += 1 }
-                    while a[j] > pivot { j -= 1 }
-                    if i <= j { a.swapAt(i, j); i += 1; j -= 1 }
-                }
-                if target <= j { hi = j } else if target >= i { lo = i } else { break }
-            }
-            return Double(a[target])
+            Double(ImageOps.select(UnsafeMutableBufferPointer(rebasing: a[0..<m]), target))
         }
     }
 }

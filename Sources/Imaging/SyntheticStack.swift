@@ -81,20 +81,25 @@ public struct SyntheticStack: Sendable {
     }
 }
 
-/// Small deterministic generator (SplitMix64) so synthetic stacks are reproducible everywhere.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
+/// SplitMix64: a small seeded generator, the same on every platform, for everything that must
+/// reproduce (synthetic stacks, the calibration's bootstrap, fuzzing campaigns, benchmark resampling).
+public struct SplitMix64: Sendable {
+    public private(set) var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
-    mutating func nextUniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    mutating func nextGaussian() -> Double {
+    /// Uniform in [0, 1).
+    public mutating func nextUniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    /// Standard normal (Box–Muller).
+    public mutating func nextGaussian() -> Double {
         let u1 = max(nextUniform(), 1e-300), u2 = nextUniform()
         return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
+    /// Uniform in 0..<n (n > 0; the modulo bias is below n/2⁶⁴).
+    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
 }

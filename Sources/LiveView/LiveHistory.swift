@@ -245,6 +245,9 @@ public final class LiveHistory: @unchecked Sendable {
         lock.withLock { [snapshotLocked()] + (latestFrame.map { [$0.json] } ?? []) }
     }
 
+    /// The latest frame's message as JSON text (served at /api/frame); nil before the first frame.
+    public func latestFrameMessage() -> String? { lock.withLock { latestFrame?.json } }
+
     /// The history as one JSON text (also served at /api/history).
     public func snapshot() -> String { lock.withLock { snapshotLocked() } }
 

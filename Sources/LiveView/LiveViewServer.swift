@@ -180,6 +180,10 @@ public final class LiveViewServer: RunSubscriber, @unchecked Sendable {
             Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
                      body: .init(byteBuffer: ByteBuffer(string: history.snapshot())))
         }
+        router.get("/api/frame") { _, _ -> Response in
+            Response(status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                     body: .init(byteBuffer: ByteBuffer(string: history.latestFrameMessage() ?? "null")))
+        }
         router.get("/api/status") { _, _ -> Response in
             var w = JSONWriter()
             if let s = history.latestStatus { s.write(to: &w) } else { w.null() }

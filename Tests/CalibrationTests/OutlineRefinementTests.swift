@@ -15,8 +15,8 @@ private let sigmaPixels = 0.265 / (8 * log(2)).squareRoot() / 0.0347
 /// `texture` × a smooth random pattern (wavelengths 7–20 px), blurred by the PSF.
 private func blurredEllipse(texture: Double, seed: UInt64) -> (frame: BinnedFrame, areaMicrometres2: Double) {
     let w = 200, h = 160, a = 44.0, b = 29.4, cx = 100.3, cy = 80.4
-    var rng = UncertaintyRandom(seed: seed)
-    let waves = (0..<12).map { _ in (k: 2 * Double.pi / (7 + 13 * rng.uniform()), angle: 2 * Double.pi * rng.uniform(), phase: 2 * Double.pi * rng.uniform()) }
+    var rng = SplitMix64(seed: seed)
+    let waves = (0..<12).map { _ in (k: 2 * Double.pi / (7 + 13 * rng.nextUniform()), angle: 2 * Double.pi * rng.nextUniform(), phase: 2 * Double.pi * rng.nextUniform()) }
     var scene = [Double](repeating: 0, count: w * h)
     for r in 0..<h { for c in 0..<w {
         // Inside fraction from 4 × 4 subsamples; the background occluded by the particle.

@@ -1,5 +1,6 @@
 @testable import Calibration
 import Foundation
+import Imaging
 import Testing
 
 // Issue 16 item 4: the centre fit's interval must cover the truth when the residuals are correlated in
@@ -24,12 +25,12 @@ private func syntheticModel(times: [Double], trueScale: Double, fitsOffset: Bool
 /// White frame noise plus a slow AR(1) wander (correlation time `tau` samples): the residuals' shape
 /// on a real centre trace.
 private func correlatedNoise(count: Int, white: Double, slow: Double, tau: Double, seed: UInt64) -> [Double] {
-    var rng = UncertaintyRandom(seed: seed)
+    var rng = SplitMix64(seed: seed)
     let rho = exp(-1 / tau)
-    var a = slow * rng.normal()
+    var a = slow * rng.nextGaussian()
     return (0..<count).map { _ in
-        a = rho * a + slow * (1 - rho * rho).squareRoot() * rng.normal()
-        return a + white * rng.normal()
+        a = rho * a + slow * (1 - rho * rho).squareRoot() * rng.nextGaussian()
+        return a + white * rng.nextGaussian()
     }
 }
 
@@ -80,8 +81,8 @@ private func correlatedNoise(count: Int, white: Double, slow: Double, tau: Doubl
 /// block still spans several of the wander's correlation times.
 @Test func blockLengthFollowsResidualCorrelation() {
     let n = 8000
-    var rng = UncertaintyRandom(seed: 3)
-    let white = (0..<n).map { _ in rng.normal() }
+    var rng = SplitMix64(seed: 3)
+    let white = (0..<n).map { _ in rng.nextGaussian() }
     let w = chooseBlockLength(white)
     #expect(w.blockLength == Int(Double(n).squareRoot().rounded(.up)) && w.correlationLag == 1 && !w.capped, "\(w)")
 
@@ -176,8 +177,8 @@ private func correlatedNoise(count: Int, white: Double, slow: Double, tau: Doubl
     var errorWith: [Double] = [], errorWithout: [Double] = []
     let seeds = 40
     for seed in 0..<seeds {
-        var rng = UncertaintyRandom(seed: UInt64(seed) &+ 77)
-        let epsilon = 0.004 * rng.normal()
+        var rng = SplitMix64(seed: UInt64(seed) &+ 77)
+        let epsilon = 0.004 * rng.nextGaussian()
         let noise = correlatedNoise(count: n, white: 0.004, slow: 0.001, tau: 20, seed: UInt64(seed) &+ 500)
         let y = zip(clean, noise).map { (1 + $0 + $1) / (1 + epsilon) - 1 }
         let yy = y.reduce(0) { $0 + $1 * $1 }, sy = y.reduce(0, +)

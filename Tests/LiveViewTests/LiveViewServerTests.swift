@@ -28,6 +28,7 @@ import Testing
         let o = try #require(try JSONSerialization.jsonObject(with: Data(history.body.utf8)) as? [String: Any])
         #expect(o["type"] as? String == "history")
         #expect(try http(port: port, path: "/api/status").body == "null")
+        #expect(try http(port: port, path: "/api/frame").body == "null", "no frame yet")
         #expect(try http(port: port, path: "/nothing-here").status == 404)
         // The one action needs its confirmation header, and a running engine.
         #expect(try http("POST", port: port, path: "/api/stop").status == 400)
@@ -64,7 +65,7 @@ import Testing
         try server.start()
         defer { server.stop() }
         let port = try #require(server.port)
-        for path in ["/", "/live.js", "/api/history", "/api/status", "/ws", "/nothing"] {
+        for path in ["/", "/live.js", "/api/history", "/api/frame", "/api/status", "/ws", "/nothing"] {
             #expect(try http(port: port, path: path).status == 401, "\(path) without a token")
         }
         #expect(try http("POST", port: port, path: "/api/stop", headers: ["X-Operando-Confirm": "stop"]).status == 401)
