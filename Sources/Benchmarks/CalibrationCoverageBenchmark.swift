@@ -10,33 +10,11 @@ import Foundation
 import ParticleModel
 import Rig
 
-/// Records one firmware-sim dataset (as CalibrationTests' `makeSimDataset`: C/3 charge of 25 min after
-/// 2 min rest, 10 frames/s, noise and drift on) with the given truth and noise seed.
+/// Records one firmware-sim dataset (C/3 charge of 25 min after 2 min rest; `SimCalibrationDataset`,
+/// as CalibrationTests record theirs) with the given truth and noise seed.
 func recordCoverageDataset(directory: String, scale: Double, gain: Double, seed: Int, noise: Double = 1.0) throws {
-    let text = """
-    [cell]
-    active_mass_mg = 1.5
-    practical_capacity_mAh_per_g = 210
-    [limits]
-    voltage_min_V = 2.8
-    voltage_max_V = 4.4
-    [imaging]
-    frame_rate_Hz = 10
-    exposure_ms = 2.5
-    bin = 30
-    led_lead_ms = 0.2
-    [[steps]]
-    do = "Rest for 2 minutes"
-    [[steps]]
-    do = "Charge at C/3 for 25 minutes"
-
-    """
-    let proto = try ProtocolFile.parse(text: text, path: "coverage.toml")
-    let rig = "[sim]\nscale = \(scale)\noptical_gain = \(gain)\nnoise = \(noise)\ndrift_nm_per_min = 5\nseed = \(seed)\n"
-    let (_, hw) = try SimRig.hardware(rigText: rig, rigFile: "coverage-rig.toml", protocolFile: proto, parameters: .nmc87)
-    var options = RunOptions(outputDirectory: directory)
-    options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)   // the particle and the drift fiducial
-    _ = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
+    try SimCalibrationDataset.record(directory: directory, scale: scale, gain: gain,
+                                     steps: ["Rest for 2 minutes", "Charge at C/3 for 25 minutes"], seed: seed, noise: noise)
 }
 
 /// Prints one row per seed (S, the new 68 % interval, the earlier ± and whether each covers the

@@ -7,11 +7,6 @@ import Imaging
 import ParticleModel
 import Rig
 
-/// A firmware-sim rig wired as `operando run` wires it (as in RigTests).
-func makeSimRig(rigText: String, protocolFile: ProtocolFile, parameters: ParameterSet = .nmc87) throws -> (SimRig, RigHardware) {
-    try SimRig.hardware(rigText: rigText, rigFile: "test-rig.toml", protocolFile: protocolFile, parameters: parameters)
-}
-
 func temporaryDirectory(_ name: String) -> String {
     let dir = NSTemporaryDirectory() + "operando-calibtest-\(getpid())-\(name)"
     try? FileManager.default.removeItem(atPath: dir)
@@ -21,28 +16,9 @@ func temporaryDirectory(_ name: String) -> String {
 /// A firmware-sim dataset of `steps` with the given S and A, noise and drift on (the sim's defaults).
 func makeSimDataset(name: String, scale: Double, gain: Double, steps: [String],
                     parameters: ParameterSet = .nmc87) throws -> String {
-    var text = """
-    [cell]
-    active_mass_mg = 1.5
-    practical_capacity_mAh_per_g = 210
-    [limits]
-    voltage_min_V = 2.8
-    voltage_max_V = 4.4
-    [imaging]
-    frame_rate_Hz = 10
-    exposure_ms = 2.5
-    bin = 30
-    led_lead_ms = 0.2
-
-    """
-    for s in steps { text += "[[steps]]\ndo = \"\(s)\"\n" }
-    let proto = try ProtocolFile.parse(text: text, path: "calibration-test.toml")
-    let rig = "[sim]\nscale = \(scale)\noptical_gain = \(gain)\nnoise = 1.0\ndrift_nm_per_min = 5\nseed = 7\n"
-    let (_, hw) = try makeSimRig(rigText: rig, protocolFile: proto, parameters: parameters)
-    var options = RunOptions(outputDirectory: temporaryDirectory(name + ".operando"))
-    options.roi = RegionOfInterest(x: 880, y: 500, width: 160, height: 160)   // the particle and the drift fiducial
-    _ = try RunEngine(protocolFile: proto, hardware: hw, options: options).run()
-    return options.outputDirectory
+    let dir = temporaryDirectory(name + ".operando")
+    try SimCalibrationDataset.record(directory: dir, scale: scale, gain: gain, steps: steps, parameters: parameters)
+    return dir
 }
 
 /// A dataset whose contrast is the model's own (no images): an ellipse mask, the measured current of a
