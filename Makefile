@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 # Debian packages the build, the tests and the reports need (C libraries through systemLibrary shims).
-DEB_PACKAGES := libsuitesparse-dev libgpiod-dev gpiod libcairo2-dev libpango1.0-dev libtiff-dev \
+DEB_PACKAGES := libsuitesparse-dev libgpiod-dev gpiod libcairo2-dev libpango1.0-dev libtiff-dev libdeflate-dev \
                 poppler-utils rt-tests pkg-config libaravis-dev libusb-1.0-0-dev aravis-tools chromium \
                 python3-tifffile
 RELEASE := -c release

@@ -52,6 +52,7 @@ let package = Package(
         // System-library shims (Debian -dev packages, installed by `make deps`).
         .systemLibrary(name: "CSuiteSparse", path: "Sources/CSuiteSparse"),
         .systemLibrary(name: "CTiff", path: "Sources/CTiff", pkgConfig: "libtiff-4"),
+        .systemLibrary(name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate"),
         .systemLibrary(name: "CCairo", path: "Sources/CCairo", pkgConfig: "cairo"),
         .systemLibrary(name: "CGpiod", path: "Sources/CGpiod", pkgConfig: "libgpiod"),
         .systemLibrary(name: "CAravis", path: "Sources/CAravis", pkgConfig: "aravis-0.8"),
@@ -63,7 +64,7 @@ let package = Package(
         .target(name: "Electrochemistry", dependencies: ["ConfigFile"]),
         .target(name: "ParticleModel",
                 dependencies: ["Electrochemistry", "CSuiteSparse", "ConfigFile"]),
-        .target(name: "Imaging", dependencies: ["CTiff"]),
+        .target(name: "Imaging", dependencies: ["CTiff", "CDeflate"]),
         .target(name: "Dataset", dependencies: ["Imaging"]),
         .target(name: "Rig", dependencies: ["Electrochemistry", "Imaging", "Dataset", "ConfigFile"]),
         .target(name: "RigDrivers", dependencies: rigDriversDependencies + ["CAravis"], swiftSettings: rigDriversSettings),

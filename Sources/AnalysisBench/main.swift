@@ -10,7 +10,7 @@ import Foundation
 import Imaging
 
 let arguments = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let frames = arguments.first ?? 300
+let frames = arguments.first ?? 1000
 let repeats = max(1, arguments.dropFirst().first ?? 5)
 // A third argument N times only N threads (for `perf stat`: how many cores a run keeps busy).
 let onlyThreads = arguments.dropFirst(2).first

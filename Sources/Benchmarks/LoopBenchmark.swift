@@ -331,7 +331,7 @@ func measurePair(kind: LoopLineKind, periodNanoseconds period: Int64, samples: I
 /// per-pair ratios. `Benchmarks loop [repeats] [seconds-at-1kHz] [seconds-at-10Hz]` runs only these
 /// rows; `Benchmarks loop-aa …` measures cyclictest against itself the same way (the method's own
 /// spread: what a ratio of 1 looks like on this machine).
-func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 1.5, secondsAt10Hz: Double = 12, priority: Int32 = 80,
+func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 5, secondsAt10Hz: Double = 12, priority: Int32 = 80,
                    yardstickOnly: Bool = false) {
     let started = DispatchTime.now().uptimeNanoseconds
     let ours = yardstickOnly ? "cyclictest A" : "loop"

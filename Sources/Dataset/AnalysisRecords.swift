@@ -517,8 +517,9 @@ public final class AnalysisWriter {
     /// Position column texts by the value's bits (bounded).
     private var positionTexts: [UInt64: String] = [:]
 
-    /// One page of contrast.tif (32-bit float, NaN outside the mask).
-    public func appendContrast(_ frame: BinnedFrame) throws {
+    /// One page of contrast.tif (32-bit float, NaN outside the mask); `encoded`: the same page
+    /// compressed ahead (``TIFFPageEncoder``), written as it is.
+    public func appendContrast(_ frame: BinnedFrame, encoded: EncodedPage? = nil) throws {
         try started()
         let name = DatasetFormat.AnalysisFile.contrast
         do {
@@ -526,7 +527,7 @@ public final class AnalysisWriter {
                 contrast = try TIFFStackWriter(path: try files.stage(name), sampleType: .float32, pixelSizeMicrometres: pixelSizeMicrometres,
                                                frameIntervalSeconds: contrastIntervalSeconds, bigTIFF: bigTIFF)
             }
-            try contrast!.append(frame)
+            if let encoded { try contrast!.append(encoded) } else { try contrast!.append(frame) }
         } catch let e as DatasetError { throw e } catch {
             throw DatasetError.cannotWrite(path: files.path(name), reason: "\(error)")
         }
@@ -575,10 +576,17 @@ extension AnalysisWriter: AnalysisSink {
     public func labels(_ labels: BinnedFrame, count: Int) throws { try writeLabels(labels, count: count) }
 
     public func frame(_ row: AnalysisFrameRow, contrast: BinnedFrame) throws {
+        try frame(row, contrast: contrast, encoded: nil)
+    }
+
+    /// contrast.tif is a deflate float32 stack: its pages can be compressed on the analysis' workers.
+    public var wantsEncodedContrast: Bool { true }
+
+    public func frame(_ row: AnalysisFrameRow, contrast: BinnedFrame, encoded: EncodedPage?) throws {
         try append(DriftRecord(frame: row.frame, dxPixels: row.driftXPixels, dyPixels: row.driftYPixels))
         try append(MetricsRecord(frame: row.frame, timeSeconds: row.timeSeconds, intensityChange: row.intensityChange,
                                  sdcStd: row.sdcStandardDeviation, contrastCentre: row.centreContrast))
-        try appendContrast(contrast)
+        try appendContrast(contrast, encoded: encoded)
     }
 
     public func profile(frame: Int, timeSeconds: Double, points: [AnalysisProfilePoint]) throws {

@@ -146,10 +146,19 @@ public struct RecordingView: FrameSource {
 
     /// Frame `index` decoded into `pixels`' storage (issue 17: the offline analysis reuses it).
     public mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame {
+        try frame(index, reusing: &pixels, only: nil)
+    }
+
+    /// Frame `index` decoded into `pixels`' storage, only the strips of its page that hold `rows`.
+    public mutating func frame(_ index: Int, reusing pixels: inout [Float], rows: Range<Int>) throws -> TimedFrame {
+        try frame(index, reusing: &pixels, only: rows)
+    }
+
+    private mutating func frame(_ index: Int, reusing pixels: inout [Float], only rows: Range<Int>?) throws -> TimedFrame {
         let r = records[index]
         let chunkPath = (path as NSString).appendingPathComponent(DatasetFormat.File.chunk(r.chunk))
         if openChunk?.number != r.chunk { openChunk = (r.chunk, try TIFFStackReader(path: chunkPath)) }
-        let f = try openChunk!.reader.readPage(r.page, into: &pixels)
+        let f = try openChunk!.reader.readPage(r.page, into: &pixels, rows: rows)
         guard f.width == width, f.height == height else {
             throw DatasetError.badFile(path: chunkPath, line: 0, text: "page \(r.page) is \(f.width)×\(f.height)",
                                        expected: "\(width)×\(height) like the first chunk")

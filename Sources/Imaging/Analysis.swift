@@ -41,6 +41,13 @@ public struct AnalysisOptions: Sendable {
     /// Threads for the per-frame work (nil: one per core, at most 8). Results do not depend on it:
     /// every frame is computed by the same code on whichever thread, and reductions stay per frame.
     public var workerThreads: Int?
+    /// Decode only the rows the per-frame work reads (the band around the particle and the
+    /// fiducial, with a margin for drift) where the input's pages are in strips; a frame whose drift
+    /// leaves the band is decoded whole. The results are the same either way (tested); false decodes
+    /// every row of every frame.
+    public var decodeOnlyNeededRows = true
+    /// Rows of margin above and below the band for drift, before a frame has to be decoded whole.
+    static let bandMarginPixels = 8
 
     /// Defaults for every option.
     public init() {}
@@ -281,9 +288,28 @@ public enum Analysis {
                                  centreRadiusPixels: options.centreRadiusPixels, profileStart: profileStart, profileEnd: profileEnd,
                                  profileWidthPixels: options.profileWidthPixels, profileOriginPixels: Double(leftSteps),
                                  pixelSizeMicrometres: pixelSize)
-        let pipeline = FramePipeline(kernel: kernel, lagFrames: lag, batchFrames: batch, workers: workers, slotSets: slotSets)
+        let pipeline = FramePipeline(kernel: kernel, lagFrames: lag, batchFrames: batch, workers: workers, slotSets: slotSets,
+                                     encodesContrast: sink.wantsEncodedContrast)
+        // The band of rows every frame's work reads at zero drift — the Fourier shift's box and the
+        // drift tracker's window — with a margin; frames are decoded only there (issue 17). A frame
+        // whose drift reaches past it is decoded again whole, in `measure`, by a reader of its own.
+        var wholeReader: FrameReader? = nil
+        if options.decodeOnlyNeededRows, readers != nil {
+            let height = reference.height
+            var rows = pipeline.workers[0].shifter.rowsRead(dyPixels: 0, frameHeight: height)
+            if let window = tracker.rowsRead(frameHeight: height) {
+                rows = min(rows.lowerBound, window.lowerBound)..<max(rows.upperBound, window.upperBound)
+            }
+            let margin = AnalysisOptions.bandMarginPixels
+            let band = max(0, rows.lowerBound - margin)..<min(height, rows.upperBound + margin)
+            if band.count < height, let another = try frames.source.concurrentReader() {
+                wholeReader = FrameReader(another)
+                decoder.rows = band
+            }
+        }
         let run = AnalysisRun(frames: frames, first: first, decoder: decoder, readers: readers, tracker: tracker,
                               sink: sink, pipeline: pipeline, expectedFrames: expectedFrames)
+        run.wholeReader = wholeReader
         // Rounds of four overlapping stages, on every core: decode batch r + 2 (frame by frame in
         // parallel, or in order when binning), measure the drift of batch r + 1 in order, correct batch r
         // frame by frame in parallel, and compute the SDC of batch r − 1 and hand it to the sink in
@@ -484,6 +510,8 @@ final class FrameSlot: @unchecked Sendable {
     var drift = (dx: 0.0, dy: 0.0)
     var dropped = false
     var input: BinnedFrame?
+    /// The rows of `input` that were decoded (nil: all of them); the others are NaN.
+    var decodedRows: Range<Int>?
     /// Why the frame could not be read (thrown when its turn comes, in frame order).
     var failure: (any Error)?
     /// The cropped total-contrast image, NaN outside the particle.
@@ -494,6 +522,8 @@ final class FrameSlot: @unchecked Sendable {
     /// 99th percentile of |contrast| (every 8th frame, else NaN).
     var contrastScale = Double.nan
     var profile: [AnalysisProfilePoint] = []
+    /// `contrast` compressed as its TIFF page (when the sink wants it; storage reused).
+    var encoded = EncodedPage()
 
     init(cropPixels: Int) { contrast = [Float](repeating: .nan, count: cropPixels) }
 }
@@ -509,9 +539,12 @@ final class CorrectedParticle: @unchecked Sendable {
 final class FrameWorker: @unchecked Sendable {
     var shifter: FourierShift
     var magnitudes: [Float]
-    init(box: PixelRegion, particlePixels: Int) {
+    /// Compresses each contrast image as its TIFF page, when the sink wants that.
+    let encoder: TIFFPageEncoder?
+    init(box: PixelRegion, particlePixels: Int, encodesContrast: Bool) {
         shifter = FourierShift(covering: box)
         magnitudes = [Float](repeating: 0, count: particlePixels)
+        encoder = encodesContrast ? TIFFPageEncoder() : nil
     }
 }
 
@@ -526,6 +559,10 @@ final class FrameDecoder: @unchecked Sendable {
     /// Frame 0, read before the rounds (its mask and reference); not decoded twice.
     let first: TimedFrame
     let name: String
+    /// Decode only these rows (set before the rounds start; nil: every row).
+    var rows: Range<Int>?
+    /// Cleared once a frame's drift has left `rows`: from then on every frame is decoded whole.
+    let bandInUse = Atomic<Bool>(true)
 
     init(first: TimedFrame, name: String) {
         self.first = first
@@ -552,9 +589,22 @@ final class FrameDecoder: @unchecked Sendable {
     func decode(_ slot: FrameSlot, index: Int, reader: FrameReader) {
         var storage = slot.input?.pixels ?? []
         slot.input = nil
+        slot.decodedRows = nil
         if index == 0 { stage(slot, frame: 0, timed: first); return }
         do {
-            stage(slot, frame: index, timed: try reader.source.frame(index, reusing: &storage))
+            if let rows, bandInUse.load(ordering: .relaxed) {
+                var timed = try reader.source.frame(index, reusing: &storage, rows: rows)
+                if timed.frame.pixels.contains(where: { $0.isFinite }) {
+                    slot.decodedRows = rows
+                } else {
+                    // Nothing in the band: decode it all, so a dropped frame is told from one with data elsewhere.
+                    storage = timed.frame.pixels
+                    timed = try reader.source.frame(index, reusing: &storage)
+                }
+                stage(slot, frame: index, timed: timed)
+            } else {
+                stage(slot, frame: index, timed: try reader.source.frame(index, reusing: &storage))
+            }
         } catch {
             slot.failure = error
             slot.frame = index
@@ -612,6 +662,10 @@ final class AnalysisRun: @unchecked Sendable {
     var tracker: DriftTracker
     let sink: AnalysisSink
     let pipeline: FramePipeline
+    /// Decodes a frame again whole when its drift leaves the decoded band (used only by `measure`).
+    var wholeReader: FrameReader?
+    /// Frames decoded again whole that way.
+    var wholeRereads = 0
     /// No more frames to decode.
     var exhausted = false
     /// Frames whose drift has been measured.
@@ -660,14 +714,37 @@ final class AnalysisRun: @unchecked Sendable {
             if let failure = slot.failure { throw failure }
             if slot.dropped {
                 tracker.skipFrame()
-            } else if let frame = slot.input {
+            } else if var frame = slot.input {
+                let height = frame.height
+                if let rows = slot.decodedRows, let window = tracker.rowsRead(frameHeight: height), !rows.covers(window) {
+                    frame = try decodeWhole(slot)
+                }
                 // Frame 0 is the reference: its drift is zero by definition (the fit still runs to
                 // keep the tracker's frame count in step).
                 let measured = tracker.measure(frame)
                 slot.drift = frameCount == 0 ? (0, 0) : measured
+                if let rows = slot.decodedRows,
+                   !rows.covers(pipeline.workers[0].shifter.rowsRead(dyPixels: slot.drift.dy, frameHeight: height)) {
+                    _ = try decodeWhole(slot)
+                }
             }
             frameCount += 1
         }
+    }
+
+    /// Decodes `slot`'s frame again, every row, keeping its drift; later frames are decoded whole too.
+    private func decodeWhole(_ slot: FrameSlot) throws -> BinnedFrame {
+        decoder.bandInUse.store(false, ordering: .relaxed)
+        guard let reader = wholeReader else { throw ImagingError.tiffIO(path: decoder.name, page: slot.frame, reason: "no reader for the whole frame") }
+        var storage: [Float] = []
+        let drift = slot.drift
+        decoder.stage(slot, frame: slot.frame, timed: try reader.source.frame(slot.frame, reusing: &storage))
+        if let failure = slot.failure { throw failure }
+        slot.drift = drift
+        slot.decodedRows = nil
+        wholeRereads += 1
+        guard let frame = slot.input else { throw ImagingError.tiffIO(path: decoder.name, page: slot.frame, reason: "the frame has no data when read whole") }
+        return frame
     }
 
     /// The SDC of the first `count` slots (their frames k − lag are corrected by now), then every
@@ -685,11 +762,17 @@ final class AnalysisRun: @unchecked Sendable {
             try sink.frame(AnalysisFrameRow(frame: slot.frame, timeSeconds: slot.timeSeconds, driftXPixels: slot.drift.dx,
                                             driftYPixels: slot.drift.dy, intensityChange: slot.intensityChange,
                                             sdcStandardDeviation: slot.sdcStandardDeviation, centreContrast: slot.centreContrast),
-                           contrast: BinnedFrame(width: crop.width, height: crop.height, pixels: slot.contrast))
+                           contrast: BinnedFrame(width: crop.width, height: crop.height, pixels: slot.contrast),
+                           encoded: pipeline.encodesContrast ? slot.encoded : nil)
             if !slot.dropped { try sink.profile(frame: slot.frame, timeSeconds: slot.timeSeconds, points: slot.profile) }
             written += 1   // the frame's storage stays with the slot for the next batch it reads
         }
     }
+}
+
+extension Range where Bound == Int {
+    /// Every element of `other` is in this range.
+    func covers(_ other: Range<Int>) -> Bool { other.isEmpty || (lowerBound <= other.lowerBound && other.upperBound <= upperBound) }
 }
 
 /// A round's serial tasks, handed to the worker threads (see `FramePipeline.round`).
@@ -713,11 +796,14 @@ final class FramePipeline: @unchecked Sendable {
     /// being written out and the `lag` frames before it.
     let ring: [CorrectedParticle]
     let workers: [FrameWorker]
+    /// Each contrast image is compressed as its TIFF page by the worker that computed it.
+    let encodesContrast: Bool
     private let nextTask = Atomic<Int>(0)
     private let failure = Mutex<(any Error)?>(nil)
 
     /// `slotSets` (sets of `batchFrames` slots, perhaps holding frames decoded already) or one new set.
-    init(kernel: FrameKernel, lagFrames: Int, batchFrames: Int, workers: Int, slotSets: [[FrameSlot]]? = nil) {
+    init(kernel: FrameKernel, lagFrames: Int, batchFrames: Int, workers: Int, slotSets: [[FrameSlot]]? = nil,
+         encodesContrast: Bool = false) {
         self.kernel = kernel
         self.lagFrames = lagFrames
         self.batchFrames = batchFrames
@@ -727,7 +813,10 @@ final class FramePipeline: @unchecked Sendable {
             slot.contrast = [Float](repeating: .nan, count: cropPixels)
         }
         ring = (0..<(lagFrames + 2 * batchFrames)).map { _ in CorrectedParticle(count: kernel.particleIndices.count) }
-        self.workers = (0..<workers).map { _ in FrameWorker(box: kernel.particleBox, particlePixels: kernel.particleIndices.count) }
+        self.encodesContrast = encodesContrast
+        self.workers = (0..<workers).map { _ in
+            FrameWorker(box: kernel.particleBox, particlePixels: kernel.particleIndices.count, encodesContrast: encodesContrast)
+        }
     }
 
     /// Puts frame `frame` into `slot`.
@@ -792,8 +881,16 @@ final class FramePipeline: @unchecked Sendable {
         if let error = failure.withLock({ e -> (any Error)? in let x = e; e = nil; return x }) { throw error }
     }
 
-    /// Drift correction, total contrast (seed Eq. 1), its mean, the centre disk and the profile.
+    /// Drift correction, total contrast (seed Eq. 1), its mean, the centre disk and the profile;
+    /// then the contrast image's TIFF page, when the sink wants it.
     private func correct(_ slot: FrameSlot, worker: FrameWorker) {
+        computeContrast(slot, worker: worker)
+        if let encoder = worker.encoder {
+            encoder.encode(BinnedFrame(width: kernel.crop.width, height: kernel.crop.height, pixels: slot.contrast), into: &slot.encoded)
+        }
+    }
+
+    private func computeContrast(_ slot: FrameSlot, worker: FrameWorker) {
         let particle = ring[slot.frame % ring.count]
         particle.valid = false
         let kernel = self.kernel

@@ -102,4 +102,18 @@ public protocol AnalysisSink: AnyObject {
     func finish(_ summary: AnalysisSummary, contrastDisplayRange: (min: Double, max: Double)?) throws
     /// The analysis failed: drop what was written, leaving any previous results as they were.
     func abort()
+    /// Whether each contrast image should come with its TIFF page compressed ahead (``EncodedPage``,
+    /// a deflate float32 page), on the worker that computed it, so the in-order `frame` only writes.
+    var wantsEncodedContrast: Bool { get }
+    /// ``frame(_:contrast:)`` with the page compressed ahead when `wantsEncodedContrast` (else nil).
+    func frame(_ row: AnalysisFrameRow, contrast: BinnedFrame, encoded: EncodedPage?) throws
+}
+
+extension AnalysisSink {
+    /// No page compressed ahead.
+    public var wantsEncodedContrast: Bool { false }
+    /// Hands the frame to ``frame(_:contrast:)``.
+    public func frame(_ row: AnalysisFrameRow, contrast: BinnedFrame, encoded: EncodedPage?) throws {
+        try frame(row, contrast: contrast)
+    }
 }

@@ -123,6 +123,16 @@ public struct DriftTracker: Sendable {
         return PhaseCorrelation.Reference(frame, centre: c, extentPixels: Int(extent))
     }
 
+    /// The rows of a `frameHeight`-row frame the next ``measure(_:)`` reads: the fit window around
+    /// the fiducial's last position, or the phase-correlation window; nil when it reads none.
+    public func rowsRead(frameHeight: Int) -> Range<Int>? {
+        if let phase { return phase.y0..<(phase.y0 + phase.crop) }
+        guard let g = reference else { return nil }
+        let cy = Int((g.centreY + last.dy).rounded())
+        let rows = max(0, cy - halfWidth)..<min(frameHeight, cy + halfWidth + 1)
+        return rows.isEmpty ? nil : rows
+    }
+
     /// Notes that the next frame has no data (dropped), so later frame numbers stay right.
     public mutating func skipFrame() { frameIndex += 1 }
 

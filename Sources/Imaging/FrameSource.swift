@@ -22,6 +22,11 @@ public protocol FrameSource {
     /// storage of a frame the caller is done with, so reading allocates nothing); `pixels` is then
     /// left empty. The default ignores `pixels`.
     mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame
+    /// Frame `index` as ``frame(_:reusing:)`` gives it, where only rows `rows` must be decoded: a
+    /// source whose pages are in strips may skip the strips outside them and leave those rows NaN
+    /// (the offline analysis needs only the rows around the particle and the fiducial). The
+    /// default decodes every row.
+    mutating func frame(_ index: Int, reusing pixels: inout [Float], rows: Range<Int>) throws -> TimedFrame
     /// A second reader of the same frames, with its own file handles, that may read frames on
     /// another thread while this one reads others (both in increasing order is the fast path); nil
     /// when the source can only be read from one thread (the default).
@@ -31,6 +36,10 @@ public protocol FrameSource {
 extension FrameSource {
     /// Decodes into new storage.
     public mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame { try frame(index) }
+    /// Decodes every row.
+    public mutating func frame(_ index: Int, reusing pixels: inout [Float], rows: Range<Int>) throws -> TimedFrame {
+        try frame(index, reusing: &pixels)
+    }
     /// No second reader.
     public func concurrentReader() throws -> FrameSource? { nil }
 }
@@ -66,8 +75,16 @@ public struct TIFFFrameSource: FrameSource {
 
     /// Frame `index` decoded into `pixels`' storage.
     public mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame {
+        timed(index, try reader.readFrame(index, into: &pixels))
+    }
+
+    /// Frame `index` decoded into `pixels`' storage, only the strips holding `rows`.
+    public mutating func frame(_ index: Int, reusing pixels: inout [Float], rows: Range<Int>) throws -> TimedFrame {
+        timed(index, try reader.readFrame(index, into: &pixels, rows: rows))
+    }
+
+    private func timed(_ index: Int, _ f: BinnedFrame) -> TimedFrame {
         let dt = frameIntervalSeconds ?? 1
-        let f = try reader.readFrame(index, into: &pixels)
         // A page that is all NaN is how a writer marks a dropped frame: keep its slot, mark it empty.
         let empty = !f.pixels.contains { $0.isFinite }
         return TimedFrame(index: index, startSeconds: Double(index) * dt, endSeconds: Double(index + 1) * dt,

@@ -300,6 +300,14 @@ public struct FourierShift: Sendable {
         }
     }
 
+    /// The rows of a `frameHeight`-row frame that ``shift(_:dxPixels:dyPixels:)`` reads for a vertical
+    /// shift of `dyPixels` (rows beyond the frame are its edge rows).
+    public func rowsRead(dyPixels: Double, frameHeight: Int) -> Range<Int> {
+        let iy = Int(dyPixels.rounded())
+        let top = min(frameHeight - 1, max(0, box.y + iy)), bottom = min(frameHeight - 1, max(0, box.y + iy + box.height - 1))
+        return top..<(bottom + 1)
+    }
+
     /// Samples `frame` at (x + dxPixels, y + dyPixels) for every box pixel (x, y) — the content moves
     /// by (−dx, −dy), as ``ImageOps/shifted(_:dxPixels:dyPixels:)`` does. Frame pixels outside the
     /// frame are the nearest edge pixel's (read ``sample(x:y:)`` only where the source lies

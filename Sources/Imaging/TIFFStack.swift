@@ -1,6 +1,7 @@
 // TIFF stacks through libtiff (no hand-written codec). Reading is page by page so a multi-GB stack
 // is never held in memory; writing appends pages and patches the frame count into the ImageJ
 // description on close (it is unknown when page 0 is written).
+import CDeflate
 import CTiff
 import Foundation
 
@@ -150,8 +151,20 @@ public final class TIFFStackReader {
         return try readPage(index * pageStride, into: &pixels)
     }
 
-    /// Reads page `page` into `pixels`, as ``readFrame(_:into:)`` does.
-    public func readPage(_ page: Int, into pixels: inout [Float]) throws -> BinnedFrame {
+    /// Reads time frame `index` into `pixels` as ``readFrame(_:into:)`` does, decoding only the
+    /// strips that hold rows `rows`: the rows of the other strips are NaN. A page in one strip (or
+    /// tiled, or ImageJ-contiguous) is decoded whole.
+    public func readFrame(_ index: Int, into pixels: inout [Float], rows: Range<Int>) throws -> BinnedFrame {
+        guard index >= 0, index < info.frameCount else {
+            throw ImagingError.badValue(option: "frame", value: "\(index)",
+                                        expected: "0..<\(info.frameCount) in \(path)")
+        }
+        return try readPage(index * pageStride, into: &pixels, rows: rows)
+    }
+
+    /// Reads page `page` into `pixels`, as ``readFrame(_:into:)`` does; with `rows`, only the strips
+    /// holding those rows (see ``readFrame(_:into:rows:)``).
+    public func readPage(_ page: Int, into pixels: inout [Float], rows: Range<Int>? = nil) throws -> BinnedFrame {
         // Reading forward steps from IFD to IFD; TIFFSetDirectory walks the chain from the start,
         // which would make reading a long stack quadratic (and a reader that skips the pages other
         // readers decode, as the offline analysis' workers do, skips forward by up to a few batches).
@@ -203,6 +216,15 @@ public final class TIFFStackReader {
         let direct = format == 3 && bits == 32
         let byteCount = count * bytesPerSample
         if !direct && scratch.count != byteCount { scratch = [UInt8](repeating: 0, count: byteCount) }
+        var skipped: [Range<Int>] = []
+        // Rows not decoded are NaN: no value, as a dropped frame's.
+        func blankSkipped() {
+            guard !skipped.isEmpty else { return }
+            let w = Int(width)
+            pixels.withUnsafeMutableBufferPointer { out in
+                for r in skipped { for i in (r.lowerBound * w)..<(r.upperBound * w) { out[i] = .nan } }
+            }
+        }
         func decode(_ raw: UnsafeMutableRawBufferPointer) throws {
             let base = raw.baseAddress!
             if let start = contiguousOffset {
@@ -212,7 +234,21 @@ public final class TIFFStackReader {
             } else {
                 var offset = 0
                 let strips = TIFFNumberOfStrips(tif)
+                // Strips of whole rows: those outside `rows` are skipped (their rows become NaN below).
+                var stripRows: UInt32 = 0
+                let rowBytes = Int(width) * bytesPerSample
+                let skipping = rows != nil && operando_tiff_get_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), &stripRows) == 1
+                    && stripRows > 0 && stripRows < height && Int(strips) == (Int(height) + Int(stripRows) - 1) / Int(stripRows)
                 for strip in 0..<strips {
+                    if skipping, let rows {
+                        let first = Int(strip) * Int(stripRows), end = min(Int(height), first + Int(stripRows))
+                        if !rows.overlaps(first..<end) {
+                            skipped.append(first..<end)
+                            offset = end * rowBytes
+                            continue
+                        }
+                        offset = first * rowBytes
+                    }
                     let got = TIFFReadEncodedStrip(tif, strip, base + offset, tmsize_t(raw.count - offset))
                     if got < 0 {
                         throw ImagingError.tiffIO(path: path, page: page, reason: "strip \(strip) is unreadable (corrupt or unsupported compression)")
@@ -226,6 +262,7 @@ public final class TIFFStackReader {
         }
         if direct {
             try pixels.withUnsafeMutableBytes { try decode($0) }
+            blankSkipped()
             return BinnedFrame(width: Int(width), height: Int(height), pixels: consume(&pixels))
         }
         try scratch.withUnsafeMutableBytes { try decode($0) }
@@ -244,6 +281,7 @@ public final class TIFFStackReader {
                 }
             }
         }
+        blankSkipped()
         return BinnedFrame(width: Int(width), height: Int(height), pixels: consume(&pixels))
     }
 
@@ -417,6 +455,60 @@ struct TIFFMetadata {
     }
 }
 
+/// A float32 page compressed as a deflate ``TIFFStackWriter`` compresses it (strips of
+/// ``TIFFStackWriter/rowsPerStrip(width:height:bytesPerSample:)`` rows, each a zlib stream at
+/// ``TIFFStackWriter/deflateLevel``, as libtiff's codec makes with libdeflate), ready for
+/// ``TIFFStackWriter/append(_:)``. Its storage is reused by the next encoding.
+public struct EncodedPage: Sendable {
+    /// Page size, pixels.
+    public internal(set) var width = 0, height = 0
+    /// The strips' compressed bytes, one after another.
+    var bytes: [UInt8] = []
+    /// Where each strip ends in `bytes`.
+    var stripEnds: [Int] = []
+    /// An empty page.
+    public init() {}
+    /// Compressed size, bytes.
+    public var byteCount: Int { stripEnds.last ?? 0 }
+}
+
+/// Compresses float32 pages for a deflate ``TIFFStackWriter`` off the writing thread: the offline
+/// analysis compresses each contrast image on the worker that computed it, and only the writing
+/// stays in frame order (issue 17). One encoder per thread (it holds libdeflate's compressor).
+public final class TIFFPageEncoder {
+    private let compressor: OpaquePointer
+
+    /// An encoder at ``TIFFStackWriter/deflateLevel``.
+    public init() {
+        compressor = libdeflate_alloc_compressor(Int32(TIFFStackWriter.deflateLevel))!
+    }
+
+    deinit { libdeflate_free_compressor(compressor) }
+
+    /// Encodes `frame` into `page`, reusing its storage.
+    public func encode(_ frame: BinnedFrame, into page: inout EncodedPage) {
+        let stripRows = TIFFStackWriter.rowsPerStrip(width: frame.width, height: frame.height, bytesPerSample: 4)
+        let rowBytes = frame.width * 4
+        let strips = (frame.height + stripRows - 1) / stripRows
+        let bound = libdeflate_zlib_compress_bound(compressor, stripRows * rowBytes)
+        if page.bytes.count < strips * bound { page.bytes = [UInt8](repeating: 0, count: strips * bound) }
+        page.width = frame.width
+        page.height = frame.height
+        page.stripEnds.removeAll(keepingCapacity: true)
+        var end = 0
+        frame.pixels.withUnsafeBytes { source in
+            page.bytes.withUnsafeMutableBytes { out in
+                for strip in 0..<strips {
+                    let first = strip * stripRows * rowBytes
+                    let size = min(stripRows * rowBytes, source.count - first)
+                    end += libdeflate_zlib_compress(compressor, source.baseAddress! + first, size, out.baseAddress! + end, bound)
+                    page.stripEnds.append(end)
+                }
+            }
+        }
+    }
+}
+
 /// Writes a multi-page grayscale TIFF (16-bit unsigned or 32-bit float) with ImageJ metadata
 /// (`unit=micron`, resolution = 1/pixel size, `spacing`, `finterval`, `frames`) that Fiji and
 /// tifffile open as a time series. Pages are appended one at a time.
@@ -444,6 +536,21 @@ public final class TIFFStackWriter {
     /// The deflate level: 1 (libdeflate's fastest). Levels 3, 6 and 9 gave files 0–2 % smaller on a
     /// demo chunk, a contrast stack and a 1920×1200 Mono16 frame, at a half to a fifth of the speed.
     public static let deflateLevel = 1
+
+    /// Bytes per strip, about: a page over 4 × this size is cut into strips of whole rows of about
+    /// this size (the TIFF 6.0 specification advises about 8 KB). A reader that needs only some rows
+    /// decodes only their strips: the offline analysis reads the band of rows around the particle
+    /// and the fiducial (issue 17). A 256 × 256 float page is 16 strips and grows by 0.1 % over one;
+    /// each strip costs libtiff's compressor a fixed ~65 k instructions (resetting zlib's state), so
+    /// smaller pages (a cropped contrast image) stay in one strip.
+    public static let stripBytes = 16_384
+
+    /// Rows per strip for pages `width` pixels wide of `bytesPerSample`-byte samples and `height` rows.
+    public static func rowsPerStrip(width: Int, height: Int, bytesPerSample: Int) -> Int {
+        let rowBytes = max(1, width * bytesPerSample)
+        if rowBytes * height <= 4 * stripBytes { return max(1, height) }
+        return max(1, min(height, stripBytes / rowBytes))
+    }
 
     /// The file being written.
     public let path: String
@@ -528,7 +635,20 @@ public final class TIFFStackWriter {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// Appends a float frame compressed ahead by a ``TIFFPageEncoder`` (perhaps on another thread):
+    /// the same bytes `append(_:)` would write. Only for a float32 deflate writer.
+    public func append(_ page: EncodedPage) throws {
+        guard sampleType == .float32, compression == .deflate else {
+            throw ImagingError.cannotWrite(path: path, reason: "an encoded page is float32 deflate; this writer is \(sampleType) \(compression)")
+        }
+        try write(nil, encoded: page, width: page.width, height: page.height)
+    }
+
     private func write(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int) throws {
+        try write(bytes, encoded: nil, width: width, height: height)
+    }
+
+    private func write(_ bytes: UnsafeRawBufferPointer?, encoded: EncodedPage?, width: Int, height: Int) throws {
         guard let tif else { throw ImagingError.cannotWrite(path: path, reason: "writer already closed") }
         if let size, size != (width, height) {
             throw ImagingError.sizeMismatch(path: path, frame: frameCount, found: "\(width)×\(height)",
@@ -556,7 +676,9 @@ public final class TIFFStackWriter {
             // A pseudo-tag (not stored): libtiff reads it as an int, which the u16 wrapper passes.
             _ = operando_tiff_set_u16(tif, UInt32(TIFFTAG_ZIPQUALITY), UInt16(Self.deflateLevel))
         }
-        _ = operando_tiff_set_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), UInt32(height))
+        let bytesPerSample = Int(bits) / 8
+        let stripRows = Self.rowsPerStrip(width: width, height: height, bytesPerSample: bytesPerSample)
+        _ = operando_tiff_set_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), UInt32(stripRows))
         if let px = pixelSizeMicrometres, px > 0 {
             // ImageJ: pixels per `unit` (micron) with no TIFF unit; BigTIFF: pixels per centimetre.
             let centimetres = bigTIFF || firstPageDescription != nil
@@ -574,9 +696,31 @@ public final class TIFFStackWriter {
         // of its data, no reader can mistake the pages for one contiguous ImageJ block: tifffile does
         // when page 1's IFD lies beyond where N contiguous frames would end (2-page or tiny stacks).
         _ = TIFFCheckpointDirectory(tif)
-        let written = TIFFWriteEncodedStrip(tif, 0, UnsafeMutableRawPointer(mutating: bytes.baseAddress!),
-                                            tmsize_t(bytes.count))
-        guard written == bytes.count, TIFFWriteDirectory(tif) == 1 else {
+        var complete = false
+        if let bytes {
+            let rowBytes = width * bytesPerSample
+            var written = 0
+            var strip: UInt32 = 0
+            while written < bytes.count {
+                let size = min(stripRows * rowBytes, bytes.count - written)
+                let n = TIFFWriteEncodedStrip(tif, strip, UnsafeMutableRawPointer(mutating: bytes.baseAddress! + written), tmsize_t(size))
+                if n != size { break }
+                written += size
+                strip += 1
+            }
+            complete = written == bytes.count
+        } else if let encoded {
+            complete = encoded.stripEnds.count == (height + stripRows - 1) / stripRows
+            encoded.bytes.withUnsafeBytes { raw in
+                var start = 0
+                for (strip, end) in encoded.stripEnds.enumerated() where complete {
+                    let n = TIFFWriteRawStrip(tif, UInt32(strip), UnsafeMutableRawPointer(mutating: raw.baseAddress! + start), tmsize_t(end - start))
+                    complete = n == end - start
+                    start = end
+                }
+            }
+        }
+        guard complete, TIFFWriteDirectory(tif) == 1 else {
             throw ImagingError.cannotWrite(path: path, reason: "libtiff failed writing page \(frameCount) (disk full, or over 4 GB?)")
         }
         frameCount += 1

@@ -523,3 +523,90 @@ final class AbortCountingSink: AnalysisSink {
     func finish(_ summary: AnalysisSummary, contrastDisplayRange: (min: Double, max: Double)?) throws { finished += 1 }
     func abort() { aborted += 1 }
 }
+
+/// A TIFF stack that counts how its frames are asked for: a band of rows, or every row.
+final class ReadCounts: @unchecked Sendable {
+    let lock = NSLock()
+    var band: [Int] = [], whole: [Int] = []
+    func record(_ index: Int, band isBand: Bool) { lock.lock(); if isBand { band.append(index) } else { whole.append(index) }; lock.unlock() }
+}
+
+struct CountingTIFFSource: FrameSource {
+    var inner: TIFFFrameSource
+    let counts: ReadCounts
+    var path: String { inner.path }
+    var frameCount: Int { inner.frameCount }
+    var width: Int { inner.width }
+    var height: Int { inner.height }
+    var pixelSizeMicrometres: Double? { inner.pixelSizeMicrometres }
+    var frameIntervalSeconds: Double? { inner.frameIntervalSeconds }
+    mutating func frame(_ index: Int) throws -> TimedFrame { counts.record(index, band: false); return try inner.frame(index) }
+    mutating func frame(_ index: Int, reusing pixels: inout [Float]) throws -> TimedFrame {
+        counts.record(index, band: false)
+        return try inner.frame(index, reusing: &pixels)
+    }
+    mutating func frame(_ index: Int, reusing pixels: inout [Float], rows: Range<Int>) throws -> TimedFrame {
+        counts.record(index, band: true)
+        return try inner.frame(index, reusing: &pixels, rows: rows)
+    }
+    func concurrentReader() throws -> FrameSource? {
+        CountingTIFFSource(inner: try #require(try inner.concurrentReader() as? TIFFFrameSource), counts: counts)
+    }
+}
+
+/// Issue 17: on a striped stack the analysis decodes only the band of rows around the particle and
+/// the fiducial; a frame whose drift carries the work past the band's margin is decoded again
+/// whole, and so is every frame after it; a frame with nothing in the band is read whole to tell
+/// it is dropped. The results equal those of the same frames from memory, bit for bit, on 1 and 2
+/// threads.
+@Test func decodingOnlyTheNeededRowsGivesTheWholeFramesResults() throws {
+    var stack = SyntheticStack()
+    stack.width = 256
+    stack.height = 256
+    stack.particleCentre = (108, 128)
+    stack.particleSemiAxes = (30, 20)
+    stack.fiducial = (220, 60)
+    stack.contrast = { x, y, k in 0.03 * Double(k) / 120 * (1 - (x * x + y * y) / 900) }
+    // Still for 60 frames, then down 0.5 px a frame: past the 8-row margin by frame ~77.
+    stack.drift = { k in (0.3 * sin(Double(k) / 9), k < 60 ? 0.2 * sin(Double(k) / 7) : 0.5 * Double(k - 60)) }
+    var frames = (0..<120).map { stack.frame($0) }
+    frames[45] = BinnedFrame(width: 256, height: 256, repeating: .nan)   // dropped
+    var offBand = BinnedFrame(width: 256, height: 256, repeating: .nan)  // data only in the rows the band leaves out
+    for x in 0..<256 { offBand[x, 250] = 1000 }
+    frames[50] = offBand
+    let path = temporaryDirectory().appendingPathComponent("striped.tif").path
+    let writer = try TIFFStackWriter(path: path, sampleType: .float32, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
+    for f in frames { try writer.append(f) }
+    try writer.close()
+    func bits(_ xs: [Double]) -> [UInt64] { xs.map(\.bitPattern) }
+    func rowBits(_ sink: RecordingSink) -> [[UInt64]] {
+        sink.rows.map { bits([$0.timeSeconds, $0.driftXPixels, $0.driftYPixels, $0.intensityChange, $0.sdcStandardDeviation, $0.centreContrast]) }
+    }
+    var options = AnalysisOptions()
+    options.sdcLagFrames = 10
+    options.workerThreads = 1
+    let memorySink = RecordingSink()
+    let memory = try Analysis.run(source: InMemoryStack(frames: frames, frameIntervalSeconds: 3, pixelSizeMicrometres: 0.0347),
+                                  options: options, sink: memorySink)
+    #expect(memory.droppedFrames == [45] && memory.maximumDriftPixels > 25)
+    for threads in [1, 2] {
+        options.workerThreads = threads
+        let counts = ReadCounts()
+        let sink = RecordingSink()
+        let summary = try Analysis.run(source: CountingTIFFSource(inner: try TIFFFrameSource(path: path), counts: counts),
+                                       options: options, sink: sink)
+        #expect(rowBits(sink) == rowBits(memorySink))
+        #expect(sink.contrast == memorySink.contrast)
+        #expect(sink.profiles.map { bits($0.map(\.contrast)) } == memorySink.profiles.map { bits($0.map(\.contrast)) })
+        #expect(summary.droppedFrames == [45] && summary.failedDriftFits == memory.failedDriftFits)
+        // Frames before the drift reaches the margin are read as a band (the first batches are
+        // decoded whole while the analysis sets up); frames 45 and 50 again whole; from the first
+        // frame past the margin on, every frame whole.
+        let band = Set(counts.band), whole = Set(counts.whole)
+        #expect(band.contains(40) && band.contains(70) && whole.contains(45) && whole.contains(50) && !whole.contains(40))
+        let firstWhole = try #require(whole.filter { $0 > 60 }.min())
+        #expect(firstWhole > 66 && firstWhole < 90, "first frame decoded whole after the drift: \(firstWhole)")
+        let allWholeAfter = (firstWhole + 40..<120).allSatisfy { whole.contains($0) && !band.contains($0) }
+        #expect(allWholeAfter)
+    }
+}

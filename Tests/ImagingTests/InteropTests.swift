@@ -68,6 +68,38 @@ func tifffileReadsOurStacksWithTheirCalibration() throws {
     #expect(lines[1] == "TYX (3, 4, 5) uint16 3 micron None 0.0347 0.0 0.0 19002 6000")
 }
 
+/// Issue 17: pages in many strips (the last one short), float32 and uint16, deflate and
+/// uncompressed, read by tifffile to the same bits; every page's IFD still lies before its pixels
+/// (so no reader mistakes the pages for one contiguous ImageJ block).
+@Test(.enabled(if: tifffileAvailable, "needs python3 with tifffile"))
+func tifffileReadsOurStripedStacksBitExact() throws {
+    let dir = temporaryDirectory()
+    let width = 256, height = 200
+    var paths: [String] = []
+    for (type, compression) in [(TIFFStackWriter.SampleType.float32, TIFFStackWriter.Compression.deflate), (.uint16, .deflate), (.float32, .none)] {
+        let path = dir.appendingPathComponent("striped-\(type)-\(compression).tif").path
+        let writer = try TIFFStackWriter(path: path, sampleType: type, pixelSizeMicrometres: 0.0347, compression: compression)
+        for k in 0..<2 {
+            try writer.append(BinnedFrame(width: width, height: height, pixels: (0..<(width * height)).map { i in Float((i * 31 + k * 977) % 4096) }))
+        }
+        try writer.close()
+        paths.append(path)
+    }
+    let script = """
+    import sys, tifffile
+    for p in sys.argv[1:]:
+        with tifffile.TiffFile(p) as t:
+            a = t.asarray()
+            ok = all(page.offset < min(page.dataoffsets) for page in t.pages)
+            print(a.shape, a.dtype, [len(page.dataoffsets) for page in t.pages], ok, int(a[0, 199, 255]), int(a[1, 17, 3]))
+    """
+    let output = try #require(runPython(script, arguments: paths), "tifffile could not read the striped stacks")
+    // Page 0 at row 199, column 255: i = 51199, (51199 · 31) mod 4096 = 2017; page 1 at row 17, column 3: (4355 · 31 + 977) mod 4096 = 814.
+    let expected = ["(2, 200, 256) float32 [13, 13] True 2017 814", "(2, 200, 256) uint16 [7, 7] True 2017 814",
+                    "(2, 200, 256) float32 [13, 13] True 2017 814"]
+    #expect(output.split(separator: "\n").map(String.init) == expected)
+}
+
 /// Issue 16: tifffile (Debian's, without imagecodecs) decodes our deflate stacks to the same bits —
 /// float32 with NaN, uint16 with the horizontal predictor — and sees compression 8 on every page.
 @Test(.enabled(if: tifffileAvailable, "needs python3 with tifffile"))

@@ -260,3 +260,86 @@ private func lyingTIFF(width: UInt32, height: UInt32, compression: UInt16 = 1) -
         }
     }
 }
+
+/// Issue 17: pages are written in strips of about `TIFFStackWriter.stripBytes`, and a reader asked
+/// for a band of rows decodes only the strips holding it: those rows equal the whole page's, the
+/// others are NaN. A page in one strip is decoded whole whatever the band.
+@Test func aRowBandDecodesOnlyTheStripsThatHoldIt() throws {
+    let dir = temporaryDirectory()
+    let width = 256, height = 200
+    #expect(TIFFStackWriter.rowsPerStrip(width: width, height: height, bytesPerSample: 4) == 16)
+    #expect(TIFFStackWriter.rowsPerStrip(width: width, height: height, bytesPerSample: 2) == 32)
+    #expect(TIFFStackWriter.rowsPerStrip(width: 40, height: 30, bytesPerSample: 4) == 30)
+    #expect(TIFFStackWriter.rowsPerStrip(width: 128, height: 128, bytesPerSample: 4) == 128)   // 64 KB: one strip
+    #expect(TIFFStackWriter.rowsPerStrip(width: 20_000, height: 10, bytesPerSample: 4) == 1)
+    func pixels(_ k: Int) -> [Float] { (0..<(width * height)).map { i in Float((i * 7919 + k * 104_729) % 60_000) } }
+    for type in [TIFFStackWriter.SampleType.float32, .uint16] {
+        let path = dir.appendingPathComponent("bands-\(type).tif").path
+        let writer = try TIFFStackWriter(path: path, sampleType: type)
+        for k in 0..<3 { try writer.append(BinnedFrame(width: width, height: height, pixels: pixels(k))) }
+        try writer.close()
+        let reader = try TIFFStackReader(path: path)
+        var storage: [Float] = []
+        for k in [0, 2, 1] {
+            let whole = try reader.readFrame(k)
+            #expect(whole.pixels == pixels(k))
+            // Rows 40..<50 lie in the strips of rows 32..<48 and 48..<64 (float) or 32..<64 (uint16).
+            let band = try reader.readFrame(k, into: &storage, rows: 40..<50)
+            for y in 0..<height {
+                let row = Array(band.pixels[(y * width)..<((y + 1) * width)])
+                if (32..<64).contains(y) {
+                    #expect(row == Array(whole.pixels[(y * width)..<((y + 1) * width)]), "row \(y) of page \(k)")
+                } else {
+                    let blank = row.allSatisfy { $0.isNaN }
+                    #expect(blank, "row \(y) of page \(k) should not be decoded")
+                }
+            }
+            storage = band.pixels
+        }
+        // The last, short strip (rows 192..<200) and a band reaching past the page.
+        let tail = try reader.readFrame(0, into: &storage, rows: 197..<400)
+        #expect(Array(tail.pixels[(192 * width)...]) == Array(pixels(0)[(192 * width)...]))
+        #expect(tail.pixels[(191 * width)].isNaN)
+    }
+    // One strip per page: the band changes nothing.
+    let small = dir.appendingPathComponent("one-strip.tif").path
+    let writer = try TIFFStackWriter(path: small, sampleType: .float32)
+    let values = (0..<(40 * 30)).map { Float($0) }
+    try writer.append(BinnedFrame(width: 40, height: 30, pixels: values))
+    try writer.close()
+    var storage: [Float] = []
+    #expect(try TIFFStackReader(path: small).readFrame(0, into: &storage, rows: 3..<4).pixels == values)
+}
+
+/// Issue 17: a page compressed ahead by `TIFFPageEncoder` (the analysis does it on its workers) and
+/// written with `append(_: EncodedPage)` gives the very file `append(_: BinnedFrame)` writes — in
+/// one strip (a contrast crop) and in many (a full frame) — and a writer of another kind refuses it.
+@Test func pagesEncodedAheadWriteTheSameFileAsTheWriter() throws {
+    let dir = temporaryDirectory()
+    let encoder = TIFFPageEncoder()
+    var page = EncodedPage()
+    for (width, height) in [(120, 91), (256, 256)] {
+        let frames = (0..<3).map { k in
+            BinnedFrame(width: width, height: height, pixels: (0..<(width * height)).map { i in
+                let x = i % width - width / 2, y = i / width - height / 2
+                return x * x + y * y > (height / 3) * (height / 3) ? .nan : Float(k) * 0.01 + Float((i * 7919) % 1000) * 1e-5
+            })
+        }
+        let plain = dir.appendingPathComponent("plain-\(width).tif").path, ahead = dir.appendingPathComponent("ahead-\(width).tif").path
+        let a = try TIFFStackWriter(path: plain, sampleType: .float32, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
+        let b = try TIFFStackWriter(path: ahead, sampleType: .float32, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
+        for f in frames {
+            try a.append(f)
+            encoder.encode(f, into: &page)
+            try b.append(page)
+        }
+        a.displayRange = (-0.1, 0.1); b.displayRange = (-0.1, 0.1)
+        try a.close(); try b.close()
+        #expect(page.byteCount > 0 && page.byteCount < width * height * 4)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: plain)) == Data(contentsOf: URL(fileURLWithPath: ahead)), "\(width)×\(height)")
+        #expect(try TIFFStackReader(path: ahead).readFrame(2).pixels.map(\.bitPattern) == frames[2].pixels.map(\.bitPattern))
+    }
+    let words = try TIFFStackWriter(path: dir.appendingPathComponent("u16.tif").path, sampleType: .uint16)
+    #expect(throws: ImagingError.self) { try words.append(page) }
+    try words.close()
+}

@@ -1,0 +1,2 @@
+// libdeflate (Debian's libdeflate-dev; libtiff's own deflate codec uses it for whole strips).
+#include <libdeflate.h>
