@@ -1,6 +1,7 @@
 # operando — `make demo` and `make test` are the two commands a new user needs.
 SHELL := /bin/bash
-SWIFT ?= swift
+# SwiftPM through tools/swift, which removes the empty folders SwiftPM leaves in /tmp.
+SWIFT ?= $(CURDIR)/tools/swift
 # Debian packages the build, the tests and the reports need (C libraries through systemLibrary shims).
 DEB_PACKAGES := libsuitesparse-dev libgpiod-dev gpiod libcairo2-dev libpango1.0-dev libtiff-dev libdeflate-dev \
                 poppler-utils rt-tests pkg-config libaravis-dev libusb-1.0-0-dev aravis-tools chromium \
