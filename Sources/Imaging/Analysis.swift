@@ -294,6 +294,7 @@ public enum Analysis {
         // drift tracker's window — with a margin; frames are decoded only there (issue 17). A frame
         // whose drift reaches past it is decoded again whole, in `measure`, by a reader of its own.
         var wholeReader: FrameReader? = nil
+        var band: Range<Int>? = nil
         if options.decodeOnlyNeededRows, readers != nil {
             let height = reference.height
             var rows = pipeline.workers[0].shifter.rowsRead(dyPixels: 0, frameHeight: height)
@@ -301,10 +302,10 @@ public enum Analysis {
                 rows = min(rows.lowerBound, window.lowerBound)..<max(rows.upperBound, window.upperBound)
             }
             let margin = AnalysisOptions.bandMarginPixels
-            let band = max(0, rows.lowerBound - margin)..<min(height, rows.upperBound + margin)
-            if band.count < height, let another = try frames.source.concurrentReader() {
+            let needed = max(0, rows.lowerBound - margin)..<min(height, rows.upperBound + margin)
+            if needed.count < height, let another = try frames.source.concurrentReader() {
                 wholeReader = FrameReader(another)
-                decoder.rows = band
+                band = needed
             }
         }
         let run = AnalysisRun(frames: frames, first: first, decoder: decoder, readers: readers, tracker: tracker,
@@ -329,6 +330,8 @@ public enum Analysis {
             if counts[1] < batch { run.exhausted = true }
             r = -1
         }
+        // Set once the early decode is done (it read whole frames), before any other decoding.
+        decoder.rows = band
         repeat {
             let decodeSet = set(r + 2), measureSet = set(r + 1), correctSet = set(r), writeSet = set(r - 1)
             let measureCount = counts[measureSet], correctCount = counts[correctSet], writeCount = counts[writeSet]
@@ -359,6 +362,9 @@ public enum Analysis {
                 progress("analyse: frame \(run.written)/\(expectedFrames)")
             }
         } while counts.contains(where: { $0 > 0 })
+        if run.wholeRereads > 0 {
+            progress("analyse: \(run.wholeRereads) frame(s) decoded again whole (the drift left the band of rows decoded)")
+        }
         let k = run.frameCount
         tracker = run.tracker
         let (times, change, centre, sdc) = (run.times, run.change, run.centre, run.sdc)

@@ -216,13 +216,15 @@ public final class TIFFStackReader {
         let direct = format == 3 && bits == 32
         let byteCount = count * bytesPerSample
         if !direct && scratch.count != byteCount { scratch = [UInt8](repeating: 0, count: byteCount) }
-        var skipped: [Range<Int>] = []
-        // Rows not decoded are NaN: no value, as a dropped frame's.
+        // With `rows`, the rows of the whole strips that hold them; the others are not decoded and
+        // become NaN: no value, as a dropped frame's.
+        var kept: Range<Int>? = nil
         func blankSkipped() {
-            guard !skipped.isEmpty else { return }
-            let w = Int(width)
+            guard let kept else { return }
+            let w = Int(width), n = Int(height) * w
             pixels.withUnsafeMutableBufferPointer { out in
-                for r in skipped { for i in (r.lowerBound * w)..<(r.upperBound * w) { out[i] = .nan } }
+                for i in 0..<(kept.lowerBound * w) { out[i] = .nan }
+                for i in (kept.upperBound * w)..<n { out[i] = .nan }
             }
         }
         func decode(_ raw: UnsafeMutableRawBufferPointer) throws {
@@ -239,11 +241,15 @@ public final class TIFFStackReader {
                 let rowBytes = Int(width) * bytesPerSample
                 let skipping = rows != nil && operando_tiff_get_u32(tif, UInt32(TIFFTAG_ROWSPERSTRIP), &stripRows) == 1
                     && stripRows > 0 && stripRows < height && Int(strips) == (Int(height) + Int(stripRows) - 1) / Int(stripRows)
+                if skipping, let rows {
+                    let n = Int(height), per = Int(stripRows)
+                    let low = min(max(0, rows.lowerBound), n) / per * per
+                    kept = low..<min(n, (max(rows.upperBound, low + 1) + per - 1) / per * per)
+                }
                 for strip in 0..<strips {
-                    if skipping, let rows {
+                    if let kept {
                         let first = Int(strip) * Int(stripRows), end = min(Int(height), first + Int(stripRows))
-                        if !rows.overlaps(first..<end) {
-                            skipped.append(first..<end)
+                        if !kept.overlaps(first..<end) {
                             offset = end * rowBytes
                             continue
                         }

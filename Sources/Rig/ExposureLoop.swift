@@ -117,8 +117,7 @@ public final class ExposureLoop: @unchecked Sendable {
         r.intendedLedOff = r.intendedTrigger + timing.exposureNanoseconds + timing.ledTailNanoseconds
         r.step = Int32(truncatingIfNeeded: currentStep.load(ordering: .relaxed))
         sleeps &+= 1
-        clock.sleep(untilNanoseconds: r.intendedLedOn)
-        let woke = clock.monotonicNanoseconds
+        let woke = clock.sleepReadingWake(untilNanoseconds: r.intendedLedOn)
         r.latenessNanoseconds = woke - r.intendedLedOn
         if !clock.isVirtual { liveLatency.record(nanoseconds: r.latenessNanoseconds) }
         if r.latenessNanoseconds > timing.missMarginNanoseconds {

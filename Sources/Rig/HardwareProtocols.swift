@@ -11,6 +11,16 @@ public protocol Clock: AnyObject, Sendable {
     func sleep(untilNanoseconds deadline: Int64)
     /// True when time advances only by `sleep` (firmware-sim's virtual clock).
     var isVirtual: Bool { get }
+    /// `sleep(untilNanoseconds:)`, then now: the wake-up time read as soon as the sleep returns.
+    func sleepReadingWake(untilNanoseconds deadline: Int64) -> Int64
+}
+
+extension Clock {
+    /// Sleeps, then reads the clock.
+    public func sleepReadingWake(untilNanoseconds deadline: Int64) -> Int64 {
+        sleep(untilNanoseconds: deadline)
+        return monotonicNanoseconds
+    }
 }
 
 /// Errors of GPIO chips and lines; each names the chip, the line and the system's reason.
