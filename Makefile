@@ -1,6 +1,7 @@
 # operando — `make demo` and `make test` are the two commands a new user needs.
 SHELL := /bin/bash
-# SwiftPM through tools/swift, which removes the empty folders SwiftPM leaves in /tmp.
+# SwiftPM through tools/swift: builds keep the compiler's temporary files in .build/tmp, and what SwiftPM
+# leaves in /tmp (empty folders, this checkout's lock files) is removed.
 SWIFT ?= $(CURDIR)/tools/swift
 # Debian packages the build, the tests and the reports need (C libraries through systemLibrary shims).
 DEB_PACKAGES := libsuitesparse-dev libgpiod-dev gpiod libcairo2-dev libpango1.0-dev libtiff-dev libdeflate-dev \
