@@ -498,24 +498,28 @@ public final class AnalysisWriter {
     public func append(_ rows: [ProfileRecord]) throws {
         try started()
         var frameKey: (Int, UInt64)? = nil
-        var prefix = ""
+        var prefix: [UInt8] = []
         for r in rows {
             if frameKey.map({ $0 != (r.frame, r.timeSeconds.bitPattern) }) ?? true {
                 frameKey = (r.frame, r.timeSeconds.bitPattern)
-                prefix = String(r.frame) + "," + CSVField.number(r.timeSeconds, digits: 10) + ","
+                prefix = Array((String(r.frame) + "," + CSVField.number(r.timeSeconds, digits: 10) + ",").utf8)
             }
             let key = r.positionMicrometres.bitPattern
-            let position: String
+            let position: [UInt8]
             if let cached = positionTexts[key] { position = cached } else {
                 if positionTexts.count >= 65_536 { positionTexts.removeAll(keepingCapacity: true) }
-                position = CSVField.number(r.positionMicrometres, digits: 6)
+                position = Array((CSVField.number(r.positionMicrometres, digits: 6) + ",").utf8)
                 positionTexts[key] = position
             }
-            try profiles!.appendJoined(prefix + position + "," + CSVField.number(r.contrast, digits: 6))
+            try profiles!.appendRow { bytes in
+                bytes.append(contentsOf: prefix)
+                bytes.append(contentsOf: position)
+                CSVField.appendNumber(r.contrast, digits: 6, to: &bytes)
+            }
         }
     }
-    /// Position column texts by the value's bits (bounded).
-    private var positionTexts: [UInt64: String] = [:]
+    /// Position column texts with their comma, by the value's bits (bounded).
+    private var positionTexts: [UInt64: [UInt8]] = [:]
 
     /// One page of contrast.tif (32-bit float, NaN outside the mask); `encoded`: the same page
     /// compressed ahead (``TIFFPageEncoder``), written as it is.

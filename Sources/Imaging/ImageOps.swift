@@ -243,8 +243,8 @@ public struct PixelRegion: Sendable, Equatable {
 /// ramp multiplies every frequency by a unit-magnitude factor: the transform is unitary, so white
 /// noise keeps exactly its variance at any shift.
 ///
-/// The box is the particle's bounding box plus `guardPixels` on each side, rounded up to powers of
-/// two; the DFT treats it as periodic, and the guard keeps the wrap-around seam (where the left and
+/// The box is the particle's bounding box plus `guardPixels` on each side, rounded up to a length
+/// 16·2ᵃ·3ᵇ (a 59-row particle: 96 rows); the DFT treats it as periodic, and the guard keeps the wrap-around seam (where the left and
 /// right edges of the box meet) away from the particle. The integer part of the shift moves the box;
 /// only the fractional part (|f| ≤ ½) goes through the transform. The Nyquist frequency of an even
 /// length has no real-valued shifted counterpart; it is passed unshifted (factor 1), which keeps the
@@ -269,12 +269,13 @@ public struct FourierShift: Sendable {
     private var frameSize = (width: 0, height: 0)
 
     /// A shifter for `region` (usually the particle's bounding box); the box grows it by
-    /// `guardPixels` on each side to powers of two (at least 16).
+    /// `guardPixels` on each side, then to the next multiple of 16 of the form 16·2ᵃ·3ᵇ (16, 32, 48,
+    /// 64, 96, 128, 144, …: the passes take 16 rows or columns at a time).
     public init(covering region: PixelRegion, guardPixels: Int = 16) {
-        func power(_ m: Int) -> Int { var n = 16; while n < m { n *= 2 }; return n }
-        let w = power(region.width + 2 * guardPixels), h = power(region.height + 2 * guardPixels)
+        let w = LaneFFT.sixteenSmooth(atLeast: region.width + 2 * guardPixels)
+        let h = LaneFFT.sixteenSmooth(atLeast: region.height + 2 * guardPixels)
         box = PixelRegion(x: region.x - (w - region.width) / 2, y: region.y - (h - region.height) / 2, width: w, height: h)
-        fftX = LaneFFT(size: w)!   // powers of two from 16 up: always a valid plan
+        fftX = LaneFFT(size: w)!   // 16·2ᵃ·3ᵇ: always a valid plan
         fftY = LaneFFT(size: h)!
         gathered = [Float](repeating: 0, count: w * h)
         shifted = [Float](repeating: 0, count: w * h)

@@ -144,69 +144,162 @@ public enum PhaseCorrelation {
     }
 }
 
-/// A radix-2 complex FFT of one power-of-two length over eight independent lanes at once: element
-/// `k` of lane `l` is `re[k][l] + i·im[k][l]`. Eight rows (or columns) of an image go through the
-/// same butterflies together in `SIMD8<Float>`, so the transform vectorises without reordering the
-/// arithmetic of any one lane (each lane's result is the same whichever lanes ride with it).
+/// A complex FFT of one length 2ᵃ·3ᵇ over eight independent lanes at once: element `k` of lane `l`
+/// is `re[k][l] + i·im[k][l]`. Eight rows (or columns) of an image go through the same butterflies
+/// together in `SIMD8<Float>`, so the transform vectorises without reordering the arithmetic of any
+/// one lane (each lane's result is the same whichever lanes ride with it). Decimation in time: the
+/// input in mixed-radix digit-reversed order, then the radix-3 stages, then the radix-2 stages (for a
+/// power of two, the classic radix-2 transform). Lengths with a factor 3 let the Fourier shift's box
+/// fit the particle (96 rows instead of 128 for a 59-row particle with its guard, issue 17).
 struct LaneFFT: Sendable {
-    /// Transform length (a power of two ≥ 2).
+    /// Transform length (2ᵃ·3ᵇ ≥ 2).
     let size: Int
-    private let bitReversed: [Int32]
-    /// e^{−2πi j/n}, j < n/2 (the forward twiddles; the inverse uses their conjugates).
+    /// Radix of each stage, first stage first: every 3, then every 2.
+    private let radices: [Int]
+    /// Input position of each element in the order the first stage reads.
+    private let digitReversed: [Int32]
+    /// e^{−2πi j/n}, j < n (the forward twiddles; the inverse uses their conjugates).
     private let twiddleRe: [Float], twiddleIm: [Float]
+    /// The permutation's cycles of more than one element, each as i₀, order[i₀], order[order[i₀]], …
+    /// and then −1.
+    private let cycles: [Int32]
 
-    /// A plan for length `size`; nil unless it is a power of two from 2 to 2¹⁶.
+    /// The lengths a plan exists for: 2ᵃ·3ᵇ from 2 to 2¹⁶.
+    static func isValidSize(_ n: Int) -> Bool {
+        guard n >= 2, n <= 1 << 16 else { return false }
+        var m = n
+        while m % 3 == 0 { m /= 3 }
+        return m & (m - 1) == 0
+    }
+
+    /// The smallest length ≥ `m` that is 16 times a 2ᵃ·3ᵇ (16, 32, 48, 64, 96, 128, 144, 192, …).
+    static func sixteenSmooth(atLeast m: Int) -> Int {
+        var n = 16
+        while n < m || !isValidSize(n) { n += 16 }
+        return n
+    }
+
+    /// A plan for length `size`; nil unless ``isValidSize(_:)``.
     init?(size n: Int) {
-        guard n >= 2, n <= 1 << 16, n & (n - 1) == 0 else { return nil }
+        guard Self.isValidSize(n) else { return nil }
         size = n
-        var bits = 0
-        while 1 << bits < n { bits += 1 }
-        bitReversed = (0..<n).map { i in
-            var r = 0
-            for b in 0..<bits where i & (1 << b) != 0 { r |= 1 << (bits - 1 - b) }
-            return Int32(r)
+        var factors: [Int] = []
+        var m = n
+        while m % 3 == 0 { factors.append(3); m /= 3 }
+        while m % 2 == 0 { factors.append(2); m /= 2 }
+        radices = factors
+        // The last stage combines the sub-transforms of the inputs ≡ j mod r (its radix) laid out as
+        // contiguous blocks j; recursively, element i goes to j·(n/r) + (its place in block j).
+        func position(_ i: Int, _ length: Int, _ stages: ArraySlice<Int>) -> Int {
+            guard let r = stages.last else { return 0 }
+            return (i % r) * (length / r) + position(i / r, length / r, stages.dropLast())
         }
-        twiddleRe = (0..<(n / 2)).map { Float(cos(-2 * Double.pi * Double($0) / Double(n))) }
-        twiddleIm = (0..<(n / 2)).map { Float(sin(-2 * Double.pi * Double($0) / Double(n))) }
+        var order = [Int32](repeating: 0, count: n)
+        for i in 0..<n { order[position(i, n, factors[...])] = Int32(i) }
+        digitReversed = order
+        var walks: [Int32] = []
+        var seen = [Bool](repeating: false, count: n)
+        for start in 0..<n where !seen[start] && Int(order[start]) != start {
+            var i = start
+            while !seen[i] { seen[i] = true; walks.append(Int32(i)); i = Int(order[i]) }
+            walks.append(-1)
+        }
+        cycles = walks
+        twiddleRe = (0..<n).map { Float(cos(-2 * Double.pi * Double($0) / Double(n))) }
+        twiddleIm = (0..<n).map { Float(sin(-2 * Double.pi * Double($0) / Double(n))) }
     }
 
     /// In-place transform of `size` elements at `re`, `im` (`inverse` without the 1/n scale).
     func transform(_ re: UnsafeMutablePointer<SIMD8<Float>>, _ im: UnsafeMutablePointer<SIMD8<Float>>, inverse: Bool) {
         let n = size
-        bitReversed.withUnsafeBufferPointer { rev in
-            for i in 0..<n {
-                let j = Int(rev[i])
-                if i < j { swap(&re[i], &re[j]); swap(&im[i], &im[j]) }
+        // Into digit-reversed order: for mixed radices it is not an involution, so by its cycles.
+        digitReversed.withUnsafeBufferPointer { order in
+            if radices.first == 2 {
+                // Powers of two: bit reversal is an involution, swap pairs.
+                for i in 0..<n {
+                    let j = Int(order[i])
+                    if i < j { swap(&re[i], &re[j]); swap(&im[i], &im[j]) }
+                }
+            } else {
+                permute(re, im)
             }
         }
-        // First stage: twiddle 1, no multiplies.
-        var a = 0
-        while a < n {
-            let tr = re[a + 1], ti = im[a + 1]
-            re[a + 1] = re[a] - tr; im[a + 1] = im[a] - ti
-            re[a] += tr; im[a] += ti
-            a += 2
-        }
         let sign: Float = inverse ? -1 : 1
+        var span = 1
         twiddleRe.withUnsafeBufferPointer { wr in
             twiddleIm.withUnsafeBufferPointer { wi in
-                var half = 2
-                while half < n {
-                    let step = n / (2 * half)
-                    var start = 0
-                    while start < n {
-                        for k in 0..<half {
-                            let cr = SIMD8<Float>(repeating: wr[k * step]), ci = SIMD8<Float>(repeating: sign * wi[k * step])
-                            let p = start + k, q = p + half
-                            let xr = re[q], xi = im[q]
-                            let tr = xr * cr - xi * ci, ti = xr * ci + xi * cr
-                            re[q] = re[p] - tr; im[q] = im[p] - ti
-                            re[p] += tr; im[p] += ti
+                for r in radices {
+                    let step = n / (r * span)
+                    if r == 3 {
+                        // y_q = Σ_j x_j·w^{jk}·e^{∓2πi jq/3}; with u = x₁ + x₂, v = x₁ − x₂:
+                        // y₀ = x₀ + u, y₁,₂ = x₀ − u/2 ∓ i(√3/2)v (forward; the inverse swaps them).
+                        let half = SIMD8<Float>(repeating: 0.5), s = SIMD8<Float>(repeating: sign * 0.866_025_403_784_438_6)
+                        var start = 0
+                        while start < n {
+                            for k in 0..<span {
+                                let p0 = start + k, p1 = p0 + span, p2 = p1 + span
+                                var x1r = re[p1], x1i = im[p1], x2r = re[p2], x2i = im[p2]
+                                if span > 1 {
+                                    let c1 = SIMD8<Float>(repeating: wr[k * step]), d1 = SIMD8<Float>(repeating: sign * wi[k * step])
+                                    let c2 = SIMD8<Float>(repeating: wr[2 * k * step]), d2 = SIMD8<Float>(repeating: sign * wi[2 * k * step])
+                                    (x1r, x1i) = (x1r * c1 - x1i * d1, x1r * d1 + x1i * c1)
+                                    (x2r, x2i) = (x2r * c2 - x2i * d2, x2r * d2 + x2i * c2)
+                                }
+                                let ur = x1r + x2r, ui = x1i + x2i, vr = x1r - x2r, vi = x1i - x2i
+                                let x0r = re[p0], x0i = im[p0]
+                                let mr = x0r - half * ur, mi = x0i - half * ui
+                                re[p0] = x0r + ur; im[p0] = x0i + ui
+                                re[p1] = mr + s * vi; im[p1] = mi - s * vr
+                                re[p2] = mr - s * vi; im[p2] = mi + s * vr
+                            }
+                            start += 3 * span
                         }
-                        start += 2 * half
+                    } else if span == 1 {
+                        // First stage of a power of two: twiddle 1, no multiplies.
+                        var a = 0
+                        while a < n {
+                            let tr = re[a + 1], ti = im[a + 1]
+                            re[a + 1] = re[a] - tr; im[a + 1] = im[a] - ti
+                            re[a] += tr; im[a] += ti
+                            a += 2
+                        }
+                    } else {
+                        var start = 0
+                        while start < n {
+                            for k in 0..<span {
+                                let cr = SIMD8<Float>(repeating: wr[k * step]), ci = SIMD8<Float>(repeating: sign * wi[k * step])
+                                let p = start + k, q = p + span
+                                let xr = re[q], xi = im[q]
+                                let tr = xr * cr - xi * ci, ti = xr * ci + xi * cr
+                                re[q] = re[p] - tr; im[q] = im[p] - ti
+                                re[p] += tr; im[p] += ti
+                            }
+                            start += 2 * span
+                        }
                     }
-                    half *= 2
+                    span *= r
                 }
+            }
+        }
+    }
+
+    /// Element i takes the value at `order[i]`, one cycle of the permutation at a time (`cycles`).
+    private func permute(_ re: UnsafeMutablePointer<SIMD8<Float>>, _ im: UnsafeMutablePointer<SIMD8<Float>>) {
+        cycles.withUnsafeBufferPointer { c in
+            var k = 0
+            while k < c.count {
+                let first = Int(c[k])
+                let firstRe = re[first], firstIm = im[first]
+                var i = first
+                k += 1
+                while c[k] >= 0 {
+                    let from = Int(c[k])
+                    re[i] = re[from]; im[i] = im[from]
+                    i = from
+                    k += 1
+                }
+                re[i] = firstRe; im[i] = firstIm
+                k += 1
             }
         }
     }

@@ -63,6 +63,7 @@ import Testing
 @Test func csvNumbersMatchPrintfGeneralFormat() {
     var state: UInt64 = 0x1234_5678_9abc_def1
     func next() -> UInt64 { state &+= 0x9E37_79B9_7F4A_7C15; var z = state; z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9; z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB; return z ^ (z >> 31) }
+    var contrastLike: [Double] = []
     var values: [Double] = [0, -0.0, 1, -1, 0.5, 1.5, 2.5, 100, 1e-5, 1.2345e-5, 0.0001, 0.00012345678, 123456, 1234567, 999999.5,
                             9.9999995, 0.1, 0.2, 0.3, 1 / 3, 2 / 3, 1e16, 1.5e300, 5e-324, 1e-310, 123.456789012, 0.0347, 15754, 1.25, 0.125]
     for _ in 0..<4000 {
@@ -70,11 +71,26 @@ import Testing
         switch bits % 4 {
         case 0: values.append(Double(bitPattern: next()))                                   // any double
         case 1: values.append(Double(Int64(bitPattern: next()) % 1_000_000) / 1000)         // short decimals
-        case 2: values.append((Double(next() >> 11) / Double(1 << 53) - 0.5) * 0.2)          // contrast-like
+        case 2: values.append((Double(next() >> 11) / Double(1 << 53) - 0.5) * 0.2); contrastLike.append(values.last!)  // contrast-like
         default: values.append(Double(next() % 100_000) * 0.5 + 0.25)                         // times, ties
         }
     }
+    // Near ties at 6 and 9 digits (d…d5 × 10ᵏ and its neighbours), where one scaling cannot decide.
+    for _ in 0..<1000 {
+        let n = Double(next() % 900_000 + 100_000) * 10 + 5, k = Double(Int(next() % 12) - 6)
+        let x = n * pow(10, k - 6)
+        values += [x, x.nextUp, x.nextDown]
+        let m = Double(next() % 900_000_000 + 100_000_000) * 10 + 5
+        values.append(m * pow(10, k - 9))
+    }
     var mismatches: [String] = []
+    var scaled = 0
+    for x in contrastLike {
+        if let s = CSVField.scaledGeneral(x, precision: 6) {
+            scaled += 1
+            if s != String(format: "%.6g", x) { mismatches.append("scaled \(x): \(s)") }
+        }
+    }
     for x in values where x.isFinite {
         for digits in [6, 9, 10] {
             let expected = String(format: "%.\(digits)g", x)
@@ -83,4 +99,6 @@ import Testing
         }
     }
     #expect(mismatches.isEmpty, "\(mismatches.prefix(10))")
+    // The one-scaling path decides nearly every contrast-like value (the rest are near ties).
+    #expect(Double(scaled) >= 0.99 * Double(contrastLike.count), "scaled path took \(scaled) of \(contrastLike.count)")
 }

@@ -9,10 +9,12 @@ private func scene(_ x: Double, _ y: Double) -> Double {
 }
 
 @Test func fourierShiftSamplesASmoothSceneAtTheShiftedPosition() {
-    let w = 96, h = 80
+    let w = 160, h = 140
     let frame = BinnedFrame(width: w, height: h, pixels: (0..<(w * h)).map { Float(scene(Double($0 % w), Double($0 / w))) })
-    let region = PixelRegion(x: 30, y: 24, width: 20, height: 20)
+    // A 64 × 64 box (radix 2) and a 96 × 96 one (radix 3 and 2: a seed-sized particle's 59 rows).
+    for region in [PixelRegion(x: 30, y: 24, width: 20, height: 20), PixelRegion(x: 15, y: 10, width: 60, height: 59)] {
     var shifter = FourierShift(covering: region)
+    #expect(shifter.box.width == (region.width == 20 ? 64 : 96) && shifter.box.height == shifter.box.width)
     for (dx, dy) in [(0.0, 0.0), (0.37, -0.21), (-1.5, 2.25), (3.49, 0.5)] {
         shifter.shift(frame, dxPixels: dx, dyPixels: dy)
         var worst = 0.0
@@ -23,7 +25,8 @@ private func scene(_ x: Double, _ y: Double) -> Double {
         }
         // The slope is not periodic over the box: its seam (a 64-count step) rings a little through
         // the guard band; under 1 count of an 800-count blob remains.
-        #expect(worst < 1, "shift (\(dx), \(dy)): worst error \(worst) counts of a 800-count blob")
+        #expect(worst < 1, "box \(shifter.box.width): shift (\(dx), \(dy)): worst error \(worst) counts of a 800-count blob")
+    }
     }
 }
 
@@ -95,4 +98,38 @@ private func scene(_ x: Double, _ y: Double) -> Double {
         }
     }
     #expect(ImageOps.median([.nan, .infinity]).isNaN)
+}
+
+/// The mixed-radix transform (lengths 2ᵃ·3ᵇ, issue 17's 96-row Fourier box) equals the direct DFT
+/// Σ x_j e^{∓2πi jk/n} in every lane, forward and inverse, and is the classic radix-2 transform for
+/// powers of two.
+@Test func laneFFTEqualsTheDirectDFTForLengthsTwoToTheAThreeToTheB() {
+    var rng = SplitMix64(seed: 11)
+    for n in [2, 3, 6, 9, 12, 16, 18, 27, 48, 96, 128, 144] {
+        guard let plan = LaneFFT(size: n) else { Issue.record("no plan for \(n)"); continue }
+        let inputRe = (0..<n).map { _ in SIMD8<Float>((0..<8).map { _ in Float(rng.nextGaussian()) }) }
+        let inputIm = (0..<n).map { _ in SIMD8<Float>((0..<8).map { _ in Float(rng.nextGaussian()) }) }
+        for inverse in [false, true] {
+            var re = inputRe, im = inputIm
+            re.withUnsafeMutableBufferPointer { r in im.withUnsafeMutableBufferPointer { i in
+                plan.transform(r.baseAddress!, i.baseAddress!, inverse: inverse)
+            } }
+            var worst = 0.0
+            for lane in 0..<8 {
+                for k in 0..<n {
+                    var sr = 0.0, si = 0.0
+                    for j in 0..<n {
+                        let phase = (inverse ? 2 : -2) * Double.pi * Double(j * k % n) / Double(n)
+                        let xr = Double(inputRe[j][lane]), xi = Double(inputIm[j][lane])
+                        sr += xr * cos(phase) - xi * sin(phase); si += xr * sin(phase) + xi * cos(phase)
+                    }
+                    worst = max(worst, abs(Double(re[k][lane]) - sr), abs(Double(im[k][lane]) - si))
+                }
+            }
+            // Float32 butterflies: error grows like √n·log n times 6e-8 of the values' size (~√n).
+            #expect(worst < 1e-5 * Double(n), "n = \(n) inverse \(inverse): worst error \(worst)")
+        }
+    }
+    #expect(LaneFFT(size: 80) == nil && LaneFFT(size: 1) == nil)
+    #expect([59 + 32, 88 + 32, 16, 17, 100, 129].map { LaneFFT.sixteenSmooth(atLeast: $0) } == [96, 128, 16, 32, 128, 144])
 }
