@@ -108,7 +108,7 @@ let package = Package(
         .testTarget(name: "ElectrochemistryTests", dependencies: ["Electrochemistry"]),
         .testTarget(name: "DatasetTests", dependencies: ["Dataset", "Imaging"]),
         .testTarget(name: "ParticleModelTests", dependencies: ["ParticleModel", "Electrochemistry"]),
-        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "Dataset", "FirmwareSim", "ParticleModel"], exclude: ["Fixtures"]),
+        .testTarget(name: "ImagingTests", dependencies: ["Imaging", "CDeflate", "Dataset", "FirmwareSim", "ParticleModel"], exclude: ["Fixtures"]),
         .testTarget(name: "RigTests", dependencies: ["Rig", "RigDrivers", "FirmwareSim", "Electrochemistry", "Imaging", "ParticleModel", "Dataset"]),
         .testTarget(name: "RigDriversTests", dependencies: ["RigDrivers", "FirmwareSim", "Rig", "Electrochemistry"]),
         .testTarget(name: "FirmwareSimTests", dependencies: ["FirmwareSim", "Rig", "ParticleModel", "Electrochemistry", "InstrumentFiles"]),

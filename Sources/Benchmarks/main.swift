@@ -59,7 +59,7 @@ func alternating(_ repeats: Int, _ a: () throws -> Double, _ b: () throws -> Dou
 // `Benchmarks loop-aa …`: cyclictest against itself, the same way (the method's own spread).
 if let mode = CommandLine.arguments.dropFirst().first, mode == "loop" || mode == "loop-aa" {
     let n = CommandLine.arguments.dropFirst(2).compactMap { Double($0) }
-    loopBenchmark(repeats: n.count > 0 ? Int(n[0]) : 6, secondsAt1kHz: n.count > 1 ? n[1] : 5, secondsAt10Hz: n.count > 2 ? n[2] : 12,
+    loopBenchmark(repeats: n.count > 0 ? Int(n[0]) : 6, secondsAt1kHz: n.count > 1 ? n[1] : 5, secondsAt10Hz: n.count > 2 ? n[2] : 30,
                   yardstickOnly: mode == "loop-aa")
     exit(0)
 }

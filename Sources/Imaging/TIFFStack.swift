@@ -1,4 +1,5 @@
-// TIFF stacks through libtiff (no hand-written codec). Reading is page by page so a multi-GB stack
+// TIFF stacks through libtiff (no hand-written codec but RunDeflate, an encoder the contrast pages go
+// through, whose streams libtiff decodes like any other). Reading is page by page so a multi-GB stack
 // is never held in memory; writing appends pages and patches the frame count into the ImageJ
 // description on close (it is unknown when page 0 is written).
 import CDeflate
@@ -461,10 +462,10 @@ struct TIFFMetadata {
     }
 }
 
-/// A float32 page compressed as a deflate ``TIFFStackWriter`` compresses it (strips of
-/// ``TIFFStackWriter/rowsPerStrip(width:height:bytesPerSample:)`` rows, each a zlib stream at
-/// ``TIFFStackWriter/deflateLevel``, as libtiff's codec makes with libdeflate), ready for
-/// ``TIFFStackWriter/append(_:)``. Its storage is reused by the next encoding.
+/// A float32 page compressed for a deflate ``TIFFStackWriter`` (strips of
+/// ``TIFFStackWriter/rowsPerStrip(width:height:bytesPerSample:)`` rows, each a zlib stream, from
+/// ``TIFFPageEncoder``), ready for ``TIFFStackWriter/append(_:)``. Its storage is reused by the next
+/// encoding.
 public struct EncodedPage: Sendable {
     /// Page size, pixels.
     public internal(set) var width = 0, height = 0
@@ -480,14 +481,23 @@ public struct EncodedPage: Sendable {
 
 /// Compresses float32 pages for a deflate ``TIFFStackWriter`` off the writing thread: the offline
 /// analysis compresses each contrast image on the worker that computed it, and only the writing
-/// stays in frame order (issue 17). One encoder per thread (it holds libdeflate's compressor).
+/// stays in frame order (issue 17). Each strip is one zlib stream from ``RunDeflate`` (literals and
+/// runs of a repeated float, such as the NaN around the particle: a fraction of libdeflate's work at
+/// its fastest level on a contrast image, for a file as small), or, where that declines (strips of
+/// under ~400 bytes, bytes it cannot shrink), from libdeflate at ``TIFFStackWriter/deflateLevel``:
+/// byte for byte what the writer itself writes. One encoder per thread.
 public final class TIFFPageEncoder {
     private let compressor: OpaquePointer
+    private var runs = RunDeflate()
 
-    /// An encoder at ``TIFFStackWriter/deflateLevel``.
-    public init() {
+    /// An encoder; `runDeflate` false compresses every strip with libdeflate, as the writer does.
+    public init(runDeflate: Bool = true) {
         compressor = libdeflate_alloc_compressor(Int32(TIFFStackWriter.deflateLevel))!
+        usesRunDeflate = runDeflate
     }
+
+    /// Whether strips go through ``RunDeflate`` first.
+    public let usesRunDeflate: Bool
 
     deinit { libdeflate_free_compressor(compressor) }
 
@@ -503,13 +513,20 @@ public final class TIFFPageEncoder {
         page.stripEnds.removeAll(keepingCapacity: true)
         var end = 0
         frame.pixels.withUnsafeBytes { source in
-            page.bytes.withUnsafeMutableBytes { out in
-                for strip in 0..<strips {
-                    let first = strip * stripRows * rowBytes
-                    let size = min(stripRows * rowBytes, source.count - first)
-                    end += libdeflate_zlib_compress(compressor, source.baseAddress! + first, size, out.baseAddress! + end, bound)
-                    page.stripEnds.append(end)
+            for s in 0..<strips {
+                let first = s * stripRows * rowBytes
+                let size = min(stripRows * rowBytes, source.count - first)
+                let input = UnsafeRawBufferPointer(rebasing: source[first..<(first + size)])
+                page.bytes.withUnsafeMutableBytes { out in
+                    // The strip's room: `bound` bytes (more than RunDeflate needs).
+                    let room = UnsafeMutableRawBufferPointer(rebasing: out[end..<(end + bound)])
+                    if usesRunDeflate, let count = runs.compress(input, into: room) {
+                        end += count
+                    } else {
+                        end += libdeflate_zlib_compress(compressor, input.baseAddress!, size, room.baseAddress!, bound)
+                    }
                 }
+                page.stripEnds.append(end)
             }
         }
     }

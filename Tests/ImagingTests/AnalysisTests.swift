@@ -609,4 +609,11 @@ struct CountingTIFFSource: FrameSource {
         let allWholeAfter = (firstWhole + 40..<120).allSatisfy { whole.contains($0) && !band.contains($0) }
         #expect(allWholeAfter)
     }
+    // With the band switched off every frame is decoded whole, to the same results.
+    options.decodeOnlyNeededRows = false
+    let counts = ReadCounts()
+    let sink = RecordingSink()
+    _ = try Analysis.run(source: CountingTIFFSource(inner: try TIFFFrameSource(path: path), counts: counts), options: options, sink: sink)
+    #expect(rowBits(sink) == rowBits(memorySink) && sink.contrast == memorySink.contrast)
+    #expect(counts.band.isEmpty && Set(counts.whole).isSuperset(of: 0..<120))
 }

@@ -140,3 +140,47 @@ func tifffileReadsOurDeflateStacksBitExact() throws {
     #expect(floats == expectedFloat.map(\.bitPattern))
     #expect(words == expectedWords)
 }
+
+/// Issue 17: contrast pages compressed by RunDeflate (the analysis's contrast.tif) are read by
+/// tifffile — through Python's zlib, not libdeflate — to the same bits, in one strip and in sixteen.
+@Test(.enabled(if: tifffileAvailable, "needs python3 with tifffile"))
+func tifffileReadsRunDeflatePagesBitExact() throws {
+    let dir = temporaryDirectory()
+    let encoder = TIFFPageEncoder()
+    var page = EncodedPage()
+    var rng = SplitMix64(seed: 23)
+    var paths: [String] = [], expected: [[UInt32]] = []
+    for (width, height) in [(120, 91), (256, 256)] {
+        let path = dir.appendingPathComponent("runs-\(width).tif").path
+        let writer = try TIFFStackWriter(path: path, sampleType: .float32, pixelSizeMicrometres: 0.0347, frameIntervalSeconds: 3)
+        var bits: [UInt32] = []
+        for _ in 0..<3 {
+            let pixels = (0..<(width * height)).map { i -> Float in
+                let x = Double(i % width - width / 2), y = Double(i / width - height / 2)
+                return x * x / 1600 + y * y / 900 > 1 ? .nan : Float(0.004 * rng.nextGaussian())
+            }
+            encoder.encode(BinnedFrame(width: width, height: height, pixels: pixels), into: &page)
+            try writer.append(page)
+            bits += pixels.map(\.bitPattern)
+        }
+        try writer.close()
+        paths += [path, path + ".raw"]
+        expected.append(bits)
+    }
+    let script = """
+    import sys, tifffile
+    for p, out in zip(sys.argv[1::2], sys.argv[2::2]):
+        with tifffile.TiffFile(p) as t:
+            a = t.asarray()
+            print(a.shape, [len(page.dataoffsets) for page in t.pages][0])
+            open(out, 'wb').write(a.astype('<f4').tobytes())
+    """
+    let output = try #require(runPython(script, arguments: paths), "tifffile could not read the RunDeflate stacks")
+    #expect(output == "(3, 91, 120) 1\n(3, 256, 256) 16\n")
+    for (k, raw) in [paths[1], paths[3]].enumerated() {
+        let got = try Data(contentsOf: URL(fileURLWithPath: raw)).withUnsafeBytes { r in
+            (0..<(r.count / 4)).map { r.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self) }
+        }
+        #expect(got == expected[k])
+    }
+}
