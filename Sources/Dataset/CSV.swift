@@ -234,7 +234,7 @@ public enum CSVField {
     /// x·10ᵏ (or x/10⁻ᵏ), with 10^|k| exact (|k| ≤ 22), is one correctly rounded operation, so the
     /// computed value v lies within half an ulp of the exact x·10ᵏ; rounding v to an integer n then
     /// rounds x to `precision` digits exactly as printf does, unless v's fraction lies within a few
-    /// ulps of ½ (an exact or near tie: nil, and the shortest-digits path decides). ~6× cheaper than
+    /// ulps of ½ (an exact or near tie: nil, and the shortest-digits path decides). ~4× cheaper than
     /// ``fastGeneral(_:precision:)`` (profiles.csv's contrast column, issue 17).
     static func scaledGeneral(_ x: Double, precision p: Int, into bytes: inout [UInt8]) -> Bool {
         guard p >= 1, p <= 15, x.isNormal else { return false }

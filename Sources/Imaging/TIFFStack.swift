@@ -484,7 +484,7 @@ public struct EncodedPage: Sendable {
 /// stays in frame order (issue 17). Each strip is one zlib stream from ``RunDeflate`` (literals and
 /// runs of a repeated float, such as the NaN around the particle: a fraction of libdeflate's work at
 /// its fastest level on a contrast image, for a file as small), or, where that declines (strips of
-/// under ~400 bytes, bytes it cannot shrink), from libdeflate at ``TIFFStackWriter/deflateLevel``:
+/// under 512 bytes, bytes it cannot shrink), from libdeflate at ``TIFFStackWriter/deflateLevel``:
 /// byte for byte what the writer itself writes. One encoder per thread.
 public final class TIFFPageEncoder {
     private let compressor: OpaquePointer
