@@ -421,12 +421,21 @@ public struct FourierShift: Sendable {
         let (dx, dy) = lastShift
         let bw = box.width, bx = box.x, by = box.y
         shifted.withUnsafeBufferPointer { s in
+            // The row (and its check) changes only where the indices enter another row.
+            var y = -1, rowStart = -frameWidth, rowInside = false, rowBase = 0
             for k in 0..<indices.count {
                 let i = indices[k]
-                let y = i / frameWidth, x = i - y * frameWidth
-                let sx = Double(x) + dx, sy = Double(y) + dy
-                if sx < 0 || sy < 0 || sx > maxX || sy > maxY { output[k] = .nan; continue }
-                output[k] = s[(y - by) * bw + (x - bx)]
+                if i < rowStart || i >= rowStart + frameWidth {
+                    y = i / frameWidth
+                    rowStart = y * frameWidth
+                    let sy = Double(y) + dy
+                    rowInside = !(sy < 0 || sy > maxY)
+                    rowBase = (y - by) * bw - bx
+                }
+                let x = i - rowStart
+                let sx = Double(x) + dx
+                if !rowInside || sx < 0 || sx > maxX { output[k] = .nan; continue }
+                output[k] = s[rowBase + x]
             }
         }
     }

@@ -64,14 +64,21 @@ public struct RunDeflate {
         HuffmanCode.codes(lengths, into: &codes)
         // Matches' extra bits and one-bit distance codes, then every symbol's code.
         var payloadBits = matchExtraBits
+        let (codes, lengths) = (self.codes, self.lengths)
         for s in 0..<286 { payloadBits += frequencies[s] * Int(lengths[s]) }
-        words.withUnsafeMutableBufferPointer { w in
-            for b in 0..<256 { w[b] = UInt64(codes[b]) | UInt64(lengths[b]) << 32 }
-            for length in 3...258 {
-                let m = lengthCodes[length]
-                let c = Int(m.code), l = UInt64(lengths[c]), e = UInt64(m.extraBits)
-                // Length code, its extra bits, then distance code 3 (the one-bit code 1).
-                w[256 + length] = (UInt64(codes[c]) | UInt64(m.extra) << l | 1 << (l + e)) | (l + e + 1) << 32
+        codes.withUnsafeBufferPointer { codes in
+            lengths.withUnsafeBufferPointer { lengths in
+                lengthCodes.withUnsafeBufferPointer { lengthCodes in
+                    words.withUnsafeMutableBufferPointer { w in
+                        for b in 0..<256 { w[b] = UInt64(codes[b]) | UInt64(lengths[b]) << 32 }
+                        for length in 3...258 {
+                            let m = lengthCodes[length]
+                            let c = Int(m.code), l = UInt64(lengths[c]), e = UInt64(m.extraBits)
+                            // Length code, its extra bits, then distance code 3 (the one-bit code 1).
+                            w[256 + length] = (UInt64(codes[c]) | UInt64(m.extra) << l | 1 << (l + e)) | (l + e + 1) << 32
+                        }
+                    }
+                }
             }
         }
         // The zlib header and trailer (6 bytes), the block header (57 bits for HLIT…HCLEN and the
@@ -234,22 +241,30 @@ enum HuffmanCode {
         keys.sort()
         let used = keys.map { $0 & 0xFFFF }
         let m = used.count
-        // Two-queue Huffman: the leaves in order, then the inner nodes as they are made.
+        // Two-queue Huffman: the leaves in order, then the inner nodes as they are made; each node's
+        // depth from its parent's (parents come after their children).
         var weight = keys.map { $0 >> 16 } + [Int](repeating: 0, count: m - 1)
         var parent = [Int](repeating: -1, count: 2 * m - 1)
-        var leaf = 0, inner = m, next = m
-        func pick() -> Int {
-            if leaf < m && (inner >= next || weight[leaf] <= weight[inner]) { leaf += 1; return leaf - 1 }
-            inner += 1; return inner - 1
-        }
-        while next < 2 * m - 1 {
-            let a = pick(), b = pick()
-            weight[next] = weight[a] + weight[b]
-            parent[a] = next; parent[b] = next
-            next += 1
-        }
         var depth = [Int](repeating: 0, count: 2 * m - 1)
-        for node in stride(from: 2 * m - 3, through: 0, by: -1) { depth[node] = depth[parent[node]] + 1 }
+        weight.withUnsafeMutableBufferPointer { weight in
+            parent.withUnsafeMutableBufferPointer { parent in
+                var leaf = 0, inner = m, next = m
+                while next < 2 * m - 1 {
+                    var pair = (0, 0)
+                    for k in 0..<2 {
+                        let take: Int
+                        if leaf < m && (inner >= next || weight[leaf] <= weight[inner]) { take = leaf; leaf += 1 } else { take = inner; inner += 1 }
+                        if k == 0 { pair.0 = take } else { pair.1 = take }
+                    }
+                    weight[next] = weight[pair.0] + weight[pair.1]
+                    parent[pair.0] = next; parent[pair.1] = next
+                    next += 1
+                }
+                depth.withUnsafeMutableBufferPointer { depth in
+                    for node in stride(from: 2 * m - 3, through: 0, by: -1) { depth[node] = depth[parent[node]] + 1 }
+                }
+            }
+        }
         // Count the leaves at each depth, fold those deeper than the limit into it, then restore the
         // Kraft sum by moving leaves one level down from the deepest level above the limit.
         var count = [Int](repeating: 0, count: max(limit, depth.prefix(m).max() ?? 1) + 1)

@@ -133,3 +133,25 @@ private func scene(_ x: Double, _ y: Double) -> Double {
     #expect(LaneFFT(size: 80) == nil && LaneFFT(size: 1) == nil)
     #expect([59 + 32, 88 + 32, 16, 17, 100, 129].map { LaneFFT.sixteenSmooth(atLeast: $0) } == [96, 128, 16, 32, 128, 144])
 }
+
+/// `samples(at:)` (the analysis's gather of the shifted particle) gives `sample(x:y:)` at every index,
+/// in any order, NaN where the source lies outside the frame (a shift past the top-left edge).
+@Test func fourierShiftSamplesAtIndicesEqualSampleAtEachPixel() {
+    let w = 64, h = 48
+    let frame = BinnedFrame(width: w, height: h, pixels: (0..<(w * h)).map { Float(scene(Double($0 % w), Double($0 / w))) })
+    let region = PixelRegion(x: 2, y: 0, width: 30, height: 20)   // from row 0: the first row is found too
+    var shifter = FourierShift(covering: region)
+    var rng = SplitMix64(seed: 9)
+    var indices = (region.y..<(region.y + region.height)).flatMap { y in (region.x..<(region.x + region.width)).map { y * w + $0 } }
+    for (dx, dy) in [(0.3, 0.2), (-2.6, -1.4)] {
+        shifter.shift(frame, dxPixels: dx, dyPixels: dy)
+        for order in 0..<2 {
+            if order == 1 { for i in stride(from: indices.count - 1, to: 0, by: -1) { indices.swapAt(i, Int(rng.next() % UInt64(i + 1))) } }
+            var out = [Float](repeating: 0, count: indices.count)
+            indices.withUnsafeBufferPointer { idx in out.withUnsafeMutableBufferPointer { shifter.samples(at: idx, frameWidth: w, into: $0) } }
+            let expected = indices.map { shifter.sample(x: $0 % w, y: $0 / w) }
+            #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "shift (\(dx), \(dy)), order \(order)")
+            #expect(dx > 0 || out.contains { $0.isNaN }, "the shift past the edge leaves NaN")
+        }
+    }
+}
