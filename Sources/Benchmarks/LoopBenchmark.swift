@@ -331,7 +331,7 @@ func measurePair(kind: LoopLineKind, periodNanoseconds period: Int64, samples: I
 /// per-pair ratios. `Benchmarks loop [repeats] [seconds-at-1kHz] [seconds-at-10Hz]` runs only these
 /// rows; `Benchmarks loop-aa …` measures cyclictest against itself the same way (the method's own
 /// spread: what a ratio of 1 looks like on this machine). 30 s pairs at 10 Hz: 300 samples a side, so
-/// the pooled p99 of 6 pairs is the 18th-largest of 1,800 wake-ups, not the 7th of 720 (12 s pairs
+/// the pooled p99 of 6 pairs is the 19th-largest of 1,800 wake-ups, not the 8th of 720 (12 s pairs
 /// gave 10 Hz ratios from 0.51 to 1.21 on the same binary, issue 17).
 func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 5, secondsAt10Hz: Double = 30, priority: Int32 = 80,
                    yardstickOnly: Bool = false) {
