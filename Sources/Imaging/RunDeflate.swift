@@ -85,24 +85,22 @@ public struct RunDeflate {
         // code-length code) and ≤ 290 code lengths of ≤ 7 bits plus repeat counts: under 400 bytes.
         guard payloadBits / 8 + 400 < n, payloadBits / 8 + 400 + 8 <= destination.count else { return nil }
 
-        do {
-            var bits = BitSink(base: destination.baseAddress!)
-            bits.write(0x78, 8); bits.write(0x01, 8)   // zlib: deflate, 32 KB window, fastest level
-            bits.write(1, 1)                           // BFINAL
-            bits.write(2, 2)                           // BTYPE 10: dynamic Huffman
-            // Two distance codes, 0 and 3 (distances 1 and 4), of one bit each: a complete code every
-            // inflater accepts; only code 3 (bit 1) is used.
-            writeCodeLengths(&bits, distanceLengths: [1, 0, 0, 1])
-            tokens.withUnsafeBufferPointer { t in
-                words.withUnsafeBufferPointer { w in Self.emit(t.baseAddress!, tokenCount, w.baseAddress!, &bits) }
-            }
-            bits.write(UInt64(codes[256]), UInt64(lengths[256]))
-            bits.alignToByte()
-            let adler = UInt32(libdeflate_adler32(1, input.baseAddress, n))
-            for shift: UInt32 in [24, 16, 8, 0] { bits.write(UInt64(UInt8(truncatingIfNeeded: adler >> shift)), 8) }
-            bits.alignToByte()
-            return bits.position
+        var bits = BitSink(base: destination.baseAddress!)
+        bits.write(0x78, 8); bits.write(0x01, 8)   // zlib: deflate, 32 KB window, fastest level
+        bits.write(1, 1)                           // BFINAL
+        bits.write(2, 2)                           // BTYPE 10: dynamic Huffman
+        // Two distance codes, 0 and 3 (distances 1 and 4), of one bit each: a complete code every
+        // inflater accepts; only code 3 (bit 1) is used.
+        writeCodeLengths(&bits, distanceLengths: [1, 0, 0, 1])
+        tokens.withUnsafeBufferPointer { t in
+            words.withUnsafeBufferPointer { w in Self.emit(t.baseAddress!, tokenCount, w.baseAddress!, &bits) }
         }
+        bits.write(UInt64(codes[256]), UInt64(lengths[256]))
+        bits.alignToByte()
+        let adler = UInt32(libdeflate_adler32(1, input.baseAddress, n))
+        for shift: UInt32 in [24, 16, 8, 0] { bits.write(UInt64(UInt8(truncatingIfNeeded: adler >> shift)), 8) }
+        bits.alignToByte()
+        return bits.position
     }
 
     /// Writes each token's bits (`table[token]`), with the sink's state kept in registers.

@@ -24,8 +24,9 @@ private func libdeflateSize(_ bytes: [UInt8]) -> Int {
     return bytes.withUnsafeBytes { i in out.withUnsafeMutableBytes { o in libdeflate_zlib_compress(c, i.baseAddress, i.count, o.baseAddress, o.count) } }
 }
 
-/// A contrast image as the analysis writes it: noise of σ 0.004 inside an ellipse, NaN outside.
-private func contrastPage(width: Int, height: Int, seed: UInt64) -> [Float] {
+/// A contrast image as the analysis writes it: noise of σ 0.004 inside an ellipse, NaN outside
+/// (also the interop test's pages).
+func contrastPage(width: Int, height: Int, seed: UInt64) -> [Float] {
     var rng = SplitMix64(seed: seed)
     return (0..<(width * height)).map { i in
         let x = Double(i % width - width / 2) / Double(width / 2 - 16), y = Double(i / width - height / 2) / Double(height / 2 - 16)
