@@ -42,6 +42,19 @@ public struct LatencyProbeResult {
     public var wakeLatenessNanoseconds: [Int64] = []
     /// Frame 0's LED-on deadline (CLOCK_MONOTONIC ns).
     public var firstWakeNanoseconds: Int64 = 0
+    /// For each frame, in frame order: true when its LED-on deadline had already passed when the
+    /// frame before it was done, so the loop never waited for it (it was catching up after a late
+    /// frame); see ``LatencyProbe/caughtUp(_:)``.
+    public var caughtUp: [Bool] = []
+
+    /// The lateness of the frames the loop waited for (`caughtUp` false), in frame order: the samples
+    /// cyclictest's definition takes. After an overrun cyclictest moves its next deadline past the
+    /// present and takes one sample, where the loop's timeline stays fixed and the frames whose
+    /// deadlines passed meanwhile are recorded too, each as late as the catching-up left it: a 5 ms
+    /// stall at 1 kHz is one sample of cyclictest's and five of the loop's (issue 17).
+    public var waitedWakeLatenessNanoseconds: [Int64] {
+        zip(wakeLatenessNanoseconds, caughtUp).compactMap { $1 ? nil : $0 }
+    }
 }
 
 /// Measures the exposure loop's wake-up latency on the real clock with given lines (nil: idle),
@@ -86,7 +99,23 @@ public enum LatencyProbe {
                                   missed: loop.missedDeadlines, pageFaults: loop.pageFaultsInLoop,
                                   voluntarySwitches: loop.voluntarySwitchesInLoop, involuntarySwitches: loop.involuntarySwitchesInLoop,
                                   sleeps: loop.sleepsInLoop, wakeLatenessNanoseconds: records.map(\.latenessNanoseconds),
-                                  firstWakeNanoseconds: loop.firstTriggerNanoseconds - timing.ledLeadNanoseconds)
+                                  firstWakeNanoseconds: loop.firstTriggerNanoseconds - timing.ledLeadNanoseconds,
+                                  caughtUp: caughtUp(records))
+    }
+
+    /// For each record, in order: whether its LED-on deadline was at or before the end of the frame
+    /// before it — the later of that frame's wake-up and its last edge — so that the loop, which goes
+    /// from one frame straight to the next, was already past the deadline before it began to wait.
+    /// Frame 0 never is.
+    public static func caughtUp(_ records: [FrameEdges]) -> [Bool] {
+        var previousEnd = Int64.min
+        return records.map { r in
+            defer {
+                // FrameEdges.absent is Int64.min: an edge that did not happen changes nothing.
+                previousEnd = max(r.intendedLedOn + r.latenessNanoseconds, r.actualLedOn, r.actualTrigger, r.actualLedOff)
+            }
+            return r.intendedLedOn <= previousEnd
+        }
     }
 
     /// `run`'s figures as a tuple.

@@ -104,3 +104,80 @@ import Testing
 func firstLedOnRoundsUpToThePhase(earliest: Int64, period: Int64, phase: Int64?, expected: Int64) {
     #expect(ExposureLoop.firstLedOn(earliest: earliest, period: period, phase: phase) == expected)
 }
+
+// Issue 17: after a late frame the loop's timeline stays fixed, so the frames whose deadlines passed
+// meanwhile are reached late without a wait of their own; cyclictest takes no sample for such periods.
+// `caughtUp` marks them from the records alone: a frame is caught up when its LED-on deadline is at or
+// before the end of the frame before it (its wake-up, or its last edge).
+@Test func framesReachedPastTheirDeadlineAreCaughtUp() {
+    let period: Int64 = 1_000_000, lead: Int64 = 100_000
+    func frame(_ k: Int64, lateness: Int64, fired: Bool, lastEdgeAfterWake: Int64 = 20_000) -> FrameEdges {
+        var r = FrameEdges()
+        r.frame = k
+        r.intendedLedOn = 10_000_000 + k * period
+        r.intendedTrigger = r.intendedLedOn + lead
+        r.latenessNanoseconds = lateness
+        if fired {
+            r.actualLedOn = r.intendedLedOn + lateness + 1_000
+            r.actualTrigger = max(r.intendedTrigger, r.actualLedOn) + 1_000
+            r.actualLedOff = r.actualLedOn + lastEdgeAfterWake
+        } else {
+            r.skipped = true
+        }
+        return r
+    }
+    // Frame 2 wakes 4.5 periods late (skipped): frames 3–6 find their deadlines passed (lateness 3.5,
+    // 2.5, 1.5, 0.5 periods as the loop goes straight on); frame 7's is ahead again.
+    var records = [frame(0, lateness: 30_000, fired: true), frame(1, lateness: 20_000, fired: true),
+                   frame(2, lateness: 4_500_000, fired: false)]
+    for (k, late) in [(3, 3_500_000), (4, 2_500_000), (5, 1_500_000)] as [(Int64, Int64)] { records.append(frame(k, lateness: late, fired: false)) }
+    records.append(frame(6, lateness: 500_010, fired: true))
+    records.append(frame(7, lateness: 15_000, fired: true))
+    // Frame 8 wakes on time but its trigger edge comes 1.2 periods later (a stalled line): frame 9's
+    // deadline passed during it.
+    records.append(frame(8, lateness: 10_000, fired: true, lastEdgeAfterWake: 1_200_000))
+    records.append(frame(9, lateness: 230_000, fired: true))
+    records.append(frame(10, lateness: 12_000, fired: true))
+    let caught = LatencyProbe.caughtUp(records)
+    #expect(caught == [false, false, false, true, true, true, true, false, false, true, false])
+    // A deadline exactly at the previous frame's end counts as passed (the wait would start after it).
+    var edge = [frame(0, lateness: period - 100, fired: false), frame(1, lateness: 0, fired: true)]
+    edge[1].intendedLedOn = edge[0].intendedLedOn + edge[0].latenessNanoseconds
+    #expect(LatencyProbe.caughtUp(edge) == [false, true])
+    #expect(LatencyProbe.caughtUp([]) == [])
+}
+
+/// A line whose `set(true)` stalls once, on its `stallAt`-th rising edge (counting from 0).
+final class StallingLine: DigitalLine, @unchecked Sendable {
+    let name = "led"
+    let stallAt: Int, stallNanoseconds: Int64
+    private var rises = 0
+    init(stallAt: Int, stallNanoseconds: Int64) { self.stallAt = stallAt; self.stallNanoseconds = stallNanoseconds }
+    func set(_ high: Bool) throws(GPIOError) {
+        guard high else { return }
+        if rises == stallAt {
+            var t = timespec(tv_sec: 0, tv_nsec: Int(stallNanoseconds))
+            nanosleep(&t, nil)
+        }
+        rises += 1
+    }
+    func release() {}
+}
+
+// Issue 17: the benchmark's loop samples are the deadlines the loop waited for. A line that stalls
+// 5.5 periods on frame 10's LED-on edge makes frames 11–15 deadlines passed before their waits: they
+// are caught up and out of the waited samples, which are the rest, in order.
+@Test func aStallLeavesTheFramesItCoveredOutOfTheWaitedSamples() throws {
+    let period: Int64 = 1_000_000
+    let line = StallingLine(stallAt: 10, stallNanoseconds: 5_500_000)
+    let r = try LatencyProbe.run(timing: LatencyProbe.benchmarkTiming(periodNanoseconds: period), frames: 40, priority: 80,
+                                 led: line)
+    #expect(r.caughtUp.count == 40)
+    #expect(!r.caughtUp[0])
+    // A loaded machine can only add catch-ups (a late wake-up of its own), not remove these.
+    #expect(r.caughtUp[11...15].allSatisfy { $0 })
+    #expect(r.wakeLatenessNanoseconds[11] >= 4 * period)
+    let waited = r.waitedWakeLatenessNanoseconds
+    #expect(waited.count == r.caughtUp.filter { !$0 }.count)
+    #expect(waited == r.wakeLatenessNanoseconds.indices.filter { !r.caughtUp[$0] }.map { r.wakeLatenessNanoseconds[$0] })
+}
