@@ -323,7 +323,7 @@ func measurePair(kind: LoopLineKind, periodNanoseconds period: Int64, samples: I
                                  priority: priority, led: lines.led, trigger: lines.trigger, notBefore: notBefore, wakePhase: ourPhase)
     guard let theirs = ct.finish() else { return nil }
     // The loop's samples as cyclictest takes its own: one per deadline waited for (not the frames it
-    // skipped while catching up after a late one, which cyclictest has no sample for).
+    // reached already late, catching up after a late one, which cyclictest has no sample for).
     let waited = r.waitedWakeLatenessNanoseconds
     return PairResult(ours: WakeSamples(waited), theirs: WakeSamples(theirs), probe: r,
                       oursWorstAt: indexOfMax(waited), theirsWorstAt: indexOfMax(theirs))
@@ -333,9 +333,10 @@ func measurePair(kind: LoopLineKind, periodNanoseconds period: Int64, samples: I
 /// pooled p99 of each side with the ratio's 90 % bootstrap interval, and the median and range of the
 /// per-pair ratios; each rate ends with cyclictest against itself, measured the same way (the
 /// method's own spread: what a ratio of 1 looks like on this machine). `Benchmarks loop [repeats]
-/// [seconds-at-1kHz] [seconds-at-10Hz]` runs only these rows; `Benchmarks loop-aa …` only the A/A ones. 30 s pairs at 10 Hz: 300 samples a side, so
-/// the pooled p99 of 6 pairs is the 19th-largest of 1,800 wake-ups, not the 8th of 720 (12 s pairs
-/// gave 10 Hz ratios from 0.51 to 1.21 on the same binary, issue 17).
+/// [seconds-at-1kHz] [seconds-at-10Hz]` runs only these rows; `Benchmarks loop-aa …` only the A/A
+/// ones. 30 s pairs at 10 Hz: 300 samples a side, so the pooled p99 of 6 pairs is the 19th-largest of
+/// 1,800 wake-ups, not the 8th of 720 (12 s pairs gave 10 Hz ratios from 0.51 to 1.21 on the same
+/// binary, issue 17).
 func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 5, secondsAt10Hz: Double = 30, priority: Int32 = 80,
                    yardstickOnly: Bool = false) {
     let started = DispatchTime.now().uptimeNanoseconds
