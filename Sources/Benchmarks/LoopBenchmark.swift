@@ -363,7 +363,7 @@ func loopBenchmark(repeats: Int = 6, secondsAt1kHz: Double = 5, secondsAt10Hz: D
         let kinds: [LoopLineKind] = yardstickOnly ? [.idle] : hz >= 1000 ? LoopLineKind.allCases : [.idle, .sim, .libgpiod]
         // Each rate ends with cyclictest against itself, measured the same way in the same run: the
         // ratio two identical programs get on this machine now, which the goal's 1.2 is to be read
-        // against (on this VM it has read 0.87 and 1.14 at 1 kHz, 1.10 at 10 Hz).
+        // against.
         let rows = kinds.map { (kind: $0, aa: yardstickOnly) } + (yardstickOnly ? [] : [(kind: LoopLineKind.idle, aa: true)])
         for (kind, aa) in rows {
             let label = pad(String(format: "%.0f Hz ", hz) + (aa ? "A/A" : kind.rawValue), 20)

@@ -130,7 +130,9 @@ func firstLedOnRoundsUpToThePhase(earliest: Int64, period: Int64, phase: Int64?,
     // 2.5, 1.5, 0.5 periods as the loop goes straight on); frame 7's is ahead again.
     var records = [frame(0, lateness: 30_000, fired: true), frame(1, lateness: 20_000, fired: true),
                    frame(2, lateness: 4_500_000, fired: false)]
-    for (k, late) in [(3, 3_500_000), (4, 2_500_000), (5, 1_500_000)] as [(Int64, Int64)] { records.append(frame(k, lateness: late, fired: false)) }
+    for (k, late) in [(3, 3_500_000), (4, 2_500_000), (5, 1_500_000)] as [(Int64, Int64)] {
+        records.append(frame(k, lateness: late, fired: false))
+    }
     records.append(frame(6, lateness: 500_010, fired: true))
     records.append(frame(7, lateness: 15_000, fired: true))
     // Frame 8 wakes on time but its trigger edge comes 1.2 periods later (a stalled line): frame 9's
@@ -178,6 +180,6 @@ final class StallingLine: DigitalLine, @unchecked Sendable {
     #expect(r.caughtUp[11...15].allSatisfy { $0 })
     #expect(r.wakeLatenessNanoseconds[11] >= 4 * period)
     let waited = r.waitedWakeLatenessNanoseconds
-    #expect(waited.count == r.caughtUp.filter { !$0 }.count)
+    #expect(!waited.isEmpty)
     #expect(waited == r.wakeLatenessNanoseconds.indices.filter { !r.caughtUp[$0] }.map { r.wakeLatenessNanoseconds[$0] })
 }
